@@ -1,0 +1,24 @@
+# `make demo`: set up a venv and run the main job on the bundled synthetic demo data.
+# `make test`: set up a venv and run the test suite (this is what CI runs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test clean-demo
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) reproduce/table5.py --demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+clean-demo:
+	rm -rf $${ME_RESNET_CACHE:-$$HOME/.cache/me_resnet}/demo

@@ -1,0 +1,46 @@
+"""Which input each method takes, and its own training defaults.
+
+A method name selects a model builder (``me_resnet.models.build_model``) and the
+kind of features it needs (``me_resnet.features.extract_features(kind=...)``):
+
+- ``sequence``: N-1 key-frame flow fields, (T, H, W, 3) (methods 3 and 4).
+- ``apex_flow``: one onset->apex flow field, (H, W, 3) (method 2, baselines).
+- ``apex_image``: the grey apex face stacked to 3 channels, (H, W, 3) (method 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from me_resnet.config import Config
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    feature_kind: str  # "sequence" | "apex_flow" | "apex_image"
+    description: str
+    config_overrides: dict = field(default_factory=dict)  # the method's own defaults
+
+
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("resnet50_image", "apex_image", "Table 4 method 1: 2D ResNet50 on the apex face image"),
+        MethodSpec("resnet50_flow", "apex_flow", "Table 4 method 2: 2D ResNet50 on onset->apex Farneback flow"),
+        MethodSpec("resnet3d_flow", "sequence", "Table 4 method 3: 3D ResNet50 on improved-Farneback key-frame flow, no CBAM"),
+        MethodSpec("me_resnet", "sequence", "Table 4 method 4: ME-ResNet (3D ResNet50 + CBAM)"),
+    )
+}
+
+
+def get_method(name: str) -> MethodSpec:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def method_config(name: str, config: Config) -> Config:
+    """``config`` with ``model = name`` and the method's own defaults applied."""
+    spec = get_method(name)
+    return dataclasses.replace(config, model=name, **spec.config_overrides)

@@ -1,0 +1,17 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_ANNOTATIONS = REPO_ROOT.parent / "shared" / "real-annotations"
+
+
+@pytest.fixture
+def real_annotations() -> Path:
+    """The real coding sheets beside the repo (never copied into it); skip when absent."""
+    if not REAL_ANNOTATIONS.is_dir():
+        pytest.skip(f"{REAL_ANNOTATIONS} not present")
+    return REAL_ANNOTATIONS
