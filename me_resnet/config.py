@@ -60,6 +60,7 @@ class Config:
     augment: bool = True  # 4x mirror / flip of training clips
     early_stop_on: str = "val"  # "val" (held-out training subjects) | "test" (optimistic) | "none"
     val_fraction: float = 0.1  # fraction of training subjects used for validation
+    loso_scope: str = "dataset"  # "dataset" (one LOSO per dataset) | "composite" (MEGC 2019: train on all datasets)
     seed: int = 0
     precision: str = "float32"  # "float32" | "mixed_bfloat16" | "mixed_float16"
     jit_compile: bool = False
