@@ -1,0 +1,108 @@
+"""Shared command line of the ``reproduce/`` scripts.
+
+Every script takes the same flags: dataset roots (or env vars), ``--demo``,
+``--profile``, ``--out``, ``--seeds``, ``--folds``, ``--early-stop-on``,
+``--cache-dir``, ``--workers``, ``--verbose`` and any config key as
+``--key value`` (``me_resnet.config.apply_overrides``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from me_resnet.config import Config, apply_overrides, get_profile
+from me_resnet.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir
+
+NO_DATA_MESSAGE = """\
+{script}: no dataset given.
+  Give dataset roots with flags or environment variables, e.g.
+    python {script} --casme2 /data/CASME2 --smic /data/SMIC --samm /data/SAMM
+    export ME_RESNET_CASME2=/data/CASME2 ME_RESNET_SMIC=/data/SMIC ME_RESNET_SAMM=/data/SAMM
+  or run on the bundled synthetic demo data (small model, minutes on a CPU):
+    python {script} --demo
+"""
+
+
+@dataclass
+class Context:
+    """What a reproduce script needs after argument parsing."""
+
+    args: argparse.Namespace
+    config: Config
+    roots: dict[str, Path]  # dataset name -> root (casme2 / smic / samm / fer2013)
+    out: Path
+    run_root: Path  # where LOSO run dirs (per-fold files, resumable) live
+    demo: bool
+
+
+def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Any config key can be given as --key value (see me_resnet/config.py), e.g. --num_frames 7 --epochs 20.",
+    )
+    parser.add_argument("--demo", action="store_true", help="run on the synthetic demo data with the demo profile")
+    parser.add_argument("--profile", choices=["paper", "demo"], help="settings profile (default: demo with --demo, else paper)")
+    parser.add_argument("--out", type=Path, help="output dir (default results/<artifact>/ or results/demo/<artifact>/)")
+    for name in ("casme2", "smic", "samm"):
+        parser.add_argument(f"--{name}", type=Path, help=f"dataset root (or ${DATASET_ENV_VARS[name]})")
+    parser.add_argument("--casme2-annotations", type=Path, help="CASME II coding xlsx if not inside the root")
+    parser.add_argument("--samm-annotations", type=Path, help="SAMM coding xlsx if not inside the root")
+    parser.add_argument("--datasets", nargs="+", choices=["casme2", "smic", "samm"], help="restrict to these datasets")
+    if seeds:
+        parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one LOSO run per seed; mean and std reported")
+    parser.add_argument("--folds", nargs="+", help="run only these LOSO folds (indices or dataset/subject groups)")
+    parser.add_argument("--early-stop-on", choices=["val", "test", "none"], help="early stopping monitor (config early_stop_on)")
+    parser.add_argument("--cache-dir", type=Path, help="feature cache dir (default under $ME_RESNET_CACHE or ~/.cache/me_resnet)")
+    parser.add_argument("--run-dir", type=Path, help="root of the resumable LOSO run dirs (default under the cache root)")
+    parser.add_argument("--workers", type=int, help="processes for feature extraction (default: CPU count)")
+    parser.add_argument("--verbose", action="store_true", help="Keras epoch progress")
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_data: bool = True) -> Context:
+    """Parse flags; resolve the config, the dataset roots and the output dir.
+
+    Without data and without ``--demo`` the script exits with a short message (status 2).
+    """
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    profile = args.profile or ("demo" if args.demo else "paper")
+    try:
+        config = apply_overrides(get_profile(profile), extra)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.early_stop_on:
+        config = dataclasses.replace(config, early_stop_on=args.early_stop_on)
+
+    if args.demo:
+        from me_resnet.demo import ensure_demo_data
+
+        demo_root = ensure_demo_data()
+        roots = {name: demo_root / name for name in ("casme2", "smic", "samm", "fer2013")}
+    else:
+        roots = {}
+        for name in ("casme2", "smic", "samm"):
+            root = getattr(args, name) or dataset_root_from_env(name)
+            if root is not None:
+                roots[name] = Path(root)
+    if args.datasets:
+        roots = {name: root for name, root in roots.items() if name in args.datasets or name == "fer2013"}
+    if needs_data and not any(name in roots for name in ("casme2", "smic", "samm")):
+        sys.stderr.write(NO_DATA_MESSAGE.format(script=f"reproduce/{artifact}.py"))
+        raise SystemExit(2)
+
+    out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
+    out.mkdir(parents=True, exist_ok=True)
+    run_root = args.run_dir or (runs_dir() / ("demo" if args.demo else "real") / artifact)
+    return Context(args=args, config=config, roots=roots, out=out, run_root=run_root, demo=args.demo)
+
+
+def parse_folds(values):
+    """``--folds`` values: integers stay integers, anything else is a group name."""
+    if not values:
+        return None
+    return [int(value) if value.isdigit() else value for value in values]

@@ -1,0 +1,215 @@
+"""Glue used by the ``reproduce/`` scripts: records → features → LOSO per seed → metrics.
+
+The LOSO runs live in resumable run dirs (one per method, dataset scope, seed
+and config); an interrupted script rerun with the same flags continues where it
+stopped. Metrics are always recomputed from the saved predictions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from me_resnet.config import Config
+from me_resnet.methods import get_method, method_config
+from me_resnet.records import Features
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("accuracy", "uf1", "uar")
+
+
+def load_records(ctx, config: Config | None = None) -> dict:
+    """``{dataset: LoadResult}`` for every dataset root in the context; problems are logged."""
+    from me_resnet.datasets import load_dataset
+
+    config = config or ctx.config
+    annotations = {"casme2": ctx.args.casme2_annotations, "samm": ctx.args.samm_annotations}
+    loaded = {}
+    for name in ("casme2", "smic", "samm"):
+        if name not in ctx.roots:
+            continue
+        result = load_dataset(name, ctx.roots[name], config, annotations=annotations.get(name))
+        for problem in result.problems:
+            log.info("%s: %s", name, problem)
+        log.info("%s: %d clips, %d problems reported", name, len(result.records), len(result.problems))
+        loaded[name] = result
+    return loaded
+
+
+def config_hash(config: Config) -> str:
+    return hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
+
+
+def method_features(loaded: dict, method: str, config: Config, ctx) -> tuple[Features, Config]:
+    """Features of every loaded dataset for ``method`` (with the method's own defaults applied)."""
+    from me_resnet.features import extract_features
+
+    spec = get_method(method)
+    method_cfg = method_config(method, config)
+    records = [record for result in loaded.values() for record in result.records]
+    features = extract_features(records, method_cfg, kind=spec.feature_kind, cache_dir=ctx.args.cache_dir, workers=ctx.args.workers)
+    return features, method_cfg
+
+
+def run_method(features: Features, method: str, config: Config, ctx, *, seeds, label: str = "") -> pd.DataFrame:
+    """LOSO of ``method`` for every seed; one run per dataset unless ``loso_scope == "composite"``.
+
+    Returns the concatenated predictions with ``seed`` and ``method`` columns.
+    """
+    from me_resnet.cli import parse_folds
+    from me_resnet.loso import run_loso
+
+    if config.loso_scope not in ("dataset", "composite"):
+        raise ValueError(f"loso_scope must be 'dataset' or 'composite', got {config.loso_scope!r}")
+    scopes = {"composite": np.arange(len(features))} if config.loso_scope == "composite" else {
+        name: np.flatnonzero(features.datasets == name) for name in dict.fromkeys(features.datasets)
+    }
+    folds = parse_folds(getattr(ctx.args, "folds", None))
+    tables = []
+    for seed in seeds:
+        seed_config = dataclasses.replace(config, seed=seed)
+        for scope, index in scopes.items():
+            run_dir = ctx.run_root / method / (label or "default") / scope / f"seed{seed}-{config_hash(seed_config)}"
+            log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
+            table = run_loso(
+                features.subset(index), method, seed_config, run_dir=run_dir,
+                folds=_folds_for_scope(folds, features.subset(index)), verbose=int(ctx.args.verbose),
+            )
+            tables.append(table.assign(method=method, seed=seed, variant=label or "default"))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _folds_for_scope(folds, features: Features):
+    """Keep only the ``--folds`` entries that name a group of this scope (indices apply to every scope)."""
+    if folds is None:
+        return None
+    groups = set(features.groups)
+    kept = [fold for fold in folds if isinstance(fold, int) or fold in groups]
+    return kept or None
+
+
+def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", "variant")) -> pd.DataFrame:
+    """Per seed metrics (``compute_metrics``), then mean and std over seeds per dataset.
+
+    Returns one row per (by..., dataset): ``<metric>``, ``<metric>_std``, CIs of the
+    first seed's run, ``n`` and ``seeds``.
+    """
+    from me_resnet.metrics import compute_metrics
+
+    rows = []
+    keys = list(by) + ["seed"]
+    for key, group in predictions.groupby(keys, sort=False):
+        table = compute_metrics(group, bootstrap_resamples=config.bootstrap_resamples, seed=int(key[-1]))
+        for column, value in zip(keys, key):
+            table[column] = value
+        rows.append(table)
+    per_seed = pd.concat(rows, ignore_index=True)
+    aggregated = []
+    for key, group in per_seed.groupby(list(by) + ["dataset"], sort=False):
+        row = dict(zip(list(by) + ["dataset"], key))
+        row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
+        row["n"] = int(group["n"].iloc[0])
+        for metric in METRIC_COLUMNS:
+            row[metric] = float(group[metric].mean())
+            row[f"{metric}_std"] = float(group[metric].std(ddof=1)) if len(group) > 1 else 0.0
+        for column in ("uf1_ci_low", "uf1_ci_high", "uar_ci_low", "uar_ci_high", "uf1_subject_averaged"):
+            if column in group:
+                row[column] = float(group[column].iloc[0])
+        aggregated.append(row)
+    return pd.DataFrame(aggregated)
+
+
+def fmt(value, digits: int = 4) -> str:
+    """A number for a markdown table; ``None`` (paper did not print it) → 'not printed'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "not printed"
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    lines = [header, rule]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(str(v) for v in row.values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def demo_banner(demo: bool) -> str:
+    if not demo:
+        return ""
+    return ("> **Synthetic demo data.** These numbers come from the kit's generated demo datasets and a small demo "
+            "model; they show what a result looks like and say nothing about the paper's claims.\n\n")
+
+
+def write_outputs(ctx, artifact: str, predictions: pd.DataFrame, metrics: pd.DataFrame, extra: dict | None = None) -> dict[str, Path]:
+    """Write predictions CSV, metrics CSV + JSON (config, versions, commit) into ``ctx.out``."""
+    import json
+
+    from me_resnet.provenance import provenance
+
+    paths = {"predictions": ctx.out / "predictions.csv", "metrics_csv": ctx.out / "metrics.csv", "metrics_json": ctx.out / "metrics.json"}
+    predictions.to_csv(paths["predictions"], index=False)
+    metrics.to_csv(paths["metrics_csv"], index=False, float_format="%.4f")
+    document = {
+        "artifact": artifact,
+        "data": "synthetic demo data (says nothing about the paper's claims)" if ctx.demo else "datasets given on the command line",
+        "dataset_roots": {name: str(root) for name, root in ctx.roots.items()},
+        "config": ctx.config.to_dict(),
+        "provenance": provenance(),
+        "metrics": json.loads(metrics.to_json(orient="records")),
+        **(extra or {}),
+    }
+    paths["metrics_json"].write_text(json.dumps(document, indent=2, default=str) + "\n")
+    return paths
+
+
+def report(paths: dict[str, Path]) -> None:
+    """Print where the script wrote what."""
+    print("wrote:")
+    for kind, path in paths.items():
+        print(f"  {kind:>14}: {Path(path).resolve()}")
+
+
+def input_features(loaded: dict | None, method: str, ctx) -> tuple[Features, Config]:
+    """Features for ``method``: from the loaded raw datasets, or from ``--precomputed-flow``."""
+    precomputed = getattr(ctx.args, "precomputed_flow", None)
+    if precomputed is None:
+        return method_features(loaded, method, ctx.config, ctx)
+    from me_resnet.datasets.precomputed_flow import load_precomputed_flow
+
+    spec = get_method(method)
+    if spec.feature_kind != "apex_flow":
+        raise SystemExit(
+            f"--precomputed-flow holds one onset->apex flow image per clip; method {method!r} needs "
+            f"{spec.feature_kind!r} features: run it on the raw datasets instead (e.g. --methods ststnet off_apexnet)."
+        )
+    features = load_precomputed_flow(precomputed)
+    if ctx.args.datasets:
+        features = features.subset(np.isin(features.datasets, ctx.args.datasets))
+    return features, method_config(method, ctx.config)
+
+
+def protocol_label(config: Config) -> str:
+    """How a kit-run row was obtained, e.g. 'megc2019, LOSO per dataset, early stop on val'."""
+    monitor = {"val": "early stop on held-out training subjects", "test": "early stop on the TEST subject (optimistic)",
+               "none": f"fixed {config.epochs} epochs"}[config.early_stop_on]
+    return f"{config.protocol} labels, LOSO per {config.loso_scope}, {monitor}"
+
+
+def sweep(ctx, loaded: dict, parameter: str, values, method: str = "me_resnet") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """LOSO of ``method`` for each value of config field ``parameter``; (predictions, metrics with a ``parameter`` column)."""
+    predictions = []
+    for value in values:
+        config = dataclasses.replace(ctx.config, **{parameter: value})
+        features, method_cfg = method_features(loaded, method, config, ctx)
+        label = f"{parameter}={value}"
+        predictions.append(run_method(features, method, method_cfg, ctx, seeds=ctx.args.seeds, label=label).assign(**{parameter: value}))
+    predictions = pd.concat(predictions, ignore_index=True)
+    metrics = metrics_over_seeds(predictions, ctx.config, by=("method", "variant", parameter))
+    return predictions, metrics

@@ -1,0 +1,29 @@
+"""Fig. 9: accuracy (and UF1/UAR) of ME-ResNet against the number of key frames N, per dataset.
+
+    python reproduce/fig9_frames.py --demo
+    python reproduce/fig9_frames.py --casme2 DIR --smic DIR --samm DIR --values 3 5 7 9 11 13 15
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from me_resnet import cli, experiment, paper, plots, tables
+
+
+def main(argv=None):
+    parser = cli.make_parser(__doc__.splitlines()[0])
+    parser.add_argument("--values", nargs="+", type=int, default=list(paper.FIG9["frame_counts"]), help="frame counts N")
+    ctx = cli.parse(parser, "fig9_frames", argv)
+    predictions, metrics = experiment.sweep(ctx, experiment.load_records(ctx), "num_frames", ctx.args.values)
+    paths = experiment.write_outputs(ctx, "fig9_frames", predictions, metrics)
+    paths["table_md"] = ctx.out / "fig9_frames.md"
+    paths["table_md"].write_text(tables.fig9_markdown(metrics, ctx))
+    paths["plot"] = plots.sweep_plot(metrics, "num_frames", ctx.out / "fig9_frames.png", demo=ctx.demo,
+                                     title="Fig. 9: metrics vs number of key frames N", paper_best=paper.FIG9["best_num_frames"])
+    print(paths["table_md"].read_text())
+    experiment.report(paths)
+
+
+if __name__ == "__main__":
+    main()
