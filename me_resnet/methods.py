@@ -30,6 +30,31 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("resnet50_flow", "apex_flow", "Table 4 method 2: 2D ResNet50 on onset->apex Farneback flow"),
         MethodSpec("resnet3d_flow", "sequence", "Table 4 method 3: 3D ResNet50 on improved-Farneback key-frame flow, no CBAM"),
         MethodSpec("me_resnet", "sequence", "Table 4 method 4: ME-ResNet (3D ResNet50 + CBAM)"),
+        # Table 5 baselines (me_resnet/baselines.py, docs/baselines.md). STSTNet: its
+        # authors' settings (christy1206/STSTNet main.py): Adam 5e-5, batch 256,
+        # 800 epochs, cross-entropy, no augmentation, last epoch's model.
+        MethodSpec(
+            "ststnet",
+            "apex_flow",
+            "Table 5 baseline: STSTNet (Liong et al., FG 2019) on onset->apex (u, v, strain) at 28x28",
+            config_overrides={
+                "image_size": 28,
+                "learning_rate": 5e-5,
+                "batch_size": 256,
+                "epochs": 800,
+                "loss": "crossentropy",
+                "early_stop_on": "none",
+                "augment": False,
+            },
+        ),
+        # OFF-ApexNet: no confirmed source for its training settings; only the input
+        # size, the loss and "no augmentation" are set, the rest are the kit's defaults.
+        MethodSpec(
+            "off_apexnet",
+            "apex_flow",
+            "Table 5 baseline: OFF-ApexNet (Gan et al., 2019) on onset->apex u and v flow at 28x28",
+            config_overrides={"image_size": 28, "loss": "crossentropy", "augment": False},
+        ),
     )
 }
 
