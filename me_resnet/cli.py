@@ -37,6 +37,7 @@ class Context:
     out: Path
     run_root: Path  # where LOSO run dirs (per-fold files, resumable) live
     demo: bool
+    explicit: frozenset = frozenset()  # config keys the user set on the command line (win over method defaults)
 
 
 def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentParser:
@@ -77,6 +78,8 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         parser.error(str(error))
     if args.early_stop_on:
         config = dataclasses.replace(config, early_stop_on=args.early_stop_on)
+    base = get_profile(profile)
+    explicit = frozenset(f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(base, f.name))
 
     if args.demo:
         from me_resnet.demo import ensure_demo_data
@@ -98,7 +101,7 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     out.mkdir(parents=True, exist_ok=True)
     run_root = args.run_dir or (runs_dir() / ("demo" if args.demo else "real") / artifact)
-    return Context(args=args, config=config, roots=roots, out=out, run_root=run_root, demo=args.demo)
+    return Context(args=args, config=config, roots=roots, out=out, run_root=run_root, demo=args.demo, explicit=explicit)
 
 
 def parse_folds(values):

@@ -45,12 +45,13 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
 
 
-def method_features(loaded: dict, method: str, config: Config, ctx) -> tuple[Features, Config]:
-    """Features of every loaded dataset for ``method`` (with the method's own defaults applied)."""
+def method_features(loaded: dict, method: str, config: Config, ctx, keep=()) -> tuple[Features, Config]:
+    """Features of every loaded dataset for ``method`` (with the method's own defaults applied;
+    ``keep`` names config keys that the method defaults must not override, e.g. a swept one)."""
     from me_resnet.features import extract_features
 
     spec = get_method(method)
-    method_cfg = method_config(method, config)
+    method_cfg = method_config(method, config, explicit=ctx.explicit | set(keep), demo=ctx.demo)
     records = [record for result in loaded.values() for record in result.records]
     features = extract_features(records, method_cfg, kind=spec.feature_kind, cache_dir=ctx.args.cache_dir, workers=ctx.args.workers)
     return features, method_cfg
@@ -80,7 +81,7 @@ def run_method(features: Features, method: str, config: Config, ctx, *, seeds, l
                 features.subset(index), method, seed_config, run_dir=run_dir,
                 folds=_folds_for_scope(folds, features.subset(index)), verbose=int(ctx.args.verbose),
             )
-            tables.append(table.assign(method=method, seed=seed, variant=label or "default"))
+            tables.append(table.assign(method=method, seed=seed, variant=label or "default", protocol=protocol_label(seed_config)))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -107,6 +108,8 @@ def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", 
         table = compute_metrics(group, bootstrap_resamples=config.bootstrap_resamples, seed=int(key[-1]))
         for column, value in zip(keys, key):
             table[column] = value
+        if "protocol" in group:
+            table["protocol"] = group["protocol"].iloc[0]
         rows.append(table)
     per_seed = pd.concat(rows, ignore_index=True)
     aggregated = []
@@ -114,6 +117,8 @@ def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", 
         row = dict(zip(list(by) + ["dataset"], key))
         row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
         row["n"] = int(group["n"].iloc[0])
+        if "protocol" in group:
+            row["protocol"] = group["protocol"].iloc[0]
         for metric in METRIC_COLUMNS:
             row[metric] = float(group[metric].mean())
             row[f"{metric}_std"] = float(group[metric].std(ddof=1)) if len(group) > 1 else 0.0
@@ -192,7 +197,7 @@ def input_features(loaded: dict | None, method: str, ctx) -> tuple[Features, Con
     features = load_precomputed_flow(precomputed)
     if ctx.args.datasets:
         features = features.subset(np.isin(features.datasets, ctx.args.datasets))
-    return features, method_config(method, ctx.config)
+    return features, method_config(method, ctx.config, explicit=ctx.explicit, demo=ctx.demo)
 
 
 def protocol_label(config: Config) -> str:
@@ -207,7 +212,7 @@ def sweep(ctx, loaded: dict, parameter: str, values, method: str = "me_resnet") 
     predictions = []
     for value in values:
         config = dataclasses.replace(ctx.config, **{parameter: value})
-        features, method_cfg = method_features(loaded, method, config, ctx)
+        features, method_cfg = method_features(loaded, method, config, ctx, keep=(parameter,))
         label = f"{parameter}={value}"
         predictions.append(run_method(features, method, method_cfg, ctx, seeds=ctx.args.seeds, label=label).assign(**{parameter: value}))
     predictions = pd.concat(predictions, ignore_index=True)

@@ -26,7 +26,8 @@ def table5(metrics: pd.DataFrame, ctx) -> pd.DataFrame:
     for method, group in metrics.groupby("method", sort=False):
         by_dataset = {row["dataset"]: row for _, row in group.iterrows()}
         title = METHOD_TITLES.get(method, method)
-        kit = {"method": f"{title} — run by this kit ({'DEMO data, ' if ctx.demo else ''}{protocol_label(ctx.config)})"}
+        protocol = group["protocol"].iloc[0] if "protocol" in group else protocol_label(ctx.config)
+        kit = {"method": f"{title} — run by this kit ({'DEMO data, ' if ctx.demo else ''}{protocol})"}
         diff = {"method": f"{title}: this kit − paper"}
         quoted = paper.TABLE5.get(title)
         for dataset in DATASET_ORDER:
