@@ -148,3 +148,35 @@ def fig11_markdown(metrics: pd.DataFrame, ctx) -> str:
         + "The paper prints values only for method 4 (ME-ResNet); methods 1-3 are drawn as bars (*not printed*).\n\n"
         + markdown_table(pd.DataFrame(rows))
     )
+
+
+def leakage_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per method and dataset: UF1/UAR with honest vs test-subject early stopping, and the inflation."""
+    rows = []
+    for (method, dataset), group in metrics.groupby(["method", "dataset"], sort=False):
+        by_monitor = group.set_index("early_stop_on")
+        if not {"val", "test"} <= set(by_monitor.index):
+            continue
+        honest, optimistic = by_monitor.loc["val"], by_monitor.loc["test"]
+        rows.append({
+            "method": METHOD_TITLES.get(method, method), "dataset": paper.DATASET_TITLES.get(dataset, dataset),
+            "UF1 (val subjects)": f"{honest['uf1']:.4f}", "UF1 (test subject)": f"{optimistic['uf1']:.4f}",
+            "UF1 inflation": f"{optimistic['uf1'] - honest['uf1']:+.4f}",
+            "UAR (val subjects)": f"{honest['uar']:.4f}", "UAR (test subject)": f"{optimistic['uar']:.4f}",
+            "UAR inflation": f"{optimistic['uar'] - honest['uar']:+.4f}",
+            "UF1 subject-averaged (val)": fmt(honest.get("uf1_subject_averaged")),
+            "UF1 subject-averaged (test)": fmt(optimistic.get("uf1_subject_averaged")),
+        })
+    return pd.DataFrame(rows)
+
+
+def leakage_markdown(table: pd.DataFrame, ctx) -> str:
+    return (
+        "# Protocol leakage: early stopping on the test subject vs on held-out training subjects\n\n" + demo_banner(ctx.demo)
+        + "*val subjects*: early stopping monitors a validation split of whole training subjects (honest). "
+          "*test subject*: it monitors the held-out LOSO subject, i.e. model selection on the test data "
+          "(optimistic; what many published MER numbers effectively do). *Inflation* = test − val. "
+          "UF1 pools all folds (MEGC 2019); the *subject-averaged* UF1 (mean of per-subject UF1) that some papers "
+          "report is shown beside it and labelled.\n\n"
+        + markdown_table(table)
+    )
