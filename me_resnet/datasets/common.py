@@ -178,6 +178,7 @@ class ClipSpec:
     """One clip to load: where it is, its annotated frame numbers and labels."""
 
     dataset: str
+    subject: str  # as on disk
     folder: Path
     onset: int | None
     apex: int | None
@@ -194,7 +195,7 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
     onset is valid) -> apex = middle frame (``bad_apex="repair"``) or dropped
     (``"drop"``), SPEC §3. Any frame of onset..offset missing -> dropped.
     """
-    name = f"{spec.folder.parent.name}/{spec.folder.name}"
+    name = f"{spec.subject}/{spec.folder.name}"
     onset, apex, offset = spec.onset, spec.apex, spec.offset
     if onset is None or offset is None or offset < onset:
         return None, [f"{name}: unusable onset/offset ({onset}, {offset}) in {spec.source}; clip dropped"]
@@ -214,7 +215,7 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
         return None, [f"{name}: {len(missing)} of {len(numbers)} frames {onset}..{offset} missing in {spec.folder} (first: {missing[0]}); clip dropped"]
     record = ClipRecord(
         dataset=spec.dataset,
-        subject=spec.folder.parent.name,
+        subject=spec.subject,
         clip=spec.folder.name,
         frame_paths=tuple(str(frames[n]) for n in numbers),
         frame_numbers=numbers,
@@ -297,7 +298,7 @@ def assemble_annotated(dataset: str, rows: list[AnnotationRow], clip_dirs: dict[
         if folder is None:
             problems.append(f"{row.subject}/{row.clip}: row without folder ({row.source}); skipped")
             continue
-        spec = ClipSpec(dataset, folder, row.onset, row.apex, row.offset, row.emotion, label, row.source)
+        spec = ClipSpec(dataset, folder.parent.name, folder, row.onset, row.apex, row.offset, row.emotion, label, row.source)
         record, notes = make_record(spec, bad_apex)
         problems += notes
         if record is not None:

@@ -91,7 +91,7 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
             continue
         onset, offset = min(frames), max(frames)
         apex = spot_apex(frames) if smic_apex == "spot" else middle_frame(onset, offset)
-        spec = ClipSpec("smic", folder, onset, apex, offset, class_name, labels[key], f"{folder.name} ({smic_apex} apex)")
+        spec = ClipSpec("smic", folder.parents[2].name, folder, onset, apex, offset, class_name, labels[key], f"{folder.name} ({smic_apex} apex)")
         record, notes = make_record(spec, "repair")
         problems += notes
         if record is not None:
