@@ -48,7 +48,12 @@ def class_alpha(y, num_classes: int = 3) -> np.ndarray:
 
 
 def focal_loss(alpha, gamma: float = 2.0) -> keras.losses.CategoricalFocalCrossentropy:
-    """Keras' categorical focal loss with one alpha per class (eq. (15)); one-hot targets, softmax outputs."""
+    """Keras' categorical focal loss with one alpha per class (eq. (15)); one-hot targets, softmax outputs.
+
+    ``alpha=None`` means no class balancing (alpha_i = 1 for every class).
+    """
+    if alpha is None:
+        alpha = [1.0]
     alpha_list = [float(a) for a in np.ravel(alpha)]
     if not alpha_list or any(a < 0 for a in alpha_list):
         raise ValueError(f"alpha must be non-negative weights, one per class, got {alpha!r}")
@@ -62,7 +67,7 @@ def make_loss(config, y_train, num_classes: int = 3) -> keras.losses.Loss:
 
     ``config.loss``: ``"focal"`` (default) or ``"crossentropy"``;
     ``config.focal_alpha``: ``"inverse_frequency"`` (default) or ``"none"``
-    (uniform 1 / num_classes, which also sums to 1).
+    (alpha_i = 1: focal modulation without class balancing).
     """
     if config.loss == "crossentropy":
         return keras.losses.CategoricalCrossentropy()
@@ -71,7 +76,7 @@ def make_loss(config, y_train, num_classes: int = 3) -> keras.losses.Loss:
     if config.focal_alpha == "inverse_frequency":
         alpha = class_alpha(y_train, num_classes)
     elif config.focal_alpha == "none":
-        alpha = np.full(num_classes, 1.0 / num_classes)
+        alpha = None
     else:
         raise ValueError(f"config.focal_alpha must be 'inverse_frequency' or 'none', got {config.focal_alpha!r}")
     return focal_loss(alpha, gamma=config.focal_gamma)
