@@ -21,6 +21,7 @@ class MethodSpec:
     feature_kind: str  # "sequence" | "apex_flow" | "apex_image"
     description: str
     config_overrides: dict = field(default_factory=dict)  # the method's own defaults
+    demo_overrides: dict = field(default_factory=dict)  # on top of those in demo runs (smaller budgets)
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -47,6 +48,7 @@ METHODS: dict[str, MethodSpec] = {
                 "augment": False,
                 "loso_scope": "composite",  # their u_train folders hold all 3 datasets' other subjects
             },
+            demo_overrides={"epochs": 150, "learning_rate": 1e-3, "batch_size": 64},  # demo: small budget
         ),
         # OFF-ApexNet: no confirmed source for its training settings; only the input
         # size, the loss, "no augmentation" and the MEGC 2019 composite LOSO of its published
@@ -67,7 +69,16 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-def method_config(name: str, config: Config) -> Config:
-    """``config`` with ``model = name`` and the method's own defaults applied."""
+def method_config(name: str, config: Config, explicit=(), demo: bool = False) -> Config:
+    """``config`` with ``model = name`` and the method's own defaults applied.
+
+    Precedence: profile < the method's own defaults < keys the user set explicitly
+    (``explicit``, e.g. ``--epochs 5``). With ``demo`` the method's ``demo_overrides``
+    (e.g. fewer epochs) apply on top of its defaults, so demo runs stay small.
+    """
     spec = get_method(name)
-    return dataclasses.replace(config, model=name, **spec.config_overrides)
+    overrides = dict(spec.config_overrides)
+    if demo:
+        overrides.update(spec.demo_overrides)
+    overrides = {key: value for key, value in overrides.items() if key not in set(explicit)}
+    return dataclasses.replace(config, model=name, **overrides)
