@@ -111,7 +111,8 @@ def test_smic_and_fer2013_layouts(demo_dir, expected_clips):
         assert all(len(n) == len("reg_image000123.bmp") and n.startswith("reg_image") for n in names)
     fer = pd.read_csv(demo_dir / "fer2013" / "fer2013.csv")
     assert list(fer.columns) == ["emotion", "pixels", "Usage"]
-    assert set(fer.emotion) == set(range(7)) and list(dict.fromkeys(fer.Usage)) == ["Training", "PublicTest", "PrivateTest"]
+    assert set(fer.emotion) == set(range(7))
+    assert list(dict.fromkeys(fer.Usage)) == ["Training", "PublicTest", "PrivateTest"]
     assert all(len(p.split()) == 48 * 48 for p in fer.pixels)
 
 
