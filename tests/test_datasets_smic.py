@@ -91,3 +91,23 @@ def test_errors(tmp_path):
         load_smic(tmp_path, smic_apex="peak")
     with pytest.raises(ValueError, match="'mine'"):
         load_smic(tmp_path, protocol="mine")
+
+
+def test_shipped_list_yields_164_smic_clips(tmp_path):
+    """Folders (s1/.../s1_ne_01) for every SMIC entry of the shipped list (s01/s01_ne_01)."""
+    from me_resnet.datasets.protocols import MEGC2019_LIST
+    from test_datasets_trees import write_image
+
+    classes = {"ne": "negative", "po": "positive", "sur": "surprise"}
+    for line in MEGC2019_LIST.read_text().splitlines():
+        dataset, subject, clip, _ = line.split(",")
+        if dataset == "smic":
+            number = int(subject[1:])
+            class_folder = tmp_path / "HS" / f"s{number}" / "micro" / classes[clip.split("_")[1]]
+            folder = class_folder / (f"s{number}_" + clip.split("_", 1)[1])
+            for frame in (1, 2):
+                write_image(folder / f"reg_image{frame:06d}.bmp", size=1)
+    result = load_smic(tmp_path)
+    assert len(result.records) == 164 and result.problems == []
+    assert result.class_counts() == {"negative": 70, "positive": 51, "surprise": 43}
+    assert len(result.subject_counts()) == 16
