@@ -35,8 +35,10 @@ def load_records(ctx, config: Config | None = None) -> dict:
             continue
         result = load_dataset(name, ctx.roots[name], config, annotations=annotations.get(name))
         for problem in result.problems:
-            log.info("%s: %s", name, problem)
-        log.info("%s: %d clips, %d problems reported", name, len(result.records), len(result.problems))
+            log.debug("%s: %s", name, problem)
+        log.info("%s: %d clips loaded from %s; %d problems reported (first: %s) — full list: python -m me_resnet.datasets --%s %s",
+                 name, len(result.records), ctx.roots[name], len(result.problems),
+                 result.problems[0] if result.problems else "none", name, ctx.roots[name])
         loaded[name] = result
     return loaded
 
