@@ -16,6 +16,7 @@ from me_resnet.config import Config
 from me_resnet.datasets import dataset_roots, load_dataset
 from me_resnet.datasets.common import BAD_APEX_MODES
 from me_resnet.datasets.protocols import PROTOCOLS
+from me_resnet.datasets.smic import SMIC_APEX_MODES
 from me_resnet.paths import DATASET_ENV_VARS
 
 NO_DATASET = (
@@ -33,6 +34,7 @@ def parse_args(argv):
     parser.add_argument("--samm-annotations", metavar="FILE", help="SAMM coding xlsx (default: found in the root)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default=Config.protocol)
     parser.add_argument("--bad-apex", choices=BAD_APEX_MODES, default=Config.bad_apex)
+    parser.add_argument("--smic-apex", choices=SMIC_APEX_MODES, default=Config.smic_apex)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     return parser.parse_args(argv)
 
@@ -54,7 +56,7 @@ def summarize(name: str, root, args, config: Config) -> dict:
 
 
 def print_text(config: Config, report: dict) -> None:
-    print(f"protocol {config.protocol}, bad_apex {config.bad_apex}")
+    print(f"protocol {config.protocol}, bad_apex {config.bad_apex}, smic_apex {config.smic_apex}")
     for name, entry in report.items():
         print(f"\n{name}: {entry['root']}")
         if "error" in entry:
@@ -74,10 +76,10 @@ def main(argv=None) -> int:
     if not roots:
         print(NO_DATASET, file=sys.stderr)
         return 2
-    config = dataclasses.replace(Config(), protocol=args.protocol, bad_apex=args.bad_apex)
+    config = dataclasses.replace(Config(), protocol=args.protocol, bad_apex=args.bad_apex, smic_apex=args.smic_apex)
     report = {name: summarize(name, root, args, config) for name, root in roots.items()}
     if args.json:
-        print(json.dumps({"protocol": config.protocol, "bad_apex": config.bad_apex, "datasets": report}, indent=2))
+        print(json.dumps({"protocol": config.protocol, "bad_apex": config.bad_apex, "smic_apex": config.smic_apex, "datasets": report}, indent=2))
     else:
         print_text(config, report)
     return 1 if any("error" in entry for entry in report.values()) else 0

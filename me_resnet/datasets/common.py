@@ -128,7 +128,7 @@ def locate_annotation(root: Path, given, names: tuple[str, ...], dataset: str) -
 
 
 def read_sheet(path: Path, required: tuple[str, ...], sheet=0, header_search_rows: int = 40) -> pd.DataFrame:
-    """Read an xlsx coding sheet whose header row holds ``required[0]`` in its first column.
+    """Read an xlsx coding sheet whose header row is the first row holding a cell ``required[0]``.
 
     CASME II's header is row 1; SAMM's ``MICRO_ONLY`` sheet has a 13-row preamble
     (header row 14, SPEC §3). Column names are stripped; a ``line`` column keeps
@@ -138,10 +138,10 @@ def read_sheet(path: Path, required: tuple[str, ...], sheet=0, header_search_row
         raw = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object)
     except ValueError as error:  # e.g. "Worksheet named 'MICRO_ONLY' not found"
         raise ValueError(f"cannot read sheet {sheet!r} of {path}: {error}") from None
-    first = raw.iloc[:header_search_rows, 0].astype(str).str.strip()
-    hits = list(first.index[first == required[0]])
+    top = raw.iloc[:header_search_rows].map(lambda value: str(value).strip())
+    hits = list(top.index[(top == required[0]).any(axis=1)])
     if not hits:
-        raise ValueError(f"{path}: no header row starting with {required[0]!r} in the first {header_search_rows} rows")
+        raise ValueError(f"{path}: no header row holding {required[0]!r} in the first {header_search_rows} rows")
     header_row = hits[0]
     columns = [str(value).strip() for value in raw.iloc[header_row]]
     missing = [name for name in required if name not in columns]
