@@ -48,7 +48,7 @@ def test_text_report_bad_apex_drop_and_env_root(roots, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "clips: 4" in out and "per class: negative 2, positive 1, surprise 1" in out
     assert "per subject (3): sub01 2, sub02 1, sub05 1" in out
-    assert "EP12_01f: apex None outside onset..offset 30..34" in out
+    assert "EP12_01f: apex is not a frame number (e.g. '/')" in out and "clip dropped" in out
 
 
 def test_load_error_is_reported_not_raised(tmp_path, capsys):

@@ -201,10 +201,11 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
         return None, [f"{name}: unusable onset/offset ({onset}, {offset}) in {spec.source}; clip dropped"]
     notes = []
     if apex is None or not onset <= apex <= offset:
+        why = "apex is not a frame number (e.g. '/')" if apex is None else f"apex {apex} outside onset..offset {onset}..{offset}"
         if bad_apex == "drop":
-            return None, [f"{name}: apex {apex} outside onset..offset {onset}..{offset} ({spec.source}); clip dropped"]
+            return None, [f"{name}: {why} ({spec.source}); clip dropped"]
         repaired = middle_frame(onset, offset)
-        notes.append(f"{name}: apex {apex} outside onset..offset {onset}..{offset} ({spec.source}); repaired to middle frame {repaired}")
+        notes.append(f"{name}: {why} ({spec.source}); repaired to middle frame {repaired}")
         apex = repaired
     frames, problems = list_frames(spec.folder)
     if problems:
