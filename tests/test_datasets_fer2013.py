@@ -44,7 +44,7 @@ def test_malformed_pixels_row_names_line_and_file(tmp_path):
     lines = path.read_text().splitlines()
     lines[3] = '6,"1 2 3",PublicTest'  # line 4 of the file
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"fer2013.csv line 4: 'pixels' has 3 values, expected 2304"):
+    with pytest.raises(ValueError, match=r"fer2013.csv line 4: 'pixels' has 3 values .*expected 2304"):
         load_fer2013(path)
 
 
@@ -86,3 +86,14 @@ def test_unknown_class_folder_and_missing_path(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="fer2013.csv"):
         load_fer2013(tmp_path / "empty")
+
+
+def test_non_integer_and_out_of_range_pixels(tmp_path):
+    path = write_csv(tmp_path / "fer2013.csv", rows=[(1, 0, "Training")])
+    text = path.read_text()
+    path.write_text(text.replace('"0 1 2 ', '"0 x 2 ', 1))
+    with pytest.raises(ValueError, match=r"line 2: 'pixels' has 2304 values \(0 read as integers\)"):
+        load_fer2013(path)
+    path.write_text(text.replace('"0 1 2 ', '"0 256 2 ', 1))
+    with pytest.raises(ValueError, match="line 2: 'pixels' values outside 0..255"):
+        load_fer2013(path)
