@@ -33,13 +33,14 @@ from tqdm.auto import tqdm
 
 from me_resnet import feature_cache, flow, frames, paths
 from me_resnet.config import Config
-from me_resnet.face import FaceCropper
+from me_resnet.face import FaceCropper, get_detector
 from me_resnet.records import ClipRecord, Features
 
 log = logging.getLogger(__name__)
 
 KINDS = ("sequence", "apex_flow", "apex_image")
 TIMING_PARTS = ("decode", "face", "farneback", "load", "post")
+DETECTION_CHUNK = 32  # onset frames read and detected at a time (bounds memory for full-size frames)
 
 
 def _key_frames(record: ClipRecord, config: Config, kind: str) -> frames.KeyFrames:
@@ -55,22 +56,28 @@ def expected_shapes(config: Config, kind: str) -> dict[str, tuple[int, ...]]:
     return {"flows": (steps, size, size, 2), "grey_diffs": (steps, size, size), "box": (4,), "face_found": ()}
 
 
-def compute_entry(record: ClipRecord, config: Config, kind: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Decode, crop and (for flow kinds) run Farneback for one clip: the cached content."""
+def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | None = None) -> tuple[dict, dict]:
+    """Decode, crop and (for flow kinds) run Farneback for one clip: the cached content.
+
+    ``face`` is ``(box, found)`` from the batched detection phase; None means
+    detect here (``face_detector="mtcnn"``) or take the centre square ("center").
+    """
     timings = Counter()
     key = _key_frames(record, config, kind)
     start = time.perf_counter()
     distinct = {path: frames.read_grey(path) for path in dict.fromkeys(key.paths)}
-    onset_rgb = frames.read_rgb(key.paths[0]) if config.face_detector == "mtcnn" else distinct[key.paths[0]]
     timings["decode"] += time.perf_counter() - start
-
     start = time.perf_counter()
     cropper = FaceCropper(config.face_detector, config.face_margin, config.image_size)
-    box, found = cropper.box(onset_rgb, name=f"{record.key} onset frame {key.paths[0]}")
+    if face is None:
+        onset = distinct[key.paths[0]]
+        onset_rgb = frames.read_rgb(key.paths[0]) if config.face_detector == "mtcnn" else onset[..., None]
+        face = cropper.box(onset_rgb, name=f"{record.key} onset frame {key.paths[0]}")
+        timings["face_detections"] += config.face_detector == "mtcnn"
+    box, found = face
     crops = {path: cropper.crop(grey, box) for path, grey in distinct.items()}
     stack = np.stack([crops[path] for path in key.paths])
     timings["face"] += time.perf_counter() - start
-    timings["face_detections"] += config.face_detector == "mtcnn"
 
     entry = {"box": np.asarray(box, dtype=np.int64), "face_found": np.asarray(found)}
     if kind == "apex_image":
@@ -83,11 +90,27 @@ def compute_entry(record: ClipRecord, config: Config, kind: str) -> tuple[dict[s
     return entry, dict(timings)
 
 
-def _compute_and_store(record: ClipRecord, config: Config, kind: str, path: Path):
+def _compute_and_store(record: ClipRecord, config: Config, kind: str, path: Path, face: tuple | None):
     """Worker job: compute one entry and write it to the cache atomically."""
-    entry, timings = compute_entry(record, config, kind)
+    entry, timings = compute_entry(record, config, kind, face)
     feature_cache.save_entry(path, entry)
     return entry, timings
+
+
+def detect_onset_faces(records: Sequence[ClipRecord], config: Config, kind: str, timings: Counter) -> list:
+    """``(box, found)`` per record from one batched MTCNN pass over the onset frames (this process)."""
+    if config.face_detector != "mtcnn":
+        return [None] * len(records)
+    start = time.perf_counter()
+    onsets = [_key_frames(record, config, kind).paths[0] for record in records]
+    images = [frames.read_rgb(path) for path in onsets]
+    timings["decode"] += time.perf_counter() - start
+    start = time.perf_counter()
+    cropper = FaceCropper(config.face_detector, config.face_margin, config.image_size)
+    faces = cropper.boxes(images, [f"{r.key} onset frame {p}" for r, p in zip(records, onsets)])
+    timings["face"] += time.perf_counter() - start
+    timings["face_detections"] += len(records)
+    return faces
 
 
 def features_from_entry(entry: dict[str, np.ndarray], config: Config, kind: str) -> np.ndarray:
@@ -120,19 +143,42 @@ def check_settings(config: Config, kind: str) -> None:
     FaceCropper(config.face_detector, config.face_margin, config.image_size)  # validates its own fields
 
 
-def _compute_missing(jobs, config, kind, workers, bar):
-    """Run ``jobs`` = [(position, record, path)]; yields (position, entry, timings)."""
-    if workers == 1 or len(jobs) <= 1:
-        for position, record, path in jobs:
-            yield (position, *_compute_and_store(record, config, kind, path))
-            bar.update()
-        return
-    context = multiprocessing.get_context("spawn")  # TensorFlow (MTCNN) is not fork-safe
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_compute_and_store, record, config, kind, path): position for position, record, path in jobs}
+def _compute_missing(jobs, config, kind, workers, bar, timings) -> dict[int, dict]:
+    """Compute ``jobs`` = [(position, record, path)]: faces in batches here, the rest in processes.
+
+    Detection of the next chunk of onset frames overlaps with Farneback on the
+    previous ones in the worker processes, which never load TensorFlow.
+    """
+    results: dict[int, dict] = {}
+    parallel = workers > 1 and len(jobs) > 1
+    context = multiprocessing.get_context("spawn")  # TensorFlow in this process is not fork-safe
+    pool = concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) if parallel else None
+    try:
+        if pool is not None:
+            pool.submit(int)  # start the workers now: their imports overlap the detector's
+        if config.face_detector == "mtcnn" and jobs:
+            start = time.perf_counter()
+            get_detector()
+            timings["detector_init"] += time.perf_counter() - start
+        futures = {}
+        for begin in range(0, len(jobs), DETECTION_CHUNK):
+            chunk = jobs[begin:begin + DETECTION_CHUNK]
+            faces = detect_onset_faces([record for _, record, _ in chunk], config, kind, timings)
+            for (position, record, path), face in zip(chunk, faces):
+                if pool is None:
+                    results[position], clip_timings = _compute_and_store(record, config, kind, path, face)
+                    timings.update(clip_timings)
+                    bar.update()
+                else:
+                    futures[pool.submit(_compute_and_store, record, config, kind, path, face)] = position
         for future in concurrent.futures.as_completed(futures):
-            yield (futures[future], *future.result())
+            results[futures[future]], clip_timings = future.result()
+            timings.update(clip_timings)
             bar.update()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return results
 
 
 def extract_features(
@@ -161,27 +207,28 @@ def extract_features(
     timings = Counter({part: 0.0 for part in TIMING_PARTS})
     entries: list[dict | None] = [None] * len(records)
     status = Counter()
-    repeated, jobs = [], []
+    repeated, jobs, cache_paths = [], [], []
     with tqdm(total=len(records), desc=f"features[{kind}]", disable=not progress, unit="clip") as bar:
         start = time.perf_counter()
-        for position, record in enumerate(records):
+        for record in records:
             key = _key_frames(record, config, kind)
             if key.repeated:
                 repeated.append(record.key)
             signatures = [frames.file_signature(p) for p in dict.fromkeys(key.paths)]
-            path = feature_cache.entry_path(root, kind, settings, record.key, signatures)
-            entries[position], state = feature_cache.load_entry(path, shapes)
-            status[state] += 1
-            if entries[position] is None:
-                jobs.append((position, record, path))
-            else:
-                bar.update()
-        timings["load"] += time.perf_counter() - start
-        for position, entry, clip_timings in _compute_missing(jobs, config, kind, workers, bar):
+            cache_paths.append(feature_cache.entry_path(root, kind, settings, record.key, signatures))
+        # hits are loaded here, sequentially: threads measured slower (the work is small, GIL-bound parsing)
+        for position, path in enumerate(cache_paths):
+            entry, state = feature_cache.load_entry(path, shapes)
             entries[position] = entry
-            timings.update(clip_timings)
+            status[state] += 1
+            if entry is None:
+                jobs.append((position, records[position], cache_paths[position]))
+        bar.update(len(records) - len(jobs))
+        timings["load"] += time.perf_counter() - start
+        for position, entry in _compute_missing(jobs, config, kind, workers, bar, timings).items():
+            entries[position] = entry
     start = time.perf_counter()
-    X = np.stack([features_from_entry(entry, config, kind) for entry in entries]).astype(np.float32, copy=False)
+    X = np.stack([features_from_entry(entry, config, kind) for entry in entries])
     timings["post"] += time.perf_counter() - start
     fallbacks = [r.key for r, e in zip(records, entries) if not bool(e["face_found"])]
     if fallbacks:
@@ -198,6 +245,7 @@ def extract_features(
         "face_fallbacks": fallbacks,
         "repeated_frame_clips": repeated,
         "face_detections": int(timings.pop("face_detections", 0)),
+        "detector_init_seconds": float(timings.pop("detector_init", 0.0)),
         "timings": {part: float(timings[part]) for part in TIMING_PARTS},
     }
     return Features(

@@ -146,3 +146,10 @@ def test_bad_arguments(clips, tmp_path):
         _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, flow_mode="better"))
     with pytest.raises(ValueError, match="at least one"):
         _extract([], tmp_path / "cache")
+
+
+def test_worker_processes_give_the_same_features(clips, tmp_path):
+    serial = _extract(clips, tmp_path / "serial")
+    parallel = extract_features(clips, CONFIG, cache_dir=tmp_path / "parallel", workers=2, progress=False)
+    assert parallel.info["cache_misses"] == 2 and len(list((tmp_path / "parallel").rglob("*.npz"))) == 2
+    assert np.array_equal(serial.X, parallel.X)
