@@ -9,7 +9,8 @@ resized to ``image_size`` and kept grey. When no face is found the largest
 centred square is used instead; callers count these fallbacks.
 
 One detector per process: ``get_detector()`` builds it lazily at first use
-(importing TensorFlow takes seconds), never per clip.
+(importing TensorFlow takes seconds), never per clip. ``FaceCropper.boxes``
+detects many onset frames in batched MTCNN calls (``detect_faces``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,11 @@ SPEC §4; paper §2.1. Feature kinds (``me_resnet.methods``):
 The expensive part (decode, face detection, Farneback) is cached per clip
 (``me_resnet.feature_cache``); mask, channels and normalisation are applied at
 load time, so sweeping ``scale_factor``/``flow_mode``/``channels``/``normalise``
-computes no flow. Clips are processed in parallel processes.
+computes no flow. Cache misses: the onset frames' faces are detected in
+batches in this process (one MTCNN), then decoding, cropping and Farneback run
+in ``workers`` spawned processes (spawn, because TensorFlow is not fork-safe:
+a script calling this with workers > 1 needs the usual
+``if __name__ == "__main__":`` guard).
 """
 from __future__ import annotations
 

@@ -91,10 +91,14 @@ def optical_strain(flow: np.ndarray) -> np.ndarray:
     Derivatives are central differences (``numpy.gradient``, one-sided at the
     border), x along columns and y along rows, in pixels per pixel.
     """
-    u, v = flow[..., 0], flow[..., 1]
+    return _strain(flow[..., 0], flow[..., 1])
+
+
+def _strain(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     u_y, u_x = np.gradient(u, axis=(-2, -1))
     v_y, v_x = np.gradient(v, axis=(-2, -1))
-    return np.sqrt(u_x ** 2 + v_y ** 2 + 0.5 * (u_y + v_x) ** 2).astype(np.float32)
+    shear = u_y + v_x
+    return np.sqrt(u_x * u_x + v_y * v_y + 0.5 * shear * shear).astype(np.float32, copy=False)
 
 
 def flow_channels(flows: np.ndarray, channels: str = "strain") -> np.ndarray:
@@ -142,15 +146,31 @@ def motion_mask(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np
 def flow_features(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np.ndarray:
     """Model input (N-1, H, W, 3) float32 from cached unmasked flow and P_i.
 
-    Strain (or magnitude) is computed on the unmasked flow and the mask then
-    zeroes all three channels: masking first would put artificial strain
+    Equal to ``normalise(flow_channels(flows) * mask, config.normalise)``, built
+    channel by channel on contiguous arrays (this runs for every clip at every
+    load). Strain (or magnitude) is computed on the unmasked flow and the mask
+    then zeroes all three channels: masking first would put artificial strain
     ridges on every mask border.
     """
-    features = flow_channels(flows, config.channels)
+    if config.channels not in CHANNEL_SETS:
+        raise ValueError(f"channels must be one of {sorted(CHANNEL_SETS)}, got {config.channels!r}")
+    if config.normalise not in NORMALISE_MODES:
+        raise ValueError(f"normalise must be one of {NORMALISE_MODES}, got {config.normalise!r}")
+    u = np.ascontiguousarray(flows[..., 0], dtype=np.float32)
+    v = np.ascontiguousarray(flows[..., 1], dtype=np.float32)
+    third = _strain(u, v) if config.channels == "strain" else np.hypot(u, v)
     mask = motion_mask(flows, grey_diffs, config)
-    if mask is not None:
-        features *= mask[..., None]
-    return normalise(features, config.normalise)
+    out = np.empty(u.shape + (3,), dtype=np.float32)
+    for index, channel in enumerate((u, v, third)):
+        if mask is not None:
+            channel = channel * mask
+        if config.normalise == "clip":
+            mean = channel.mean(dtype=np.float64)
+            centred = channel - np.float32(mean)
+            std = np.sqrt(np.vdot(centred, centred) / centred.size)
+            channel = centred * np.float32(1.0 / std if std > 1e-12 else 1.0)
+        out[..., index] = channel
+    return out
 
 
 def energy_removed(flows: np.ndarray, mask: np.ndarray | None) -> float:

@@ -121,5 +121,9 @@ def test_flow_features_modes(moving):
     by_flow = flow.flow_features(flows, diffs, dataclasses.replace(raw, mask_reading="flow_difference"))
     assert 0 < np.count_nonzero(by_flow[..., 0]) < np.count_nonzero(vanilla[..., 0])
     energy = np.sum(flows.astype(np.float64) ** 2, axis=-1)
+    clip = flow.flow_features(flows, diffs, dataclasses.replace(raw, normalise="clip"))
+    assert np.allclose(clip, flow.normalise(improved, "clip"), atol=1e-5)
+    assert np.allclose(flow.flow_features(flows, diffs, dataclasses.replace(raw, channels="magnitude"))[mask][:, 2],
+                       np.hypot(flows[..., 0], flows[..., 1])[mask])
     assert flow.energy_removed(flows, mask) == pytest.approx(1 - energy[mask].sum() / energy.sum())
     assert 0 < flow.energy_removed(flows, mask) < 1 and flow.energy_removed(flows, None) == 0.0
