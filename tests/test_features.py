@@ -153,3 +153,14 @@ def test_worker_processes_give_the_same_features(clips, tmp_path):
     parallel = extract_features(clips, CONFIG, cache_dir=tmp_path / "parallel", workers=2, progress=False)
     assert parallel.info["cache_misses"] == 2 and len(list((tmp_path / "parallel").rglob("*.npz"))) == 2
     assert np.array_equal(serial.X, parallel.X)
+
+
+def test_flow_maps_for_the_figure(clips, tmp_path):
+    from me_resnet.features import flow_maps
+
+    result = flow_maps(clips[0], CONFIG, tmp_path / "cache")
+    maps = result["maps"]
+    assert set(maps) == {"apex", "vanilla_strain", "improved_strain", "vanilla_magnitude", "improved_magnitude"}
+    assert all(m.shape == (32, 32) for m in maps.values())
+    assert np.all(maps["improved_magnitude"] <= maps["vanilla_magnitude"] + 1e-6)
+    assert 0 < result["energy_removed"] < 1 and 0 < result["pixels_kept"] < 1
