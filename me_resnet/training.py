@@ -124,6 +124,13 @@ def _alpha(y: np.ndarray, config: Config) -> np.ndarray | None:
         return None
     if config.focal_alpha != "inverse_frequency":
         raise ValueError(f"config.focal_alpha must be 'inverse_frequency' or 'none', got {config.focal_alpha!r}")
+    counts = np.bincount(np.asarray(y, int), minlength=NUM_CLASSES)
+    if np.any(counts == 0):  # inverse frequency of an absent class is undefined: refuse, do not guess
+        absent = [CLASS_NAMES[k] for k in np.flatnonzero(counts == 0)]
+        raise ValueError(
+            f"training fold has no clip of class(es) {absent} (counts {counts.tolist()}): inverse-frequency focal "
+            f"alpha is undefined; use focal_alpha='none' or loss='crossentropy' for such data"
+        )
     from me_resnet.losses import class_alpha
 
     return np.asarray(class_alpha(y, NUM_CLASSES), dtype=np.float32)

@@ -20,7 +20,7 @@ from me_resnet.training import channel_stats
 sys.path.insert(0, str(Path(__file__).parent))
 from test_training import TINY, tiny_build, tiny_features  # noqa: E402
 
-FAST = dataclasses.replace(TINY, epochs=2, patience=1)
+FAST = dataclasses.replace(TINY, epochs=2, patience=1, loss="focal")  # focal: alpha is computed per fold
 
 
 def run_in_subprocess(run_dir: Path) -> subprocess.Popen:
@@ -63,6 +63,7 @@ def test_no_test_subject_in_training_validation_stats_or_alpha(monkeypatch):
     for test_groups, train_groups, val_groups, train, result in seen:
         (group,) = test_groups
         assert group not in train_groups | val_groups and val_groups and not train_groups & val_groups
+        assert result.alpha_keys == result.fit_keys
         for keys in (result.fit_keys, result.val_keys, result.stats_keys, result.alpha_keys):
             assert not any(key.startswith(group + "/") for key in keys)
         # the statistics really are those of the (augmented) training clips and nothing else
@@ -169,3 +170,32 @@ def test_single_clip_subject_and_subject_ids_kept_as_text(tmp_path):
     table = run_loso(features.subset(keep), "tiny", FAST, run_dir=tmp_path, build_fn=tiny_build, progress=False)
     assert (table.subject == "003").sum() == 1
     assert set(table.subject) == {"000", "001", "002", "003"}  # "003" did not become 3 on the way through CSV
+
+
+@pytest.fixture(scope="module")
+def demo_casme2_features(tmp_path_factory):
+    """Demo CASME II sequence features, generated and cached in a private tmp dir."""
+    from me_resnet.config import DEMO
+    from me_resnet.datasets import load_casme2
+    from me_resnet.demo import ensure_demo_data
+    from me_resnet.features import extract_features
+
+    cache = tmp_path_factory.mktemp("me_resnet_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ME_RESNET_CACHE", str(cache))
+        root = ensure_demo_data(cache / "demo")
+        records = load_casme2(root / "casme2").records
+        return extract_features(records, DEMO, kind="sequence", cache_dir=cache / "features", workers=1, progress=False)
+
+
+def test_end_to_end_demo_casme2_me_resnet_above_chance(demo_casme2_features, tmp_path):
+    """Real ME-ResNet, focal loss, 4x augmentation and honest early stopping on the demo CASME II."""
+    from me_resnet.config import DEMO
+
+    started = time.monotonic()
+    predictions = run_loso(demo_casme2_features, "me_resnet", DEMO, run_dir=tmp_path, progress=False)
+    metrics = compute_metrics(predictions, bootstrap_resamples=DEMO.bootstrap_resamples).set_index("dataset")
+    print(metrics.to_string(), f"\n{time.monotonic() - started:.0f} s")
+    assert len(predictions) == len(demo_casme2_features) and not predictions.optimistic.any()
+    assert metrics.loc["casme2", "uf1"] >= 0.6
+    assert metrics.loc["casme2", "uar"] > 1 / 3

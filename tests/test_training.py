@@ -107,3 +107,26 @@ def test_channel_stats_constant_channel():
     X = np.ones((4, 2, 2, 3), np.float32)
     mean, std = channel_stats(X)
     np.testing.assert_array_equal(mean, 1) and np.testing.assert_array_equal(std, 1)
+
+
+def test_focal_alpha_from_training_labels_only():
+    from me_resnet.losses import class_alpha
+
+    features = tiny_features()
+    train, test = features.subset(range(20)), features.subset(range(20, 24))
+    test.y[:] = 2  # the test labels must not move alpha
+    config = dataclasses.replace(TINY, loss="focal", early_stop_on="none", epochs=1)
+    result = train_fold(train, None, test, config, build_fn=tiny_build)
+    np.testing.assert_allclose(result.alpha, class_alpha(train.y, 3), rtol=1e-6)
+    assert result.alpha_keys == result.fit_keys
+
+
+def test_missing_class_with_inverse_frequency_alpha_is_a_clear_error():
+    features = tiny_features()
+    no_surprise = features.subset(np.flatnonzero(features.y[:20] != 2))
+    config = dataclasses.replace(TINY, loss="focal", early_stop_on="none", epochs=1)
+    with pytest.raises(ValueError, match=r"no clip of class.*surprise.*focal_alpha='none'"):
+        train_fold(no_surprise, None, features.subset(range(20, 24)), config, build_fn=tiny_build)
+    result = train_fold(no_surprise, None, features.subset(range(20, 24)), dataclasses.replace(config, focal_alpha="none"),
+                        build_fn=tiny_build)
+    assert result.alpha is None and result.missing_train_classes == ("surprise",)
