@@ -92,12 +92,15 @@ DEMO = dataclasses.replace(
     num_frames=6,
     image_size=32,
     blocks=(1, 1, 1, 1),
-    width=8,
+    width=16,  # width 8 stayed at chance on demo CASME II LOSO (UF1 0.22-0.40); 16 reaches 0.70-0.78 (engineer E)
     cbam_reduction=4,
     learning_rate=1e-3,
-    batch_size=16,
-    epochs=40,
+    batch_size=4,  # small batches: more BatchNorm updates, so moving statistics catch up on ~100 training clips
+    epochs=12,
     patience=8,
+    # demo CASME II has 5 subjects: a 1-subject validation split stopped at epochs 6-10 with UF1 0.33-0.47;
+    # fixed epochs stay honest (the test subject is never looked at). Paper profile keeps "val".
+    early_stop_on="none",
     bootstrap_resamples=200,
 )
 
