@@ -7,7 +7,8 @@ from me_resnet.config import DEMO
 from me_resnet.records import Features
 from me_resnet.training import channel_stats, train_fold, validation_split
 
-TINY = dataclasses.replace(DEMO, epochs=3, patience=2, batch_size=8, learning_rate=1e-2, loss="crossentropy", seed=3)
+TINY = dataclasses.replace(DEMO, epochs=3, patience=2, batch_size=8, learning_rate=1e-2, loss="crossentropy", seed=3,
+                          early_stop_on="val", augment=True)  # explicit: independent of DEMO tuning
 
 
 def tiny_features(subjects=6, clips=4, seed=0, dataset="casme2") -> Features:
