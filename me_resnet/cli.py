@@ -7,6 +7,12 @@ Every script takes the same flags: dataset roots (or env vars), ``--demo``,
 """
 from __future__ import annotations
 
+import os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing, grappler) hides the kit's own
+# progress output; set TF_CPP_MIN_LOG_LEVEL=0 to see it again.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 import argparse
 import dataclasses
 import logging
