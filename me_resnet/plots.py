@@ -36,6 +36,9 @@ def table5_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
             ax.bar(x + i * width, rows[metric], width, yerr=rows.get(f"{metric}_std"), label=f"{method} (this kit)")
         quoted = [paper.TABLE5["ME-ResNet"].get(d, (np.nan, np.nan))[0 if metric == "uf1" else 1] for d in datasets]
         ax.bar(x + len(methods) * width, quoted, width, color="grey", label="ME-ResNet (paper)")
+        for position, value in zip(x + len(methods) * width, quoted):
+            if np.isnan(value):
+                ax.text(position, 0.02, "not printed", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
         ax.set_xticks(x + width * len(methods) / 2, [paper.DATASET_TITLES[d] for d in datasets])
         ax.set_title(metric.upper())
         ax.set_ylim(0, 1)
