@@ -64,6 +64,7 @@ class Config:
     seed: int = 0
     precision: str = "float32"  # "float32" | "mixed_bfloat16" | "mixed_float16"
     jit_compile: bool = False
+    feature_dtype: str = "float32"  # "float32" | "float16": storage of the augmented training clips in train_fold (issue 8)
 
     # --- evaluation -----------------------------------------------------
     bootstrap_resamples: int = 1000

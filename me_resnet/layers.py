@@ -91,9 +91,11 @@ class CBAM(layers.Layer):
         self.spatial_conv.build(tuple(input_shape[:-1]) + (2,))
 
     def _gate(self, scores, axes):
-        if self.gate == "sigmoid":
-            return ops.sigmoid(scores)
-        return _softmax_over(scores, axes)
+        # Gates run in float32 under mixed precision: a softmax over T*H*W positions
+        # gives maps of ~1/31360 at stage 2, subnormal in float16 (issue 8, item 1).
+        scores = ops.cast(scores, "float32")
+        gated = ops.sigmoid(scores) if self.gate == "sigmoid" else _softmax_over(scores, axes)
+        return ops.cast(gated, self.compute_dtype)
 
     def _attend(self, inputs):
         spatial_axes = tuple(range(1, self.rank + 1))

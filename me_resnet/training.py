@@ -10,6 +10,12 @@ statistic that the model sees is computed from the ``train`` part only:
   ``u`` and ``v`` is 0, so standardising commutes with the flips);
 - the focal loss' per-class alpha (eq. 15), from the training labels.
 
+Speed (issue 8): the augmented clips stay in the caller's dtype (float16 features
+halve their memory) and are standardised batch by batch
+(``me_resnet.pipeline.StandardisedBatches``); ``config.precision`` sets the Keras
+dtype policy while the model is built and trained (restored afterwards) and
+``config.jit_compile`` is passed to ``model.compile``.
+
 Early stopping (``config.early_stop_on``): ``val`` monitors a split of whole
 training subjects (``validation_split``), ``test`` monitors the held-out subject
 (optimistic; labelled so everywhere), ``none`` trains ``config.epochs`` epochs.
@@ -103,8 +109,13 @@ def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    return ((X.astype(np.float32, copy=False) - mean) / std).astype(np.float32, copy=False)
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"config.precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
 
 
 def _loss(config: Config, alpha: np.ndarray | None):
@@ -150,6 +161,7 @@ def train_fold(
     build_fn: BuildFn | None = None,
     model_name: str | None = None,
     verbose: int = 0,
+    callbacks: list | None = None,
 ) -> FoldResult:
     """Fit a fresh model on ``train`` and return class probabilities for ``test``.
 
@@ -158,8 +170,13 @@ def train_fold(
     (eq. 15) with alpha from the training labels or plain cross-entropy,
     ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
     ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible.
+    ``callbacks`` are extra Keras callbacks for ``fit`` (e.g. benchmark timers).
+    Training clips are augmented and stored as ``config.feature_dtype``; the
+    statistics are computed from the stored values.
     """
     import keras
+
+    from me_resnet.pipeline import StandardisedBatches, as_feature_dtype, standardise  # imports keras: kept out of module import
 
     if config.early_stop_on not in EARLY_STOP_CHOICES:
         raise ValueError(f"config.early_stop_on must be one of {EARLY_STOP_CHOICES}, got {config.early_stop_on!r}")
@@ -170,6 +187,7 @@ def train_fold(
     for part, what in ((train, "training"), (val, "validation"), (test, "test")):
         if part is not None:
             check_finite(part, what)
+    check_precision(config.precision)
     started = time.perf_counter()
     build_fn = build_fn or default_build_fn
     model_name = model_name or config.model
@@ -180,40 +198,39 @@ def train_fold(
     if config.augment:
         from me_resnet.augment import augment_4x
 
-        X_fit, y_fit = augment_4x(train.X, train.y, train.channels)
+        X_fit, y_fit = augment_4x(as_feature_dtype(train.X, config.feature_dtype), train.y, train.channels)
     else:
-        X_fit, y_fit = train.X, train.y
+        X_fit, y_fit = as_feature_dtype(train.X, config.feature_dtype), train.y
     mean, std = channel_stats(X_fit)  # training clips only
     alpha = _alpha(train.y, config)  # training labels only
-    X_fit = _standardise(X_fit, mean, std)
-    X_test = _standardise(test.X, mean, std)
+    batches = StandardisedBatches(X_fit, y_fit, mean, std, config.batch_size, NUM_CLASSES, shuffle=True, seed=config.seed)
+    X_test = standardise(test.X, mean, std)
     validation_data = None
     if val is not None:
-        validation_data = (_standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
+        validation_data = (standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
 
-    previous_policy = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(config.precision)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
     try:
         keras.utils.set_random_seed(config.seed)
         model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
+        # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             loss=_loss(config, alpha),
             jit_compile=config.jit_compile,
         )
-        callbacks = []
+        callbacks = list(callbacks or [])
         stopper = None
         if val is not None:
             stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
             callbacks.append(stopper)
         history = model.fit(
-            X_fit, keras.utils.to_categorical(y_fit, NUM_CLASSES),
-            batch_size=config.batch_size, epochs=config.epochs, validation_data=validation_data,
-            callbacks=callbacks, shuffle=True, verbose=verbose,
+            batches, epochs=config.epochs, validation_data=validation_data, callbacks=callbacks, verbose=verbose,
         )
         probabilities = np.asarray(model.predict(X_test, batch_size=config.batch_size, verbose=0), dtype=np.float64)
     finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+        keras.config.set_dtype_policy(previous_policy)
     epochs_trained = len(history.history.get("loss", []))
     best_epoch = None if stopper is None else int(stopper.best_epoch) + 1
     keys = clip_keys(train)
