@@ -4,7 +4,8 @@ Folds come from ``sklearn.model_selection.LeaveOneGroupOut`` on
 ``Features.groups`` (``dataset/subject``: subject ids repeat across datasets).
 A fold is a pure function of (features, fold index, config, run dir) → fold file
 (``run_fold``), so an executor other than the plain loop here (e.g. Ray tasks)
-can run folds in parallel.
+can run folds in parallel: ``LosoRun`` lists a run's pending ``FoldJob``s and
+``me_resnet.executors`` runs them (in this process, or as Ray tasks).
 
 With a ``run_dir`` each finished fold is written atomically as
 ``fold_<i>_<group>.csv``; a rerun with the same config and features reads
@@ -19,6 +20,7 @@ import logging
 import os
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -167,50 +169,96 @@ def run_fold(
 
 def run_loso(
     features: Features, model_name: str, config: Config, run_dir: str | Path | None = None,
-    folds=None, verbose: int = 0, build_fn: BuildFn | None = None, progress: bool = True,
+    folds=None, verbose: int = 0, build_fn: BuildFn | None = None, progress: bool = True, executor=None,
 ) -> pd.DataFrame:
     """LOSO predictions, one row per test clip (columns ``PREDICTION_COLUMNS``).
 
     ``folds`` restricts the run to some fold indices or group names. With
     ``run_dir`` finished folds are reused, and ``config.json``/``manifest.json``
-    describe the run; without it nothing is written.
+    describe the run; without it nothing is written. ``executor`` runs the
+    pending folds (``me_resnet.executors``: ``LocalExecutor``, the default plain
+    loop, or ``RayExecutor``); the predictions do not depend on it.
     """
-    from tqdm.auto import tqdm
+    from me_resnet.executors import run_all
 
-    from me_resnet.provenance import now_iso, provenance
+    run = LosoRun(features, model_name, config, run_dir, folds=folds, verbose=verbose, build_fn=build_fn)
+    return run_all([run], executor, progress=progress)[0]
 
-    check_finite(features, "LOSO input")
-    plan = fold_plan(features)
-    chosen = select_folds(plan, folds)
-    started_iso, started = now_iso(), time.perf_counter()
-    manifest = None
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        prepare_run_dir(run_dir, config, model_name, features)
-        manifest = {"model": model_name, "config": config.to_dict(), "optimistic": config.early_stop_on == "test",
-                    "provenance": provenance(), "start_time": started_iso, "folds": {}}
-        write_json_atomic(run_dir / "manifest.json", manifest | {"status": "running"})
-    tables = []
-    bar = tqdm(chosen, disable=not progress, unit="fold")
-    for position, fold in enumerate(bar):
-        group, _, test_index = plan[fold]
-        bar.set_description(f"fold {position + 1}/{len(chosen)} {group}")
-        table, info = None, None
-        if run_dir is not None:
-            table, info = _resume(run_dir, fold, group, features.clips[test_index])
-        if table is None:
-            table, info = run_fold(features, fold, config, run_dir, model_name=model_name,
-                                   build_fn=build_fn, verbose=verbose, plan=plan)
-        tables.append(table)
-        if manifest is not None:
-            manifest["folds"][group] = info
-    bar.close()
-    predictions = pd.concat(tables, ignore_index=True)
-    if manifest is not None:
-        manifest |= {"status": "finished", "end_time": now_iso(), "wall_seconds": round(time.perf_counter() - started, 3),
-                     "n_folds": len(chosen), "n_predictions": len(predictions)}
-        write_json_atomic(run_dir / "manifest.json", manifest)
-    return predictions
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One pending fold of one LOSO run: what ``run_fold`` needs, the unit an executor runs."""
+
+    features: Features
+    fold: int
+    config: Config
+    run_dir: Path | None
+    model_name: str
+    build_fn: BuildFn | None = None
+    verbose: int = 0
+    plan: list | None = field(default=None, repr=False)
+
+    @property
+    def group(self) -> str:
+        return (self.plan or fold_plan(self.features))[self.fold][0]
+
+    def run(self) -> tuple[pd.DataFrame, dict]:
+        return run_fold(self.features, self.fold, self.config, self.run_dir, model_name=self.model_name,
+                        build_fn=self.build_fn, verbose=self.verbose, plan=self.plan)
+
+
+class LosoRun:
+    """One ``run_loso`` call in two halves, so that one executor can run the folds of many runs.
+
+    Construction checks the input, plans the folds, claims (or checks) the run
+    dir, reads finished folds back and lists the rest as ``jobs``; ``finish``
+    takes their ``(predictions, info)`` in ``jobs`` order and, with a run dir,
+    writes ``manifest.json``. Only the driver writes the manifest: fold workers
+    write just their own fold file and its ``.json`` sidecar.
+    """
+
+    def __init__(self, features: Features, model_name: str, config: Config, run_dir: str | Path | None = None, *,
+                 folds=None, verbose: int = 0, build_fn: BuildFn | None = None):
+        from me_resnet.provenance import now_iso, provenance
+
+        check_finite(features, "LOSO input")
+        self.features, self.model_name, self.config = features, model_name, config
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.plan = fold_plan(features)
+        self.chosen = select_folds(self.plan, folds)
+        self.started_iso, self.started = now_iso(), time.perf_counter()
+        self.manifest = None
+        if self.run_dir is not None:
+            prepare_run_dir(self.run_dir, config, model_name, features)
+            self.manifest = {"model": model_name, "config": config.to_dict(), "optimistic": config.early_stop_on == "test",
+                             "provenance": provenance(), "start_time": self.started_iso, "folds": {}}
+            write_json_atomic(self.run_dir / "manifest.json", self.manifest | {"status": "running"})
+        self.finished: dict[int, tuple[pd.DataFrame, dict]] = {}
+        for fold in self.chosen:
+            if self.run_dir is not None:
+                group, _, test_index = self.plan[fold]
+                table, info = _resume(self.run_dir, fold, group, features.clips[test_index])
+                if table is not None:
+                    self.finished[fold] = (table, info)
+        self.jobs = [FoldJob(features, fold, config, self.run_dir, model_name, build_fn, verbose, self.plan)
+                     for fold in self.chosen if fold not in self.finished]
+
+    def finish(self, outcomes) -> pd.DataFrame:
+        """Predictions of every chosen fold in fold order; ``outcomes`` are the jobs' ``(table, info)``."""
+        from me_resnet.provenance import now_iso
+
+        outcomes = list(outcomes)
+        if len(outcomes) != len(self.jobs):
+            raise ValueError(f"{len(outcomes)} fold outcomes for {len(self.jobs)} pending folds of {self.run_dir}")
+        done = dict(self.finished) | {job.fold: outcome for job, outcome in zip(self.jobs, outcomes)}
+        predictions = pd.concat([done[fold][0] for fold in self.chosen], ignore_index=True)
+        if self.manifest is not None:
+            self.manifest["folds"] = {self.plan[fold][0]: done[fold][1] for fold in self.chosen}
+            self.manifest |= {"status": "finished", "end_time": now_iso(),
+                              "wall_seconds": round(time.perf_counter() - self.started, 3),
+                              "n_folds": len(self.chosen), "n_predictions": len(predictions)}
+            write_json_atomic(self.run_dir / "manifest.json", self.manifest)
+        return predictions
 
 
 def _resume(run_dir: Path, fold: int, group: str, expected_clips) -> tuple[pd.DataFrame | None, dict | None]:

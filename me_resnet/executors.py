@@ -1,0 +1,213 @@
+"""Who runs the LOSO folds: this process (``LocalExecutor``) or Ray tasks (``RayExecutor``).
+
+A fold is a pure function of (features, fold index, config) → fold file
+(``loso.run_fold``, SPEC §6), so folds of one run, or of every run of a sweep
+(values x seeds x datasets), can train anywhere in any order. ``run_all`` takes
+``loso.LosoRun``s, hands all their pending ``FoldJob``s to one executor, and lets
+each run write its own manifest (driver-only writes). Either executor leaves the
+same fold files, so a run started with one can be resumed with the other and the
+predictions equal a sequential run's.
+
+Ray is optional (``pip install -e '.[ray]'``): nothing here imports it until a
+``RayExecutor`` runs jobs. See docs/ray.md for a multi-machine cluster.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from me_resnet.loso import FoldJob, LosoRun, _write_atomic, fold_file, run_fold
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+RAY_MISSING = ("--executor ray needs Ray, which is not installed in this environment ({error}); install the optional "
+               "extra with: pip install -e '.[ray]'   (or: pip install 'ray[default]>=2.9')")
+
+
+class FoldsFailedError(RuntimeError):
+    """Some folds failed on the executor; the finished ones are on disk and a rerun resumes from them."""
+
+
+class LocalExecutor:
+    """The plain loop: folds one after another in this process (the default)."""
+
+    parallel = False
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        from tqdm.auto import tqdm
+
+        outcomes = []
+        bar = tqdm(jobs, disable=not progress, unit="fold")
+        for position, job in enumerate(bar):
+            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group}")
+            outcomes.append(job.run())
+        bar.close()
+        return outcomes
+
+
+class RayExecutor:
+    """Each fold a Ray task (``num_cpus=cpus_per_fold``, ``num_gpus=gpus_per_fold``).
+
+    Each distinct ``Features`` goes into the object store once (``ray.put``); a
+    task trains its fold with ``loso.run_fold`` and writes the fold file into the
+    run dir exactly as the local loop does (atomic; shared filesystem) and sends
+    the file's bytes back, so the driver also holds it when the worker's disk is
+    not shared. ``address`` is a cluster (``HEAD:6379``, ``auto``) or None for a
+    private local instance; an already initialised Ray is used as it is. Workers
+    get ``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow/OpenMP thread
+    counts of ``cpus_per_fold`` (plus ``env_vars``) through the task's runtime env.
+    """
+
+    parallel = True
+
+    def __init__(self, address: str | None = None, cpus_per_fold: float = 1.0, gpus_per_fold: float = 0.0,
+                 env_vars: dict | None = None, init_kwargs: dict | None = None):
+        if not cpus_per_fold > 0:
+            raise ValueError(f"cpus_per_fold must be > 0, got {cpus_per_fold!r}")
+        if not gpus_per_fold >= 0:
+            raise ValueError(f"gpus_per_fold must be >= 0, got {gpus_per_fold!r}")
+        require_ray()
+        self.address, self.cpus_per_fold, self.gpus_per_fold = address, float(cpus_per_fold), float(gpus_per_fold)
+        self.env_vars, self.init_kwargs = dict(env_vars or {}), dict(init_kwargs or {})
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment of the fold tasks: the driver's Keras backend, quiet TF, ``cpus_per_fold`` threads."""
+        threads = str(max(1, int(self.cpus_per_fold)))
+        backend = os.environ.get("KERAS_BACKEND")
+        if backend is None:
+            import keras
+
+            backend = keras.config.backend()
+        env = {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+               "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads,
+               "TF_FORCE_GPU_ALLOW_GROWTH": "true"}  # fractional --gpus-per-fold: do not grab the whole card
+        return env | self.env_vars
+
+    def _connect(self):
+        import ray
+
+        if not ray.is_initialized():
+            log.info("starting Ray (%s)", self.address or "local instance")
+            ray.init(address=self.address, **({"include_dashboard": False, "logging_level": "WARNING"} | self.init_kwargs))
+        return ray
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        from tqdm.auto import tqdm
+
+        if not jobs:
+            return []
+        ray = self._connect()
+        task = ray.remote(_fold_task).options(num_cpus=self.cpus_per_fold, num_gpus=self.gpus_per_fold,
+                                               runtime_env={"env_vars": self.worker_env()}, max_retries=0)
+        stored = {}  # id(features) -> ObjectRef: each feature set is shipped once
+        pending = {}
+        for position, job in enumerate(jobs):
+            if id(job.features) not in stored:
+                stored[id(job.features)] = ray.put(job.features)
+            reference = task.remote(stored[id(job.features)], job.fold, job.config, job.run_dir, job.model_name,
+                                    job.build_fn, job.verbose)
+            pending[reference] = position
+        outcomes, failures = [None] * len(jobs), []
+        bar = tqdm(total=len(jobs), disable=not progress, unit="fold", desc=f"ray: {len(jobs)} folds")
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                position = pending.pop(ready[0])
+                job = jobs[position]
+                try:
+                    table, info, files = ray.get(ready[0])
+                except Exception as error:  # a failed fold must not lose the others: they keep running
+                    log.error("fold %d (%s) of %s failed on Ray: %s", job.fold, job.group, job.run_dir, error)
+                    failures.append((job, error))
+                else:
+                    _keep_on_driver(job, info, files)
+                    outcomes[position] = (table, info)
+                    bar.set_postfix_str(f"{info['group']} on {info.get('node', '?')}")
+                bar.update()
+        except BaseException:
+            for reference in pending:
+                ray.cancel(reference)
+            raise
+        finally:
+            bar.close()
+        if failures:
+            job, error = failures[0]
+            raise FoldsFailedError(f"{len(failures)} of {len(jobs)} folds failed; first: fold {job.fold} ({job.group}) of "
+                                   f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume.") from error
+        return outcomes
+
+
+def _fold_task(features, fold: int, config, run_dir, model_name: str, build_fn, verbose: int):
+    """Ray task body: train one fold, write its file, return (table, info, {"csv": bytes, "json": bytes})."""
+    target = run_dir
+    if run_dir is not None and not _writable(Path(run_dir)):  # this node does not share the run dir
+        target = Path(tempfile.mkdtemp(prefix="me_resnet_fold_"))
+    table, info = run_fold(features, fold, config, target, model_name=model_name, build_fn=build_fn, verbose=verbose)
+    files = {}
+    if target is not None:
+        path = fold_file(target, fold, info["group"])
+        files = {"csv": path.read_bytes(), "json": path.with_suffix(".json").read_bytes()}
+    return table, dict(info, node=socket.gethostname(), pid=os.getpid()), files
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return os.access(directory, os.W_OK)
+    except OSError:
+        return False
+
+
+def _keep_on_driver(job: FoldJob, info: dict, files: dict) -> None:
+    """Make sure the driver's run dir holds the fold file the worker wrote (a no-op on a shared filesystem)."""
+    if job.run_dir is None:
+        return
+    path = fold_file(job.run_dir, job.fold, info["group"])
+    if path.exists() and path.read_bytes() == files["csv"]:
+        return
+    _write_atomic(path.with_suffix(".json"), lambda stream: stream.write(files["json"].decode()))
+    _write_atomic(path, lambda stream: stream.write(files["csv"].decode()))  # the csv last: it marks the fold finished
+
+
+def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> list[pd.DataFrame]:
+    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run."""
+    executor = executor or LocalExecutor()
+    jobs = [job for run in runs for job in run.jobs]
+    started = time.perf_counter()
+    outcomes = iter(executor.run(jobs, progress=progress))
+    if jobs:
+        log.debug("%d folds of %d runs in %.1f s on %s", len(jobs), len(runs), time.perf_counter() - started,
+                  type(executor).__name__)
+    return [run.finish([next(outcomes) for _ in run.jobs]) for run in runs]
+
+
+def require_ray():
+    """``import ray``, or an ``ImportError`` that says how to install it."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError(RAY_MISSING.format(error=error)) from None
+    return ray
+
+
+def make_executor(name: str = "local", address: str | None = None, cpus_per_fold: float = 1.0,
+                  gpus_per_fold: float = 0.0):
+    """The executor named by ``--executor`` (``local`` | ``ray``) with its options."""
+    if name == "local":
+        if address is not None or gpus_per_fold:
+            raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address=address, cpus_per_fold=cpus_per_fold, gpus_per_fold=gpus_per_fold)
+    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+
+
+__all__ = ["EXECUTORS", "FoldsFailedError", "LocalExecutor", "RayExecutor", "make_executor", "require_ray", "run_all"]
