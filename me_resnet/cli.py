@@ -2,7 +2,8 @@
 
 Every script takes the same flags: dataset roots (or env vars), ``--demo``,
 ``--profile``, ``--out``, ``--seeds``, ``--folds``, ``--early-stop-on``,
-``--cache-dir``, ``--workers``, ``--verbose`` and any config key as
+``--cache-dir``, ``--workers``, ``--verbose``, the fold executor (``--executor
+ray --ray-address --cpus-per-fold --gpus-per-fold``) and any config key as
 ``--key value`` (``me_resnet.config.apply_overrides``).
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Context:
     run_root: Path  # where LOSO run dirs (per-fold files, resumable) live
     demo: bool
     explicit: frozenset = frozenset()  # config keys the user set on the command line (win over method defaults)
+    executor: object = None  # runs the LOSO folds (me_resnet.executors); None = the local loop
 
 
 def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentParser:
@@ -67,6 +69,12 @@ def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentPar
     parser.add_argument("--run-dir", type=Path, help="root of the resumable LOSO run dirs (default under the cache root)")
     parser.add_argument("--workers", type=int, help="processes for feature extraction (default: CPU count)")
     parser.add_argument("--verbose", action="store_true", help="Keras epoch progress")
+    parallel = parser.add_argument_group("executor", "where LOSO folds train (docs/ray.md); results do not depend on it")
+    parallel.add_argument("--executor", choices=["local", "ray"], default="local",
+                          help="local: one fold after another here (default); ray: every fold a Ray task")
+    parallel.add_argument("--ray-address", help="Ray cluster to join, e.g. HEAD:6379 (default: a private local instance)")
+    parallel.add_argument("--cpus-per-fold", type=float, default=1.0, help="Ray CPUs (and TF threads) per fold task")
+    parallel.add_argument("--gpus-per-fold", type=float, default=0.0, help="Ray GPUs per fold task (fractions share a GPU)")
     return parser
 
 
@@ -84,6 +92,14 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         parser.error(str(error))
     if args.early_stop_on:
         config = dataclasses.replace(config, early_stop_on=args.early_stop_on)
+    executor = None
+    if hasattr(args, "executor"):
+        from me_resnet.executors import make_executor
+
+        try:  # before any data work: --executor ray without Ray fails here, with the pip command
+            executor = make_executor(args.executor, args.ray_address, args.cpus_per_fold, args.gpus_per_fold)
+        except (ValueError, ImportError) as error:
+            parser.error(str(error))
     base = get_profile(profile)
     explicit = frozenset(f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(base, f.name))
 
@@ -107,7 +123,8 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     out.mkdir(parents=True, exist_ok=True)
     run_root = args.run_dir or (runs_dir() / ("demo" if args.demo else "real") / artifact)
-    return Context(args=args, config=config, roots=roots, out=out, run_root=run_root, demo=args.demo, explicit=explicit)
+    return Context(args=args, config=config, roots=roots, out=out, run_root=run_root, demo=args.demo, explicit=explicit,
+                   executor=executor)
 
 
 def parse_folds(values):

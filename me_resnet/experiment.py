@@ -63,28 +63,37 @@ def run_method(features: Features, method: str, config: Config, ctx, *, seeds, l
     """LOSO of ``method`` for every seed; one run per dataset unless ``loso_scope == "composite"``.
 
     Returns the concatenated predictions with ``seed`` and ``method`` columns.
+    The folds run on ``ctx.executor`` (``--executor``; default the local loop).
     """
+    from me_resnet.executors import run_all
+
+    planned = plan_method(features, method, config, ctx, seeds=seeds, label=label)
+    tables = run_all([run for run, _ in planned], getattr(ctx, "executor", None))
+    return pd.concat([table.assign(**columns) for table, (_, columns) in zip(tables, planned)], ignore_index=True)
+
+
+def plan_method(features: Features, method: str, config: Config, ctx, *, seeds, label: str = "") -> list:
+    """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, planned but not yet run."""
     from me_resnet.cli import parse_folds
-    from me_resnet.loso import run_loso
+    from me_resnet.loso import LosoRun
 
     if config.loso_scope not in ("dataset", "composite"):
         raise ValueError(f"loso_scope must be 'dataset' or 'composite', got {config.loso_scope!r}")
-    scopes = {"composite": np.arange(len(features))} if config.loso_scope == "composite" else {
-        name: np.flatnonzero(features.datasets == name) for name in dict.fromkeys(features.datasets)
+    scopes = {"composite": features} if config.loso_scope == "composite" else {  # one subset per scope, shared by seeds
+        name: features.subset(np.flatnonzero(features.datasets == name)) for name in dict.fromkeys(features.datasets)
     }
     folds = parse_folds(getattr(ctx.args, "folds", None))
-    tables = []
+    planned = []
     for seed in seeds:
         seed_config = dataclasses.replace(config, seed=seed)
-        for scope, index in scopes.items():
+        for scope, scope_features in scopes.items():
             run_dir = ctx.run_root / method / (label or "default") / scope / f"seed{seed}-{config_hash(seed_config)}"
             log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
-            table = run_loso(
-                features.subset(index), method, seed_config, run_dir=run_dir,
-                folds=_folds_for_scope(folds, features.subset(index)), verbose=int(ctx.args.verbose),
-            )
-            tables.append(table.assign(method=method, seed=seed, variant=label or "default", protocol=protocol_label(seed_config)))
-    return pd.concat(tables, ignore_index=True)
+            run = LosoRun(scope_features, method, seed_config, run_dir=run_dir,
+                          folds=_folds_for_scope(folds, scope_features), verbose=int(ctx.args.verbose))
+            planned.append((run, {"method": method, "seed": seed, "variant": label or "default",
+                                  "protocol": protocol_label(seed_config)}))
+    return planned
 
 
 def _folds_for_scope(folds, features: Features):
@@ -210,13 +219,28 @@ def protocol_label(config: Config) -> str:
 
 
 def sweep(ctx, loaded: dict, parameter: str, values, method: str = "me_resnet") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """LOSO of ``method`` for each value of config field ``parameter``; (predictions, metrics with a ``parameter`` column)."""
-    predictions = []
+    """LOSO of ``method`` for each value of config field ``parameter``; (predictions, metrics with a ``parameter`` column).
+
+    On a parallel executor (``--executor ray``) the folds of every value x seed x
+    dataset are submitted together; on the local loop one value after another.
+    """
+    from me_resnet.executors import run_all
+
+    executor = getattr(ctx, "executor", None)
+    predictions, batch = [], []
     for value in values:
         config = dataclasses.replace(ctx.config, **{parameter: value})
         features, method_cfg = method_features(loaded, method, config, ctx, keep=(parameter,))
-        label = f"{parameter}={value}"
-        predictions.append(run_method(features, method, method_cfg, ctx, seeds=ctx.args.seeds, label=label).assign(**{parameter: value}))
-    predictions = pd.concat(predictions, ignore_index=True)
+        planned = plan_method(features, method, method_cfg, ctx, seeds=ctx.args.seeds, label=f"{parameter}={value}")
+        batch += [(run, columns | {parameter: value}) for run, columns in planned]
+        if not getattr(executor, "parallel", False):  # keep one value's features in memory at a time
+            predictions += _run_batch(batch, executor, run_all)
+            batch = []
+    predictions = pd.concat(predictions + _run_batch(batch, executor, run_all), ignore_index=True)
     metrics = metrics_over_seeds(predictions, ctx.config, by=("method", "variant", parameter))
     return predictions, metrics
+
+
+def _run_batch(batch, executor, run_all) -> list[pd.DataFrame]:
+    tables = run_all([run for run, _ in batch], executor)
+    return [table.assign(**columns) for table, (_, columns) in zip(tables, batch)]
