@@ -1,0 +1,89 @@
+"""Regenerate the README's result blocks from the files the scripts wrote into results/.
+
+    python reproduce/update_readme.py
+
+Rewrites the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers;
+every number comes from results/, none is typed by hand.
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd
+
+from me_resnet import paper
+from me_resnet.experiment import markdown_table
+from me_resnet.paths import REPO_ROOT, RESULTS_DIR
+
+
+def demo_table5() -> str:
+    path = RESULTS_DIR / "demo" / "table5" / "metrics.csv"
+    if not path.exists():
+        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python reproduce/table5.py --demo`.*"
+    metrics = pd.read_csv(path)
+    rows = []
+    for _, row in metrics.iterrows():
+        quoted = paper.TABLE5["ME-ResNet"].get(row["dataset"]) if row["method"] == "me_resnet" else None
+        rows.append({
+            "method": row["method"], "dataset": paper.DATASET_TITLES.get(row["dataset"], row["dataset"]), "clips": row["n"],
+            "UF1 (demo)": f"{row['uf1']:.4f}", "UAR (demo)": f"{row['uar']:.4f}", "accuracy (demo)": f"{row['accuracy']:.4f}",
+            "UF1 / UAR (paper, real data)": f"{quoted[0]:.4f} / {quoted[1]:.4f}" if quoted else "not printed",
+        })
+    return ("Demo Table 5 (synthetic data, demo profile, seed(s) " + str(metrics["seeds"].iloc[0]) + "; "
+            + str(metrics["protocol"].iloc[0]) + "), from `results/demo/table5/metrics.csv`:\n\n" + markdown_table(pd.DataFrame(rows)))
+
+
+def compute() -> str:
+    bench = RESULTS_DIR / "bench"
+    parts = []
+    cost = bench / "loso_cost.json"
+    if cost.exists():
+        document = json.loads(cost.read_text())
+        table = document.get("markdown_table") or document.get("table_markdown")
+        if table:
+            parts.append("Paper-profile cost on this machine, from `results/bench/loso_cost.json` (`benchmarks/loso_cost.py`):\n\n" + table)
+    throughput = bench / "model_throughput.json"
+    if throughput.exists():
+        document = json.loads(throughput.read_text())
+        rows = []
+        for result in document.get("results", []):
+            for mode in ("training", "inference"):
+                if mode in result:
+                    rows.append({"precision": result.get("precision", "float32"), "batch": result["batch_size"], "mode": mode,
+                                 "samples/s": result[mode]["samples_per_second"], "GFLOP/s": result[mode]["achieved_gflops"],
+                                 "fraction of matmul peak": result[mode]["fraction_of_matmul_peak"]})
+        parts.append(f"Paper-profile ME-ResNet ({document['parameters']:,} parameters, {document['forward_gflops_per_sample']} GFLOP "
+                     "forward per sample) from `results/bench/model_throughput.json` (`benchmarks/model_throughput.py`):\n\n"
+                     + markdown_table(pd.DataFrame(rows)))
+    pre = bench / "preprocess.json"
+    if pre.exists():
+        document = json.loads(pre.read_text())
+        parts.append(f"Pre-processing (`benchmarks/preprocess.py`, {document['clips']} demo clips at N = 11, 112×112): "
+                     f"{document['cold']['clips_per_s']} clips/s cold (incl. {document['cold']['detector_init_seconds']} s TensorFlow/MTCNN "
+                     f"start-up; {document['cold']['clips_per_s_without_detector_init']} clips/s without it), "
+                     f"{document['warm']['clips_per_s']} clips/s from the cache; mask + strain + normalisation cost "
+                     f"{document['post_over_farneback']:.0%} of the Farneback time.")
+    return "\n\n".join(parts) if parts else "*No benchmark results yet: run the scripts in benchmarks/.*"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> block")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), text)
+
+
+def main():
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text()
+    text = replace_block(text, "demo-table5", demo_table5())
+    text = replace_block(text, "compute", compute())
+    readme.write_text(text)
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()
