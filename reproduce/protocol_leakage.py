@@ -17,11 +17,13 @@ from me_resnet import cli, experiment, tables
 
 def main(argv=None):
     parser = cli.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=["ststnet", "off_apexnet", "me_resnet"], help="methods to compare")
+    parser.add_argument("--methods", nargs="+", help="methods to compare (default: me_resnet ststnet off_apexnet; "
+                        "with --demo the two small baselines, to stay within minutes)")
     ctx = cli.parse(parser, "protocol_leakage", argv)
+    methods = ctx.args.methods or (["ststnet", "off_apexnet"] if ctx.demo else ["me_resnet", "ststnet", "off_apexnet"])
     loaded = experiment.load_records(ctx)
     predictions = []
-    for method in ctx.args.methods:
+    for method in methods:
         features, method_cfg = experiment.method_features(loaded, method, ctx.config, ctx)
         for monitor in ("val", "test"):
             config = dataclasses.replace(method_cfg, early_stop_on=monitor)
