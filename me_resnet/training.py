@@ -118,6 +118,31 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def _check_float16_kernels(model, precision: str) -> None:
+    """TensorFlow has no float16 ``MaxPool3D`` CPU kernel: fail early with the way out."""
+    import keras
+
+    if precision != "mixed_float16" or keras.backend.backend() != "tensorflow" or keras.distribution.list_devices("gpu"):
+        return
+    if any(isinstance(layer, keras.layers.MaxPooling3D) for layer in model.layers):
+        raise ValueError(
+            f"precision='mixed_float16' cannot train {model.name} on this CPU: TensorFlow has no float16 MaxPool3D "
+            f"CPU kernel; use precision='mixed_bfloat16' (or float32), or a GPU"
+        )
+
+
+def _check_finite_loss(losses, precision: str) -> None:
+    """A NaN training loss means broken weights: raise rather than report chance-level predictions."""
+    bad = [epoch + 1 for epoch, value in enumerate(losses) if not np.isfinite(value)]
+    if not bad:
+        return
+    hint = ""
+    if precision == "mixed_bfloat16":  # measured: TF 2.21 oneDNN Conv3DBackpropFilter bf16 returns inf/NaN for T=2
+        hint = (" With mixed_bfloat16 on a CPU this is a known TensorFlow/oneDNN defect (bfloat16 Conv3D filter "
+                "gradients are non-finite for some shapes, e.g. 2 frames); use precision='float32'.")
+    raise ValueError(f"training loss is NaN/inf from epoch {bad[0]} (precision={precision!r}).{hint}")
+
+
 def _loss(config: Config, alpha: np.ndarray | None):
     import keras
 
@@ -214,6 +239,7 @@ def train_fold(
     try:
         keras.utils.set_random_seed(config.seed)
         model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
+        _check_float16_kernels(model, config.precision)
         # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
@@ -231,6 +257,7 @@ def train_fold(
         probabilities = np.asarray(model.predict(X_test, batch_size=config.batch_size, verbose=0), dtype=np.float64)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+    _check_finite_loss(history.history.get("loss", []), config.precision)
     epochs_trained = len(history.history.get("loss", []))
     best_epoch = None if stopper is None else int(stopper.best_epoch) + 1
     keys = clip_keys(train)
