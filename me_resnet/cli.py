@@ -73,7 +73,9 @@ def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentPar
     parallel.add_argument("--executor", choices=["local", "ray"], default="local",
                           help="local: one fold after another here (default); ray: every fold a Ray task")
     parallel.add_argument("--ray-address", help="Ray cluster to join, e.g. HEAD:6379 (default: a private local instance)")
-    parallel.add_argument("--cpus-per-fold", type=float, default=1.0, help="Ray CPUs (and TF threads) per fold task")
+    parallel.add_argument("--cpus-per-fold", type=float,
+                          help="TF/OpenMP threads per fold (and Ray CPUs per task); default: all cores locally, 1 on Ray. "
+                               "A fold's last bits depend on it: give the same value to mix executors in one run")
     parallel.add_argument("--gpus-per-fold", type=float, default=0.0, help="Ray GPUs per fold task (fractions share a GPU)")
     return parser
 

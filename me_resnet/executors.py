@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,20 +38,51 @@ class FoldsFailedError(RuntimeError):
 
 
 class LocalExecutor:
-    """The plain loop: folds one after another in this process (the default)."""
+    """The plain loop: folds one after another in this process (the default).
+
+    ``threads`` pins TensorFlow's and OpenMP's thread counts (``--cpus-per-fold``):
+    a fold's last bits depend on it, so a run mixed with Ray folds of
+    ``cpus_per_fold=threads`` stays bit-identical. None: the backend's default
+    (all cores).
+    """
 
     parallel = False
+
+    def __init__(self, threads: int | None = None):
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads!r}")
+        self.threads = None if threads is None else int(threads)
 
     def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
         from tqdm.auto import tqdm
 
+        if self.threads and jobs:
+            pin_threads(self.threads)
         outcomes = []
         bar = tqdm(jobs, disable=not progress, unit="fold")
         for position, job in enumerate(bar):
             bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group}")
-            outcomes.append(job.run())
+            table, info = job.run()
+            outcomes.append((table, dict(info, threads=self.threads or "default")))
         bar.close()
         return outcomes
+
+
+def pin_threads(threads: int) -> None:
+    """This process's TensorFlow intra/inter-op and OpenMP threads = ``threads`` (must precede TF's first op)."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    if "tensorflow" not in sys.modules:
+        return  # read from the environment when TensorFlow starts
+    import tensorflow as tf  # only to pin threads: not model code
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+            raise ValueError(f"cannot pin {threads} threads per fold: TensorFlow is already running in this process "
+                             f"with another thread count; set TF_NUM_INTRAOP_THREADS={threads} before starting") from None
 
 
 class RayExecutor:
@@ -155,7 +187,7 @@ def _fold_task(features, fold: int, config, run_dir, model_name: str, build_fn, 
     if target is not None:
         path = fold_file(target, fold, info["group"])
         files = {"csv": path.read_bytes(), "json": path.with_suffix(".json").read_bytes()}
-    return table, dict(info, node=socket.gethostname(), pid=os.getpid()), files
+    return table, dict(info, node=socket.gethostname(), pid=os.getpid(), threads=int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or "default"), files
 
 
 def _writable(directory: Path) -> bool:
@@ -198,16 +230,21 @@ def require_ray():
     return ray
 
 
-def make_executor(name: str = "local", address: str | None = None, cpus_per_fold: float = 1.0,
+def make_executor(name: str = "local", address: str | None = None, cpus_per_fold: float | None = None,
                   gpus_per_fold: float = 0.0):
-    """The executor named by ``--executor`` (``local`` | ``ray``) with its options."""
+    """The executor named by ``--executor`` (``local`` | ``ray``) with its options.
+
+    ``cpus_per_fold`` None: all cores for the local loop, 1 per Ray task.
+    """
     if name == "local":
         if address is not None or gpus_per_fold:
             raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
-        return LocalExecutor()
+        return LocalExecutor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
     if name == "ray":
-        return RayExecutor(address=address, cpus_per_fold=cpus_per_fold, gpus_per_fold=gpus_per_fold)
+        return RayExecutor(address=address, cpus_per_fold=1.0 if cpus_per_fold is None else cpus_per_fold,
+                           gpus_per_fold=gpus_per_fold)
     raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
 
 
-__all__ = ["EXECUTORS", "FoldsFailedError", "LocalExecutor", "RayExecutor", "make_executor", "require_ray", "run_all"]
+__all__ = ["EXECUTORS", "FoldsFailedError", "LocalExecutor", "RayExecutor", "make_executor", "pin_threads",
+           "require_ray", "run_all"]

@@ -134,6 +134,9 @@ def test_executor_options_are_checked():
         make_executor("local", gpus_per_fold=1)
     with pytest.raises(ValueError, match="unknown executor 'dask'"):
         make_executor("dask")
+    assert make_executor("local").threads is None and make_executor("local", cpus_per_fold=2).threads == 2
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        LocalExecutor(threads=0)
     if HAS_RAY:
         with pytest.raises(ValueError, match="cpus_per_fold must be > 0, got 0"):
             make_executor("ray", cpus_per_fold=0)
@@ -146,7 +149,7 @@ def test_cli_flags_build_the_executor(tmp_path):
 
     parser = cli.make_parser("test")
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
-    assert isinstance(ctx.executor, LocalExecutor)  # the default
+    assert isinstance(ctx.executor, LocalExecutor) and ctx.executor.threads is None  # the default: all cores
     with pytest.raises(SystemExit):
         cli.parse(parser, "table5", ["--out", str(tmp_path), "--gpus-per-fold", "1"], needs_data=False)
     if HAS_RAY:
