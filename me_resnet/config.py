@@ -63,7 +63,7 @@ class Config:
     loso_scope: str = "dataset"  # "dataset" (one LOSO per dataset) | "composite" (MEGC 2019: train on all datasets)
     seed: int = 0
     precision: str = "float32"  # "float32" | "mixed_bfloat16" | "mixed_float16"
-    jit_compile: bool = False
+    jit_compile: bool = False  # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
     feature_dtype: str = "float32"  # "float32" | "float16": storage of the augmented training clips in train_fold (issue 8)
 
     # --- evaluation -----------------------------------------------------
