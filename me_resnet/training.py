@@ -100,11 +100,24 @@ def validation_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(fit_index), np.sort(val_index)
 
 
-def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std over every axis but the last (float64 sums)."""
-    axes = tuple(range(X.ndim - 1))
-    mean = X.mean(axis=axes, dtype=np.float64)
-    std = X.std(axis=axes, dtype=np.float64)
+def channel_stats(X: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over every axis but the last (float64 sums).
+
+    Two passes over ``chunk`` clips at a time, so the float64 temporaries are a
+    chunk, not the whole augmented set (which would be 4x its float16 size).
+    """
+    channels = X.shape[-1]
+    count = X.size // channels if X.size else 0
+    if count == 0:
+        raise ValueError(f"channel_stats needs at least one clip, got shape {X.shape}")
+    total = np.zeros(channels)
+    for start in range(0, len(X), chunk):
+        total += X[start:start + chunk].reshape(-1, channels).sum(axis=0, dtype=np.float64)
+    mean = total / count
+    squares = np.zeros(channels)
+    for start in range(0, len(X), chunk):
+        squares += np.square(X[start:start + chunk].reshape(-1, channels) - mean).sum(axis=0)
+    std = np.sqrt(squares / count)
     std = np.where(std > 1e-8, std, 1.0)  # a constant channel is centred, not blown up
     return mean.astype(np.float32), std.astype(np.float32)
 
@@ -118,16 +131,29 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def _check_float16_kernels(model, precision: str) -> None:
-    """TensorFlow has no float16 ``MaxPool3D`` CPU kernel: fail early with the way out."""
+def _check_precision_kernels(model, precision: str) -> None:
+    """Refuse reduced-precision runs that this TensorFlow CPU build computes wrongly or cannot run.
+
+    Measured on TF 2.21 (oneDNN, AVX-512 BF16): no float16 ``MaxPool3D`` CPU kernel;
+    bfloat16 ``Conv3DBackpropFilter`` of a 3-frame kernel over a <= 2-frame input is
+    wrong (relative error ~1 at ME-ResNet's conv5 shape (2, 4, 4, 512), inf/NaN at
+    smaller ones) while its forward pass is right, so training would silently diverge.
+    """
     import keras
 
-    if precision != "mixed_float16" or keras.backend.backend() != "tensorflow" or keras.distribution.list_devices("gpu"):
+    if precision == "float32" or keras.backend.backend() != "tensorflow" or keras.distribution.list_devices("gpu"):
         return
-    if any(isinstance(layer, keras.layers.MaxPooling3D) for layer in model.layers):
+    if precision == "mixed_float16" and any(isinstance(layer, keras.layers.MaxPooling3D) for layer in model.layers):
         raise ValueError(
             f"precision='mixed_float16' cannot train {model.name} on this CPU: TensorFlow has no float16 MaxPool3D "
-            f"CPU kernel; use precision='mixed_bfloat16' (or float32), or a GPU"
+            f"CPU kernel; use precision='float32', or a GPU"
+        )
+    short = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv3D)
+             and layer.kernel_size[0] > 1 and layer.input.shape[1] is not None and layer.input.shape[1] <= 2]
+    if precision == "mixed_bfloat16" and short:
+        raise ValueError(
+            f"precision='mixed_bfloat16' would train {model.name} with wrong gradients on this CPU: TensorFlow/oneDNN's "
+            f"bfloat16 Conv3D filter gradient is wrong for inputs of <= 2 frames ({short[:3]}); use precision='float32'"
         )
 
 
@@ -239,7 +265,7 @@ def train_fold(
     try:
         keras.utils.set_random_seed(config.seed)
         model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
-        _check_float16_kernels(model, config.precision)
+        _check_precision_kernels(model, config.precision)
         # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
