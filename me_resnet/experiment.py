@@ -47,6 +47,21 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
 
 
+# Modules whose code decides what a LOSO fold predicts, given its features and config.
+_TRAINING_CODE = ("training.py", "pipeline.py", "augment.py", "models.py", "layers.py", "losses.py",
+                  "baselines.py", "inflation.py", "loso.py")
+
+
+def code_fingerprint() -> str:
+    """Hash of the training code: part of every run dir's name, so a rerun resumes only
+    folds that the same code computed (changed code starts a fresh run dir)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _TRAINING_CODE:
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def method_features(loaded: dict, method: str, config: Config, ctx, keep=()) -> tuple[Features, Config]:
     """Features of every loaded dataset for ``method`` (with the method's own defaults applied;
     ``keep`` names config keys that the method defaults must not override, e.g. a swept one)."""
@@ -87,7 +102,7 @@ def plan_method(features: Features, method: str, config: Config, ctx, *, seeds, 
     for seed in seeds:
         seed_config = dataclasses.replace(config, seed=seed)
         for scope, scope_features in scopes.items():
-            run_dir = ctx.run_root / method / (label or "default") / scope / f"seed{seed}-{config_hash(seed_config)}"
+            run_dir = ctx.run_root / method / (label or "default") / scope / f"seed{seed}-{config_hash(seed_config)}-code{code_fingerprint()}"
             log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
             run = LosoRun(scope_features, method, seed_config, run_dir=run_dir,
                           folds=_folds_for_scope(folds, scope_features), verbose=int(ctx.args.verbose))
