@@ -42,22 +42,31 @@ def compute() -> str:
     cost = bench / "loso_cost.json"
     if cost.exists():
         document = json.loads(cost.read_text())
-        table = document.get("markdown_table") or document.get("table_markdown")
-        if table:
-            parts.append("Paper-profile cost on this machine, from `results/bench/loso_cost.json` (`benchmarks/loso_cost.py`):\n\n" + table)
+        me = document["me_resnet"]
+        parts.append(
+            f"One LOSO fold at the paper profile (CASME II size, {me['steps_per_epoch_full']} steps of batch {document['batch_size']} "
+            f"per epoch, {document['precision']}) costs about {me['epoch_seconds_full']:.0f} s per epoch for ME-ResNet and "
+            f"{document['resnet50_2d']['epoch_seconds_full']:.0f} s for the 2D ResNet50 on this 2-core CPU (measured on part of an "
+            f"epoch and scaled; load average {document['load_average_before_after']}), so the full reproduction in CPU hours here is "
+            f"(`results/bench/loso_cost.json`, `benchmarks/loso_cost.py`; {document['assumptions']}):\n\n"
+            + markdown_table(pd.DataFrame(document["cpu_hours"]))
+            + "\nThe paper profile needs a GPU (or many machines: the Ray executor) in practice.")
     throughput = bench / "model_throughput.json"
     if throughput.exists():
         document = json.loads(throughput.read_text())
         rows = []
-        for result in document.get("results", []):
-            for mode in ("training", "inference"):
-                if mode in result:
-                    rows.append({"precision": result.get("precision", "float32"), "batch": result["batch_size"], "mode": mode,
-                                 "samples/s": result[mode]["samples_per_second"], "GFLOP/s": result[mode]["achieved_gflops"],
-                                 "fraction of matmul peak": result[mode]["fraction_of_matmul_peak"]})
+        for framework, results in (("Keras", document.get("keras", [])), ("PyTorch", document.get("torch", []))):
+            for result in results:
+                rows.append({"framework": framework, "precision": result["precision"], "XLA": result.get("jit_compile", ""),
+                             "batch": result["batch_size"],
+                             "training samples/s": result["training"]["samples_per_second"],
+                             "training fraction of matmul peak": result["training"]["fraction_of_matmul_peak"],
+                             "inference samples/s": result["inference"]["samples_per_second"]})
         parts.append(f"Paper-profile ME-ResNet ({document['parameters']:,} parameters, {document['forward_gflops_per_sample']} GFLOP "
-                     "forward per sample) from `results/bench/model_throughput.json` (`benchmarks/model_throughput.py`):\n\n"
-                     + markdown_table(pd.DataFrame(rows)))
+                     f"forward per sample; measured matmul peak {document['matmul_peak_gflops']} GFLOP/s) from "
+                     f"`results/bench/model_throughput.json` (`benchmarks/model_throughput.py`, load average "
+                     f"{document['load_average_before_after']}):\n\n" + markdown_table(pd.DataFrame(rows))
+                     + f"\nRatios: {json.dumps(document['comparisons'])}. Targets: {json.dumps(document['targets'])}.")
     pre = bench / "preprocess.json"
     if pre.exists():
         document = json.loads(pre.read_text())
