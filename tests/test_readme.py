@@ -1,0 +1,28 @@
+"""The README's result blocks are exactly what reproduce/update_readme.py makes of results/,
+and its first two commands are the Makefile targets CI runs."""
+import importlib.util
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_updater():
+    spec = importlib.util.spec_from_file_location("update_readme", REPO / "reproduce" / "update_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_result_blocks_are_generated_from_results():
+    updater = load_updater()
+    text = (REPO / "README.md").read_text()
+    regenerated = updater.replace_block(updater.replace_block(text, "demo-table5", updater.demo_table5()), "compute", updater.compute())
+    assert regenerated == text, "README.md is stale: run `python reproduce/update_readme.py`"
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    text = (REPO / "README.md").read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1).splitlines()
+    assert [line.split("#")[0].strip() for line in first_block] == ["make demo", "make test"]
+    assert "make test" in (REPO / ".ci" / "run").read_text()
