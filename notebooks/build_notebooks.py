@@ -627,10 +627,11 @@ if path.is_file():
     document = json.loads(path.read_text())
     print(f"{document['model']} ({document['profile']} profile, input {tuple(document['input_shape'])}): "
           f"{document['parameters']:,} parameters, {document['forward_gflops_per_sample']} forward GFLOPs/sample; "
-          f"matmul peak {document['matmul_peak_gflops_fp32']} GFLOP/s; machine {document['provenance']['machine']}")
-    display(pd.DataFrame([{"batch size": run["batch_size"], **{f"{phase} samples/s": run[phase]["samples_per_second"] for phase in ("inference", "training")},
+          f"matmul peak {document['matmul_peak_gflops']} GFLOP/s; machine {document['provenance']['machine']}")
+    display(pd.DataFrame([{"framework": framework, "precision": run["precision"], "XLA": run.get("jit_compile", ""), "batch size": run["batch_size"],
+                           **{f"{phase} samples/s": run[phase]["samples_per_second"] for phase in ("inference", "training")},
                            **{f"{phase} fraction of matmul peak": run[phase]["fraction_of_matmul_peak"] for phase in ("inference", "training")}}
-                          for run in document["results"]]).set_index("batch size"))
+                          for framework in ("keras", "torch") for run in document.get(framework, [])]))
 else:
     print("MISSING: results/bench/model_throughput.json — run `python benchmarks/model_throughput.py`")
 path = bench / "preprocess.json"

@@ -61,7 +61,7 @@ def test_demo_profile_forward_and_train_step_are_fast():
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
     model = build_model("me_resnet", DEMO_SHAPE, 3, DEMO)
-    assert model.count_params() < 500_000  # ~0.28 M: small enough for a CPU demo
+    assert model.count_params() < 1_500_000  # ~1.09 M at the demo width 16: small enough for a CPU demo
     model.compile(optimizer=keras.optimizers.Adam(DEMO.learning_rate), loss=focal_loss([0.2, 0.3, 0.5]))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4,) + DEMO_SHAPE).astype("float32")
