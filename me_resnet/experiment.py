@@ -259,3 +259,17 @@ def sweep(ctx, loaded: dict, parameter: str, values, method: str = "me_resnet") 
 def _run_batch(batch, executor, run_all) -> list[pd.DataFrame]:
     tables = run_all([run for run, _ in batch], executor)
     return [table.assign(**columns) for table, (_, columns) in zip(tables, batch)]
+
+
+def sweep_artifact(ctx, artifact: str, parameter: str, values, markdown, *, title: str, paper_best) -> dict[str, Path]:
+    """Run a Fig. 9/10-style sweep and write its predictions, metrics, markdown table and plot into ``ctx.out``."""
+    from me_resnet import plots
+
+    predictions, metrics = sweep(ctx, load_records(ctx), parameter, values)
+    paths = write_outputs(ctx, artifact, predictions, metrics)
+    paths["table_md"] = ctx.out / f"{artifact}.md"
+    paths["table_md"].write_text(markdown(metrics, ctx))
+    paths["plot"] = plots.sweep_plot(metrics, parameter, ctx.out / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best)
+    print(paths["table_md"].read_text())
+    report(paths)
+    return paths

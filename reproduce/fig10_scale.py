@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from me_resnet import cli, experiment, paper, plots, tables
+from me_resnet import cli, experiment, paper, tables
 
 DEMO_VALUES = (0.2, 0.8, 1.4)
 
@@ -23,14 +23,8 @@ def main(argv=None):
                             paper.FIG10["scale_factors"]))
     ctx = cli.parse(parser, "fig10_scale", argv)
     values = ctx.args.values or (DEMO_VALUES if ctx.demo else paper.FIG10["scale_factors"])
-    predictions, metrics = experiment.sweep(ctx, experiment.load_records(ctx), "scale_factor", values)
-    paths = experiment.write_outputs(ctx, "fig10_scale", predictions, metrics)
-    paths["table_md"] = ctx.out / "fig10_scale.md"
-    paths["table_md"].write_text(tables.fig10_markdown(metrics, ctx))
-    paths["plot"] = plots.sweep_plot(metrics, "scale_factor", ctx.out / "fig10_scale.png", demo=ctx.demo,
-                                     title="Fig. 10: metrics vs mask scale factor a", paper_best=paper.FIG10["best_scale_factor"])
-    print(paths["table_md"].read_text())
-    experiment.report(paths)
+    experiment.sweep_artifact(ctx, "fig10_scale", "scale_factor", values, tables.fig10_markdown,
+                              title="Fig. 10: metrics vs mask scale factor a", paper_best=paper.FIG10["best_scale_factor"])
 
 
 if __name__ == "__main__":

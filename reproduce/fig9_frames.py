@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from me_resnet import cli, experiment, paper, plots, tables
+from me_resnet import cli, experiment, paper, tables
 
 DEMO_VALUES = (3, 7, 11)
 
@@ -20,14 +20,8 @@ def main(argv=None):
                             paper.FIG9["frame_counts"]))
     ctx = cli.parse(parser, "fig9_frames", argv)
     values = ctx.args.values or (DEMO_VALUES if ctx.demo else paper.FIG9["frame_counts"])
-    predictions, metrics = experiment.sweep(ctx, experiment.load_records(ctx), "num_frames", values)
-    paths = experiment.write_outputs(ctx, "fig9_frames", predictions, metrics)
-    paths["table_md"] = ctx.out / "fig9_frames.md"
-    paths["table_md"].write_text(tables.fig9_markdown(metrics, ctx))
-    paths["plot"] = plots.sweep_plot(metrics, "num_frames", ctx.out / "fig9_frames.png", demo=ctx.demo,
-                                     title="Fig. 9: metrics vs number of key frames N", paper_best=paper.FIG9["best_num_frames"])
-    print(paths["table_md"].read_text())
-    experiment.report(paths)
+    experiment.sweep_artifact(ctx, "fig9_frames", "num_frames", values, tables.fig9_markdown,
+                              title="Fig. 9: metrics vs number of key frames N", paper_best=paper.FIG9["best_num_frames"])
 
 
 if __name__ == "__main__":
