@@ -42,12 +42,12 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from me_resnet.paper import paper_table5_row
+
 STSTNET_STREAM_FILTERS: tuple[int, ...] = (3, 5, 8)
 
 # Numbers the AUTHORS published (never the kit's). UF1 / UAR, MEGC 2019
 # composite protocol (442 clips, 3 classes, LOSO, predictions pooled per dataset).
-from me_resnet.paper import paper_table5_row  # noqa: E402  (one copy of the quoted numbers)
-
 PUBLISHED_RESULTS: dict[str, dict] = {
     "ststnet": {
         "source": "Liong et al., FG 2019 (arXiv:1902.03634), Table of MEGC 2019 composite results; "
