@@ -29,18 +29,23 @@ def _cbam_flops(layer: CBAM, input_shape) -> int:
     return mlp + _conv_flops(tuple(layer.spatial_conv.kernel.shape), tuple(input_shape[:-1]) + (1,))
 
 
-def count_flops(model: keras.Model) -> int:
-    """Forward FLOPs for one sample of ``model`` (a built Functional model with static shapes)."""
-    total = 0
+def count_layer_flops(model: keras.Model) -> dict[str, int]:
+    """Forward FLOPs for one sample, per layer name, of the layers that have counted FLOPs."""
+    flops = {}
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)):
             if getattr(layer, "groups", 1) != 1:
                 raise ValueError(f"count_flops: grouped conv {layer.name} not supported")
-            total += _conv_flops(tuple(layer.kernel.shape), tuple(layer.output.shape))
+            flops[layer.name] = _conv_flops(tuple(layer.kernel.shape), tuple(layer.output.shape))
         elif isinstance(layer, keras.layers.Dense):
-            total += 2 * math.prod(int(d) for d in layer.kernel.shape) * math.prod(
+            flops[layer.name] = 2 * math.prod(int(d) for d in layer.kernel.shape) * math.prod(
                 int(d) for d in layer.input.shape[1:-1]
             )
         elif isinstance(layer, CBAM):
-            total += _cbam_flops(layer, tuple(layer.input.shape))
-    return total
+            flops[layer.name] = _cbam_flops(layer, tuple(layer.input.shape))
+    return flops
+
+
+def count_flops(model: keras.Model) -> int:
+    """Forward FLOPs for one sample of ``model`` (a built Functional model with static shapes)."""
+    return sum(count_layer_flops(model).values())

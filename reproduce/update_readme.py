@@ -70,6 +70,7 @@ def compute() -> str:
                      f"`results/bench/model_throughput.json` (`benchmarks/model_throughput.py`, load average "
                      f"{document['load_average_before_after']}):\n\n" + markdown_table(pd.DataFrame(rows))
                      + f"\nRatios: {json.dumps(document['comparisons'])}. Targets: {json.dumps(document['targets'])}.")
+    parts.extend(op_profile(bench))
     pre = bench / "preprocess.json"
     if pre.exists():
         document = json.loads(pre.read_text())
@@ -79,6 +80,41 @@ def compute() -> str:
                      f"{document['warm']['clips_per_s']} clips/s from the cache; mask + strain + normalisation cost "
                      f"{document['post_over_farneback']:.0%} of the Farneback time.")
     return "\n\n".join(parts) if parts else "*No benchmark results yet: run the scripts in benchmarks/.*"
+
+
+OP_PROFILES = (  # (file in results/bench, column title)
+    ("op_profile.json", "float32"), ("op_profile_interop1.json", "float32, ops one at a time"),
+    ("op_profile_mixed_bfloat16.json", "mixed_bfloat16"),
+    ("op_profile_mixed_bfloat16_interop1.json", "mixed_bfloat16, ops one at a time"),
+)
+
+
+def op_profile(bench: Path) -> list[str]:
+    """The per-op profile of a training step: seconds per group, conv GEMM rates, for each profiled setting."""
+    profiles = {title: json.loads((bench / name).read_text()) for name, title in OP_PROFILES if (bench / name).exists()}
+    if not profiles:
+        return []
+    rows = {}
+    for title, document in profiles.items():
+        for group in document["groups"]:
+            cell = f"{group['seconds_per_step']:.3f}"
+            if "fraction_of_matmul_peak" in group:
+                cell += f" ({group['gflops_per_second']:.0f} GFLOP/s, {group['fraction_of_matmul_peak']:.0%})"
+            rows.setdefault(group["group"], {"group (s per step)": group["group"]})[title] = cell
+    for title, document in profiles.items():
+        rows.setdefault("step, wall clock", {"group (s per step)": "**step, wall clock**"})[title] = f"**{document['step_wall_seconds']:.3f}**"
+    first = next(iter(profiles.values()))
+    peaks = ", ".join(sorted({f"{d['matmul_peak_dtype']} {d['matmul_peak_gflops']}" for d in profiles.values()}))
+    text = (f"Where a training step's time goes (`benchmarks/op_profile.py`: TensorFlow profiler trace of one paper-profile "
+            f"step, batch {first['batch_size']}; executed op time summed per group; conv GFLOP/s from the layer shapes, "
+            f"as a fraction of the matmul peak measured in the same run: {peaks} GFLOP/s; \"ops one at a time\" = "
+            f"`--inter-op-threads 1`, which gives clean per-op times, while by default two ops may share the 2 cores):\n\n"
+            + markdown_table(pd.DataFrame(list(rows.values())).fillna("")))
+    for title, document in profiles.items():
+        text += (f"\n- {title}: conv GEMMs at {document['conv_gemm_gflops_per_second']['fraction_of_matmul_peak']:.0%} of "
+                 f"the matmul peak; non-GEMM ops (batch norm, CBAM, element-wise, Adam) "
+                 f"{1 - document['conv_gemm_share_of_op_time']:.0%} of the op time.")
+    return [text]
 
 
 def replace_block(text: str, name: str, body: str) -> str:
