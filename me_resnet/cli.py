@@ -70,8 +70,10 @@ def make_parser(description: str, *, seeds: bool = True) -> argparse.ArgumentPar
     parser.add_argument("--workers", type=int, help="processes for feature extraction (default: CPU count)")
     parser.add_argument("--verbose", action="store_true", help="Keras epoch progress")
     parallel = parser.add_argument_group("executor", "where LOSO folds train (docs/ray.md); results do not depend on it")
-    parallel.add_argument("--executor", choices=["local", "ray"], default="local",
-                          help="local: one fold after another here (default); ray: every fold a Ray task")
+    parallel.add_argument("--executor", choices=["auto", "local", "process", "ray"], default="auto",
+                          help="local: one fold after another in this process; process: the same, each fold in a fresh "
+                               "child process (returns TensorFlow's retained memory; the default except with --demo / "
+                               "--profile demo, where auto = local); ray: every fold a Ray task")
     parallel.add_argument("--ray-address", help="Ray cluster to join, e.g. HEAD:6379 (default: a private local instance)")
     parallel.add_argument("--cpus-per-fold", type=float,
                           help="TF/OpenMP threads per fold (and Ray CPUs per task); default: all cores locally, 1 on Ray. "
@@ -99,7 +101,8 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         from me_resnet.executors import make_executor
 
         try:  # before any data work: --executor ray without Ray fails here, with the pip command
-            executor = make_executor(args.executor, args.ray_address, args.cpus_per_fold, args.gpus_per_fold)
+            name = args.executor if args.executor != "auto" else ("local" if profile == "demo" else "process")
+            executor = make_executor(name, args.ray_address, args.cpus_per_fold, args.gpus_per_fold)
         except (ValueError, ImportError) as error:
             parser.error(str(error))
     base = get_profile(profile)

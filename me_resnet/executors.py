@@ -1,12 +1,21 @@
-"""Who runs the LOSO folds: this process (``LocalExecutor``) or Ray tasks (``RayExecutor``).
+"""Who runs the LOSO folds: this process (``LocalExecutor``), a fresh child process per fold
+(``ProcessExecutor``) or Ray tasks (``RayExecutor``).
 
 A fold is a pure function of (features, fold index, config) → fold file
 (``loso.run_fold``, SPEC §6), so folds of one run, or of every run of a sweep
 (values x seeds x datasets), can train anywhere in any order. ``run_all`` takes
 ``loso.LosoRun``s, hands all their pending ``FoldJob``s to one executor, and lets
 each run write its own manifest (driver-only writes). Either executor leaves the
-same fold files, so a run started with one can be resumed with the other and the
+same fold files, so a run started with one can be resumed with another and the
 predictions equal a sequential run's.
+
+Why a process per fold: with TensorFlow 2.21 and Keras 3, memory of every
+trained model stays allocated after the model is gone; ``keras.backend.clear_session()``
+and ``gc.collect()`` do not return it (``benchmarks/fold_memory.py``:
+about +500 MB per ``keras.applications.ResNet50`` training call and +117 MB per
+demo ME-ResNet fold, while a process per fold keeps the parent flat;
+``results/bench/fold_memory.json``; keras-team/keras#17458). A paper-profile LOSO of 24-28 folds in one process
+would run out of memory; a child process gives it all back when it exits.
 
 Ray is optional (``pip install -e '.[ray]'``): nothing here imports it until a
 ``RayExecutor`` runs jobs. See docs/ray.md for a multi-machine cluster.
@@ -28,7 +37,7 @@ from me_resnet.loso import FoldJob, LosoRun, _write_atomic, fold_file, run_fold
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "process", "ray")
 RAY_MISSING = ("--executor ray needs Ray, which is not installed in this environment ({error}); install the optional "
                "extra with: pip install -e '.[ray]'   (or: pip install 'ray[default]>=2.9')")
 
@@ -68,6 +77,50 @@ class LocalExecutor:
         return outcomes
 
 
+class ProcessExecutor(LocalExecutor):
+    """Folds one after another, each in a fresh child process (``spawn``), so memory cannot pile up.
+
+    The fold's features, config and ``build_fn`` are pickled to the child (a
+    ``build_fn`` must be importable, as on Ray), which runs ``FoldJob.run`` and
+    writes the fold file exactly as the local loop does. Costs one TensorFlow
+    start-up (a few seconds) per fold. ``threads`` as for ``LocalExecutor``; the
+    children inherit the pinned thread counts through the environment.
+    """
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        from tqdm.auto import tqdm
+
+        if self.threads and jobs:
+            pin_threads(self.threads)
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
+        outcomes = []
+        bar = tqdm(jobs, disable=not progress, unit="fold")
+        for position, job in enumerate(bar):
+            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group} (own process)")
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                try:
+                    table, info = pool.submit(_run_job, job).result()
+                except BrokenProcessPool as error:
+                    raise FoldsFailedError(
+                        f"the process training fold {job.fold} ({job.group}) of {job.run_dir} died without an "
+                        f"exception (killed, e.g. out of memory). Finished folds are saved: rerun to resume.") from error
+            outcomes.append((table, dict(info, threads=self.threads or "default")))
+        bar.close()
+        return outcomes
+
+
+def _run_job(job: FoldJob) -> tuple[pd.DataFrame, dict]:
+    """Child-process body of ``ProcessExecutor``: one fold, which process trained it and its peak memory."""
+    import resource
+
+    table, info = job.run()
+    return table, dict(info, pid=os.getpid(), peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
 def pin_threads(threads: int) -> None:
     """This process's TensorFlow intra/inter-op and OpenMP threads = ``threads`` (must precede TF's first op)."""
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
@@ -96,12 +149,14 @@ class RayExecutor:
     private local instance; an already initialised Ray is used as it is. Workers
     get ``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow/OpenMP thread
     counts of ``cpus_per_fold`` (plus ``env_vars``) through the task's runtime env.
+    ``fresh_process_per_fold``: a worker process exits after one fold (Ray's
+    ``max_calls=1``), so no worker accumulates TensorFlow's retained memory.
     """
 
     parallel = True
 
     def __init__(self, address: str | None = None, cpus_per_fold: float = 1.0, gpus_per_fold: float = 0.0,
-                 env_vars: dict | None = None, init_kwargs: dict | None = None):
+                 env_vars: dict | None = None, init_kwargs: dict | None = None, fresh_process_per_fold: bool = True):
         if not cpus_per_fold > 0:
             raise ValueError(f"cpus_per_fold must be > 0, got {cpus_per_fold!r}")
         if not gpus_per_fold >= 0:
@@ -109,6 +164,7 @@ class RayExecutor:
         require_ray()
         self.address, self.cpus_per_fold, self.gpus_per_fold = address, float(cpus_per_fold), float(gpus_per_fold)
         self.env_vars, self.init_kwargs = dict(env_vars or {}), dict(init_kwargs or {})
+        self.fresh_process_per_fold = bool(fresh_process_per_fold)
 
     def worker_env(self) -> dict[str, str]:
         """Environment of the fold tasks: the driver's Keras backend, quiet TF, ``cpus_per_fold`` threads."""
@@ -137,7 +193,8 @@ class RayExecutor:
         if not jobs:
             return []
         ray = self._connect()
-        task = ray.remote(_fold_task).options(num_cpus=self.cpus_per_fold, num_gpus=self.gpus_per_fold,
+        # max_calls=1: a worker process exits after its fold, returning the memory TensorFlow keeps (module docstring)
+        task = ray.remote(max_calls=1 if self.fresh_process_per_fold else 0)(_fold_task).options(num_cpus=self.cpus_per_fold, num_gpus=self.gpus_per_fold,
                                                runtime_env={"env_vars": self.worker_env()}, max_retries=0)
         stored = {}  # id(features) -> ObjectRef: each feature set is shipped once
         pending = {}
@@ -232,19 +289,20 @@ def require_ray():
 
 def make_executor(name: str = "local", address: str | None = None, cpus_per_fold: float | None = None,
                   gpus_per_fold: float = 0.0):
-    """The executor named by ``--executor`` (``local`` | ``ray``) with its options.
+    """The executor named by ``--executor`` (``local`` | ``process`` | ``ray``) with its options.
 
     ``cpus_per_fold`` None: all cores for the local loop, 1 per Ray task.
     """
-    if name == "local":
+    if name in ("local", "process"):
         if address is not None or gpus_per_fold:
             raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
-        return LocalExecutor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
+        executor = LocalExecutor if name == "local" else ProcessExecutor
+        return executor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
     if name == "ray":
         return RayExecutor(address=address, cpus_per_fold=1.0 if cpus_per_fold is None else cpus_per_fold,
                            gpus_per_fold=gpus_per_fold)
     raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
 
 
-__all__ = ["EXECUTORS", "FoldsFailedError", "LocalExecutor", "RayExecutor", "make_executor", "pin_threads",
+__all__ = ["EXECUTORS", "FoldsFailedError", "LocalExecutor", "ProcessExecutor", "RayExecutor", "make_executor", "pin_threads",
            "require_ray", "run_all"]

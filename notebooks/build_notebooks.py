@@ -617,8 +617,9 @@ else:
     ("md", r"""
 ## Benchmarks (`benchmarks/*.py`, results/bench/)
 
-Measured on the machine named in each file (a 2-core CPU shared with other jobs while they ran, so
-throughput is indicative only). The paper reports no speed.
+Measured on the machine named in each file (with the load average during the run: other jobs on the
+same cores slow everything down). The paper reports no speed. `op_profile.json` says where a training
+step's time goes (conv GEMMs vs batch norm, CBAM, element-wise ops and Adam).
 """),
     ("code", """
 bench = RESULTS / "bench"
@@ -634,6 +635,14 @@ if path.is_file():
                           for framework in ("keras", "torch") for run in document.get(framework, [])]))
 else:
     print("MISSING: results/bench/model_throughput.json — run `python benchmarks/model_throughput.py`")
+path = bench / "op_profile.json"
+if path.is_file():
+    document = json.loads(path.read_text())
+    print(f"one {document['precision']} training step, batch {document['batch_size']}: {document['step_wall_seconds']} s wall, "
+          f"{document['op_seconds_per_step']} s of op time")
+    display(pd.DataFrame(document["groups"]).set_index("group").fillna(""))
+else:
+    print("MISSING: results/bench/op_profile.json — run `python benchmarks/op_profile.py`")
 path = bench / "preprocess.json"
 if path.is_file():
     document = json.loads(path.read_text())

@@ -2,6 +2,7 @@ import builtins
 import dataclasses
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from me_resnet.executors import LocalExecutor, make_executor, require_ray, run_all
+from me_resnet.executors import LocalExecutor, ProcessExecutor, make_executor, require_ray, run_all
 from me_resnet.loso import LosoRun
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -129,6 +130,32 @@ def test_ray_missing_gives_the_pip_command(monkeypatch):
     assert isinstance(make_executor("local"), LocalExecutor)  # the default never needs Ray
 
 
+def test_process_per_fold_equals_the_local_loop(tmp_path):
+    """Each fold in its own child process: same fold files as in-process, every fold a different process."""
+    features = tiny_features(subjects=3)
+    local = run_all([LosoRun(features, "tiny", FAST, tmp_path / "local", build_fn=tiny_build)], LocalExecutor())[0]
+    process_run = LosoRun(features, "tiny", FAST, tmp_path / "process", build_fn=tiny_build)
+    outcomes = ProcessExecutor().run(process_run.jobs, progress=False)
+    pids = {info["pid"] for _, info in outcomes}
+    assert len(pids) == 3 and os.getpid() not in pids
+    pd.testing.assert_frame_equal(process_run.finish(outcomes), local)
+    assert fold_files(tmp_path / "process") == fold_files(tmp_path / "local")
+
+
+def test_process_executor_names_the_fold_whose_process_died(tmp_path, monkeypatch):
+    from me_resnet import executors
+
+    features = tiny_features(subjects=2)
+    run = LosoRun(features, "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
+    monkeypatch.setattr(executors, "_run_job", _die)  # the child imports tests/test_executors.py's _die
+    with pytest.raises(executors.FoldsFailedError, match=r"fold 0 \(casme2/000\).*died.*rerun to resume"):
+        ProcessExecutor().run(run.jobs, progress=False)
+
+
+def _die(job):
+    os._exit(9)  # what the kernel's OOM killer looks like from the parent
+
+
 def test_executor_options_are_checked():
     with pytest.raises(ValueError, match="need --executor ray"):
         make_executor("local", gpus_per_fold=1)
@@ -149,7 +176,11 @@ def test_cli_flags_build_the_executor(tmp_path):
 
     parser = cli.make_parser("test")
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
-    assert isinstance(ctx.executor, LocalExecutor) and ctx.executor.threads is None  # the default: all cores
+    assert isinstance(ctx.executor, ProcessExecutor) and ctx.executor.threads is None  # paper profile: all cores
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
+    assert type(ctx.executor) is LocalExecutor  # demo folds are small: no process start-up per fold
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--executor", "local"], needs_data=False)
+    assert type(ctx.executor) is LocalExecutor
     with pytest.raises(SystemExit):
         cli.parse(parser, "table5", ["--out", str(tmp_path), "--gpus-per-fold", "1"], needs_data=False)
     if HAS_RAY:
