@@ -76,9 +76,13 @@ def _layer_of(scope: str, layer_names: set[str]) -> str | None:
     return None
 
 
-def classify(op_name: str, op_type: str, groups: dict[str, str]) -> tuple[str, str | None]:
-    """(group, layer) of one TensorFlow op, e.g. ('conv weight gradient', 'conv2_block1_1_conv')."""
-    if op_name.startswith(("adam/", "Adam/")) or "/adam/" in op_name.lower():
+def classify(op_name: str, op_type: str, groups: dict[str, str], optimizer: str = "adam") -> tuple[str, str | None]:
+    """(group, layer) of one TensorFlow op, e.g. ('conv weight gradient', 'conv2_block1_1_conv').
+
+    ``optimizer`` is the optimizer's name scope (``model.optimizer.name``: 'adam',
+    or 'adam_3' when other optimizers were created before in the process).
+    """
+    if op_name.split("/", 1)[0] == optimizer:
         return "optimizer (Adam)", None
     layer = _layer_of(op_name, set(groups) | {name for name in groups})
     if op_type in CONV_DIRECTIONS and layer is not None and groups.get(layer) != "CBAM":
@@ -134,7 +138,7 @@ def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflo
     counts, group_flops = collections.Counter(), collections.Counter()
     by_conv_layer = collections.defaultdict(lambda: collections.defaultdict(float))
     for op_name, op_type, seconds in events:
-        group, layer = classify(op_name, op_type, groups)
+        group, layer = classify(op_name, op_type, groups, model.optimizer.name)
         if group == "conv":  # a conv layer's bias add, reshape, ... (not one of the three GEMMs)
             group = "other (variable reads, casts, gradient sums)"
         by_group[group] += seconds / steps

@@ -19,9 +19,13 @@ def test_classify_names_the_conv_direction_the_layer_and_the_optimizer():
     # CBAM's own spatial conv counts as CBAM, not as a ResNet conv
     assert classify("me_resnet_1/conv2_block1_cbam_1/spatial_conv_1/convolution", "_MklNativeConv3D", groups)[0] == "CBAM"
     assert classify("adam/Mul_26", "Mul", groups) == ("optimizer (Adam)", None)
+    # a later optimizer in the same process is scoped adam_2/...
+    assert classify("adam_2/Mul_26", "Mul", groups, optimizer="adam_2") == ("optimizer (Adam)", None)
+    assert classify("adam/Mul_26", "Mul", groups, optimizer="adam_2")[0] != "optimizer (Adam)"
 
 
 def test_profile_of_a_tiny_training_step_accounts_for_the_conv_flops():
+    keras.optimizers.Adam()  # not the process's first optimizer (as in a full test run): scoped adam_<n>/
     document = profile_training_step(quick=True, batch_size=2, steps=1)
     groups = {row["group"]: row for row in document["groups"]}
     assert {"conv forward", "conv weight gradient", "conv input gradient", "batch norm", "CBAM",
