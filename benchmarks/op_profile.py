@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import json
 import os
 import sys
@@ -31,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.model_throughput import matmul_peak_gflops  # noqa: E402
-from me_resnet.config import get_profile  # noqa: E402
+from benchmarks.model_throughput import _setup, matmul_peak_gflops  # noqa: E402
 from me_resnet.flops import count_layer_flops  # noqa: E402
 from me_resnet.layers import CBAM  # noqa: E402
 from me_resnet.losses import focal_loss  # noqa: E402
@@ -67,7 +65,7 @@ def layer_groups(model: keras.Model) -> dict[str, str]:
     return groups
 
 
-def _layer_of(scope: str, layer_names: set[str]) -> str | None:
+def _layer_of(scope: str, layer_names) -> str | None:
     """The model layer an op belongs to, from its name scope ('gradient_tape/me_resnet_1/conv1_conv_1/...')."""
     for part in scope.split("/"):
         for name in (part, part.rsplit("_", 1)[0]):  # Keras 3 suffixes scopes with _1, _2, ...
@@ -84,7 +82,7 @@ def classify(op_name: str, op_type: str, groups: dict[str, str], optimizer: str 
     """
     if op_name.split("/", 1)[0] == optimizer:
         return "optimizer (Adam)", None
-    layer = _layer_of(op_name, set(groups) | {name for name in groups})
+    layer = _layer_of(op_name, groups)
     if op_type in CONV_DIRECTIONS and layer is not None and groups.get(layer) != "CBAM":
         return CONV_DIRECTIONS[op_type], layer
     if layer is not None:
@@ -94,8 +92,8 @@ def classify(op_name: str, op_type: str, groups: dict[str, str], optimizer: str 
     return "other (variable reads, casts, gradient sums)", None
 
 
-def read_op_events(trace_dir: Path) -> tuple[list[tuple[str, str, float]], float]:
-    """(op name, op type, seconds) of every TensorFlow op in the profiler trace, and its span in seconds.
+def read_op_events(trace_dir: Path) -> list[tuple[str, str, float]]:
+    """(op name, op type, seconds) of every TensorFlow op in the profiler trace.
 
     Op events are the host-plane events named 'scope/name:OpType'; executor and
     thread-pool bookkeeping events ('ExecutorState::Process', ...) and the eager
@@ -111,7 +109,7 @@ def read_op_events(trace_dir: Path) -> tuple[list[tuple[str, str, float]], float
     host = next((plane for plane in space.planes if plane.name == "/host:CPU"), None)
     if host is None:
         raise ValueError(f"{files[-1]}: no /host:CPU plane (planes: {[p.name for p in space.planes]})")
-    events, starts, ends = [], [], []
+    events = []
     for line in host.lines:
         for event in line.events:
             name = host.event_metadata[event.metadata_id].name
@@ -120,11 +118,8 @@ def read_op_events(trace_dir: Path) -> tuple[list[tuple[str, str, float]], float
             op_name, op_type = name.rsplit(":", 1)
             if op_name.strip() == "EagerLocalExecute":  # the eager call wrapping the whole tf.function
                 continue
-            start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
             events.append((op_name.strip(), op_type.strip(), event.duration_ps * 1e-12))
-            starts.append(start)
-            ends.append(start + event.duration_ps * 1e-12)
-    return events, (max(ends) - min(starts)) if events else 0.0
+    return events
 
 
 def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflops: float) -> dict:
@@ -181,16 +176,17 @@ def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflo
 
 
 def _build(quick: bool, precision: str):
-    config = get_profile("paper")
-    if quick:
-        config, input_shape = dataclasses.replace(config, blocks=(1, 1, 1, 1), width=8, cbam_reduction=4), (4, 32, 32, 3)
-    else:
-        input_shape = (config.num_frames - 1, config.image_size, config.image_size, 3)
+    """The ME-ResNet that model_throughput.py measures (same profile and input), compiled under ``precision``."""
+    config, input_shape = _setup(quick)
+    previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
-    keras.utils.set_random_seed(0)
-    model = build_model("me_resnet", input_shape, 3, config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=focal_loss([1 / 3] * 3))
-    return model, input_shape
+    try:
+        keras.utils.set_random_seed(0)
+        model = build_model("me_resnet", input_shape, 3, config)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=focal_loss([1 / 3] * 3))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    return model, tuple(input_shape)
 
 
 def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32", trace_dir=None) -> dict:
@@ -218,7 +214,7 @@ def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32
                 walls.append(time.perf_counter() - start)
         finally:
             tf.profiler.experimental.stop()
-        events, span = read_op_events(trace_dir)
+        events = read_op_events(trace_dir)
     peak = max(peak_before, matmul_peak_gflops(1024 if quick else 4096, repeats=3, dtype=peak_dtype))
     summary = summarise(events, model, batch_size, steps, peak)
     wall = float(np.median(walls))

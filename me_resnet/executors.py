@@ -70,11 +70,16 @@ class LocalExecutor:
         outcomes = []
         bar = tqdm(jobs, disable=not progress, unit="fold")
         for position, job in enumerate(bar):
-            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group}")
-            table, info = job.run()
+            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group}{self.where}")
+            table, info = self.run_one(job)
             outcomes.append((table, dict(info, threads=self.threads or "default")))
         bar.close()
         return outcomes
+
+    where = ""  # progress-bar note on where a fold trains
+
+    def run_one(self, job: FoldJob) -> tuple[pd.DataFrame, dict]:
+        return job.run()
 
 
 class ProcessExecutor(LocalExecutor):
@@ -87,30 +92,21 @@ class ProcessExecutor(LocalExecutor):
     children inherit the pinned thread counts through the environment.
     """
 
-    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+    where = " (own process)"
+
+    def run_one(self, job: FoldJob) -> tuple[pd.DataFrame, dict]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        from tqdm.auto import tqdm
-
-        if self.threads and jobs:
-            pin_threads(self.threads)
         context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
-        outcomes = []
-        bar = tqdm(jobs, disable=not progress, unit="fold")
-        for position, job in enumerate(bar):
-            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group} (own process)")
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                try:
-                    table, info = pool.submit(_run_job, job).result()
-                except BrokenProcessPool as error:
-                    raise FoldsFailedError(
-                        f"the process training fold {job.fold} ({job.group}) of {job.run_dir} died without an "
-                        f"exception (killed, e.g. out of memory). Finished folds are saved: rerun to resume.") from error
-            outcomes.append((table, dict(info, threads=self.threads or "default")))
-        bar.close()
-        return outcomes
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            try:
+                return pool.submit(_run_job, job).result()
+            except BrokenProcessPool as error:
+                raise FoldsFailedError(
+                    f"the process training fold {job.fold} ({job.group}) of {job.run_dir} died without an "
+                    f"exception (killed, e.g. out of memory). Finished folds are saved: rerun to resume.") from error
 
 
 def _run_job(job: FoldJob) -> tuple[pd.DataFrame, dict]:

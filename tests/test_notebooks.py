@@ -6,7 +6,6 @@ this interpreter (jupyter_client starts a ``python`` kernelspec with
 tmp dir shared by the three notebooks, so 02 reuses the demo data and feature
 cache that 01 made. Any cell error fails the test.
 """
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -14,17 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from notebooks import build_notebooks as BUILDER
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def _builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOK_DIR / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILDER = _builder()
 NAMES = sorted(BUILDER.NOTEBOOKS)
 
 

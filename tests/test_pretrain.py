@@ -1,6 +1,5 @@
 """Fer2013 pretraining (me_resnet/pretrain.py, reproduce/pretrain_fer2013.py) and its inflation."""
 import dataclasses
-import importlib.util
 import json
 
 import numpy as np
@@ -11,8 +10,8 @@ keras = pytest.importorskip("keras")
 from me_resnet.config import DEMO  # noqa: E402
 from me_resnet.layers import CBAM  # noqa: E402
 from me_resnet.models import build_me_resnet, load_inflated  # noqa: E402
-from me_resnet.paths import REPO_ROOT  # noqa: E402
 from me_resnet.pretrain import Fer2013Batches, fer_inputs, pretrained_weights_path  # noqa: E402
+from reproduce import pretrain_fer2013  # noqa: E402
 
 TINY = dataclasses.replace(DEMO, image_size=24, blocks=(1, 1, 1, 1), width=4, cbam_reduction=2, epochs=1, batch_size=8)
 USAGE_COUNTS = {"Training": 2, "PublicTest": 1, "PrivateTest": 1}  # images per class
@@ -27,13 +26,6 @@ def _write_fer_csv(path, seed=0):
             rows.append(f"{label},{' '.join(map(str, pixels))},{usage}")
     path.write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
     return path
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("pretrain_fer2013", REPO_ROOT / "reproduce" / "pretrain_fer2013.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_fer_inputs_resize_standardise_and_replicate():
@@ -73,7 +65,7 @@ def test_weights_path_names_the_architecture(monkeypatch, tmp_path):
 
 def test_script_without_data_exits_2(monkeypatch, capsys):
     monkeypatch.delenv("ME_RESNET_FER2013", raising=False)
-    assert _script().main([]) == 2
+    assert pretrain_fer2013.main([]) == 2
     assert "--demo" in capsys.readouterr().err
 
 
@@ -85,7 +77,7 @@ def test_script_trains_saves_and_the_model_inflates_into_me_resnet(tmp_path, mon
     for key in ("image_size", "width", "cbam_reduction", "epochs", "batch_size"):
         argv += [f"--{key}", str(getattr(TINY, key))]
     argv += ["--blocks", "1,1,1,1"]
-    assert _script().main(argv) == 0
+    assert pretrain_fer2013.main(argv) == 0
 
     summary = json.loads((out / "summary.json").read_text())
     weights = pretrained_weights_path(TINY)

@@ -1,21 +1,14 @@
 """The README's result blocks are exactly what reproduce/update_readme.py makes of results/,
 and its first two commands are the Makefile targets CI runs."""
-import importlib.util
 import re
 from pathlib import Path
+
+from reproduce import update_readme as updater
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def load_updater():
-    spec = importlib.util.spec_from_file_location("update_readme", REPO / "reproduce" / "update_readme.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_readme_result_blocks_are_generated_from_results():
-    updater = load_updater()
     text = (REPO / "README.md").read_text()
     regenerated = updater.replace_block(updater.replace_block(text, "demo-table5", updater.demo_table5()), "compute", updater.compute())
     assert regenerated == text, "README.md is stale: run `python reproduce/update_readme.py`"
