@@ -13,6 +13,7 @@ Three measurements, resident memory (RSS) in MB after each step:
    RSS after each fold and each child's peak RSS.
 Writes ``results/bench/fold_memory.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from me_resnet.config import get_profile  # noqa: E402
-from me_resnet.executors import LocalExecutor, ProcessExecutor  # noqa: E402
-from me_resnet.loso import LosoRun  # noqa: E402
-from me_resnet.paths import RESULTS_DIR  # noqa: E402
-from me_resnet.provenance import provenance  # noqa: E402
-from me_resnet.records import Features  # noqa: E402
+from me_resnet.data.records import Features  # noqa: E402
+from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor  # noqa: E402
+from me_resnet.evaluation.runner import LosoRun  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
+from me_resnet.utils.provenance import provenance  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -50,10 +51,14 @@ def synthetic_features(subjects: int, clips_per_subject: int = 3) -> Features:
     """Random demo-size clips (5 flow frames of 32x32x3), one LOSO fold per subject."""
     rng = np.random.default_rng(0)
     n = subjects * clips_per_subject
-    return Features(X=rng.normal(size=(n, 5, 32, 32, 3)).astype("float32"), y=np.arange(n) % 3,
-                    subjects=np.repeat([f"s{i:02d}" for i in range(subjects)], clips_per_subject),
-                    datasets=np.full(n, "casme2"), clips=np.array([f"c{i}" for i in range(n)]),
-                    channels=("u", "v", "strain"))
+    return Features(
+        X=rng.normal(size=(n, 5, 32, 32, 3)).astype("float32"),
+        y=np.arange(n) % 3,
+        subjects=np.repeat([f"s{i:02d}" for i in range(subjects)], clips_per_subject),
+        datasets=np.full(n, "casme2"),
+        clips=np.array([f"c{i}" for i in range(n)]),
+        channels=("u", "v", "strain"),
+    )
 
 
 def keras_resnet50(repeats: int) -> list[float]:
@@ -79,7 +84,7 @@ def folds(executor, features: Features, count: int) -> tuple[list[float], list[d
     run = LosoRun(features, "me_resnet", config, None, folds=list(range(count)))
     after, infos = [], []
     for job in run.jobs:
-        (_, info), = executor.run([job], progress=False)
+        ((_, info),) = executor.run([job], progress=False)
         after.append(rss_mb())
         infos.append(info)
     return after, infos
@@ -106,10 +111,12 @@ def main(argv=None) -> None:
     document = {
         "keras_resnet50": {"rss_mb_after_each": resnet_after, "growth_mb_per_repeat": growth(resnet_after)},
         "in_process": {"rss_mb_after_each_fold": in_process_after, "growth_mb_per_fold": growth(in_process_after)},
-        "process_per_fold": {"parent_rss_mb_after_each_fold": process_after,
-                             "parent_growth_mb_per_fold": growth(process_after),
-                             "child_peak_rss_mb": [info.get("peak_rss_mb") for info in process_infos],
-                             "child_pids": [info.get("pid") for info in process_infos]},
+        "process_per_fold": {
+            "parent_rss_mb_after_each_fold": process_after,
+            "parent_growth_mb_per_fold": growth(process_after),
+            "child_peak_rss_mb": [info.get("peak_rss_mb") for info in process_infos],
+            "child_pids": [info.get("pid") for info in process_infos],
+        },
         "setup": f"{args.folds} folds, demo profile, 2 epochs, {len(features)} synthetic clips of (5,32,32,3)",
         "seconds": round(time.perf_counter() - started, 1),
         "provenance": provenance(),

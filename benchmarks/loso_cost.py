@@ -16,6 +16,7 @@ an assumed epochs-per-fold range, extrapolated to Table 5 (68 folds), Fig. 9
 24 CASME II folds). Also records the input-pipeline wait (``pipeline.InputWaitTimer``)
 and the peak resident memory. Writes ``results/bench/loso_cost.json`` (issue 8, item 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from me_resnet.config import get_profile  # noqa: E402
-from me_resnet.paths import RESULTS_DIR  # noqa: E402
-from me_resnet.pipeline import InputWaitTimer  # noqa: E402
-from me_resnet.provenance import provenance  # noqa: E402
-from me_resnet.records import Features  # noqa: E402
-from me_resnet.training import train_fold  # noqa: E402
+from me_resnet.data.records import Features  # noqa: E402
+from me_resnet.training.batches import InputWaitTimer  # noqa: E402
+from me_resnet.training.fold import train_fold  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
+from me_resnet.utils.provenance import provenance  # noqa: E402
 
 CASME2_CLIPS, CASME2_SUBJECTS, TEST_CLIPS = 145, 24, 6
 FOLDS_TABLE5 = 24 + 16 + 28  # CASME II + SAMM + SMIC-HS subjects
@@ -56,9 +57,14 @@ class EpochTimer(keras.callbacks.Callback):
 def synthetic(n, shape, subjects, seed=0) -> Features:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 3
-    return Features(X=rng.normal(size=(n,) + shape).astype(np.float16), y=y,
-                    subjects=np.array([f"s{k % subjects:02d}" for k in range(n)]), datasets=np.full(n, "casme2"),
-                    clips=np.array([f"c{i}" for i in range(n)]), channels=("u", "v", "strain"))
+    return Features(
+        X=rng.normal(size=(n,) + shape).astype(np.float16),
+        y=y,
+        subjects=np.array([f"s{k % subjects:02d}" for k in range(n)]),
+        datasets=np.full(n, "casme2"),
+        clips=np.array([f"c{i}" for i in range(n)]),
+        channels=("u", "v", "strain"),
+    )
 
 
 def time_epoch(model_name, shape, config, fraction, seed=0) -> dict:
@@ -74,20 +80,25 @@ def time_epoch(model_name, shape, config, fraction, seed=0) -> dict:
     steps_used, steps_full = -(-4 * used // config.batch_size), -(-4 * train_clips // config.batch_size)
     steady = epoch.seconds[-1]  # the second epoch: no tracing / oneDNN primitive creation
     return {
-        "model": model_name, "input_shape": list(shape), "training_clips_used": used, "steps_per_epoch_used": steps_used,
-        "steps_per_epoch_full": steps_full, "epoch_seconds_measured": [round(s, 2) for s in epoch.seconds],
+        "model": model_name,
+        "input_shape": list(shape),
+        "training_clips_used": used,
+        "steps_per_epoch_used": steps_used,
+        "steps_per_epoch_full": steps_full,
+        "epoch_seconds_measured": [round(s, 2) for s in epoch.seconds],
         "first_epoch_overhead_seconds": round(epoch.seconds[0] - steady, 2),
         "epoch_seconds_full": round(steady * steps_full / steps_used, 1),
         "fold_wall_seconds_measured": round(time.perf_counter() - started, 1),
-        "input_pipeline": wait.summary(), "loss": result.history["loss"],
+        "input_pipeline": wait.summary(),
+        "loss": result.history["loss"],
     }
 
 
 def batch_build_seconds(shape, config) -> dict:
     """One full-size epoch of ``StandardisedBatches`` (CASME II training clips, 4x augmented, float16), no model."""
-    from me_resnet.augment import augment_4x
-    from me_resnet.pipeline import StandardisedBatches
-    from me_resnet.training import channel_stats
+    from me_resnet.training.augment import augment_4x
+    from me_resnet.training.batches import StandardisedBatches
+    from me_resnet.training.fold import channel_stats
 
     train = synthetic(CASME2_CLIPS - TEST_CLIPS, shape, CASME2_SUBJECTS)
     X4, y4 = augment_4x(train.X, train.y, train.channels)
@@ -96,9 +107,12 @@ def batch_build_seconds(shape, config) -> dict:
     started = time.perf_counter()
     for index in range(len(batches)):
         batches[index]
-    return {"batches": len(batches), "seconds": round(time.perf_counter() - started, 3),
-            "augmented_clips_mb": round(X4.nbytes / 2**20, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "batches": len(batches),
+        "seconds": round(time.perf_counter() - started, 3),
+        "augmented_clips_mb": round(X4.nbytes / 2**20, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def fold_seconds(epoch_seconds, overhead, epochs) -> float:
@@ -108,15 +122,22 @@ def fold_seconds(epoch_seconds, overhead, epochs) -> float:
 def reproduction_table(me_epoch, two_d_epoch, overhead) -> list[dict]:
     """CPU hours of each figure for each assumed epochs-per-fold."""
     rows = []
-    jobs = (("Table 5", FOLDS_TABLE5, me_epoch), ("Fig. 9 (7 frame counts)", 7 * FOLDS_TABLE5, me_epoch),
-            ("Fig. 10 (7 scale factors)", 7 * FOLDS_TABLE5, me_epoch))
+    jobs = (
+        ("Table 5", FOLDS_TABLE5, me_epoch),
+        ("Fig. 9 (7 frame counts)", 7 * FOLDS_TABLE5, me_epoch),
+        ("Fig. 10 (7 scale factors)", 7 * FOLDS_TABLE5, me_epoch),
+    )
     for epochs in EPOCHS_ASSUMED:
         row = {"epochs_per_fold": epochs}
         for name, folds, epoch in jobs:
             row[name] = round(folds * fold_seconds(epoch, overhead, epochs) / 3600, 1)
         # Fig. 11: resnet3d_flow (~ME-ResNet cost) and me_resnet, plus the two 2D methods, on 24 CASME II folds
         row["Fig. 11 (4 methods, CASME II)"] = round(
-            24 * (2 * fold_seconds(me_epoch, overhead, epochs) + 2 * fold_seconds(two_d_epoch, overhead, epochs)) / 3600, 1)
+            24
+            * (2 * fold_seconds(me_epoch, overhead, epochs) + 2 * fold_seconds(two_d_epoch, overhead, epochs))
+            / 3600,
+            1,
+        )
         row["all"] = round(sum(v for k, v in row.items() if k != "epochs_per_fold"), 1)
         rows.append(row)
     return rows
@@ -154,18 +175,31 @@ def main(argv=None) -> None:
     rows = reproduction_table(me["epoch_seconds_full"], two_d["epoch_seconds_full"], me["first_epoch_overhead_seconds"])
     feature_mb = CASME2_CLIPS * np.prod(clip) * 2 / 2**20
     document = {
-        "profile": "quick" if args.quick else "paper", "precision": config.precision, "feature_dtype": config.feature_dtype,
-        "batch_size": config.batch_size, "input_pipeline_full_epoch": pipeline, "me_resnet": me, "resnet50_2d": two_d,
-        "fold_seconds_me_resnet": {e: round(fold_seconds(me["epoch_seconds_full"], me["first_epoch_overhead_seconds"], e)) for e in EPOCHS_ASSUMED},
-        "memory": {"peak_rss_mb_after_me_resnet_fold": round(peak_mb), "casme2_float16_features_mb": round(feature_mb, 1),
-                   "augmented_float16_training_clips_mb": round(4 * (CASME2_CLIPS - TEST_CLIPS) / CASME2_CLIPS * feature_mb, 1),
-                   "note": "peak_rss_mb of input_pipeline_full_epoch = features + 4x augmented float16 copy (full size); "
-                           "peak_rss_mb_after_me_resnet_fold adds model, optimizer state and activations (fold on "
-                           "--fraction of the clips)"},
+        "profile": "quick" if args.quick else "paper",
+        "precision": config.precision,
+        "feature_dtype": config.feature_dtype,
+        "batch_size": config.batch_size,
+        "input_pipeline_full_epoch": pipeline,
+        "me_resnet": me,
+        "resnet50_2d": two_d,
+        "fold_seconds_me_resnet": {
+            e: round(fold_seconds(me["epoch_seconds_full"], me["first_epoch_overhead_seconds"], e))
+            for e in EPOCHS_ASSUMED
+        },
+        "memory": {
+            "peak_rss_mb_after_me_resnet_fold": round(peak_mb),
+            "casme2_float16_features_mb": round(feature_mb, 1),
+            "augmented_float16_training_clips_mb": round(
+                4 * (CASME2_CLIPS - TEST_CLIPS) / CASME2_CLIPS * feature_mb, 1
+            ),
+            "note": "peak_rss_mb of input_pipeline_full_epoch = features + 4x augmented float16 copy (full size); "
+            "peak_rss_mb_after_me_resnet_fold adds model, optimizer state and activations (fold on "
+            "--fraction of the clips)",
+        },
         "cpu_hours": rows,
         "assumptions": f"epochs per fold {EPOCHS_ASSUMED}: early stopping (patience 10, max 100) typically ends at 20-40; "
-                       "100 = no early stop. resnet3d_flow costed as ME-ResNet; resnet50_image as resnet50_flow. "
-                       "Fig. 9/10 costed at N = 11 (fewer frames are cheaper). No GPU conversion is claimed.",
+        "100 = no early stop. resnet3d_flow costed as ME-ResNet; resnet50_image as resnet50_flow. "
+        "Fig. 9/10 costed at N = 11 (fewer frames are cheaper). No GPU conversion is claimed.",
         "load_average_before_after": [round(v, 2) for v in load_before] + [round(v, 2) for v in os.getloadavg()],
         "provenance": provenance(),
     }

@@ -5,19 +5,20 @@
 
 Measures inference and training samples/s for each precision (``float32``,
 ``mixed_bfloat16``), the forward FLOPs per sample counted from layer shapes
-(``me_resnet.flops.count_flops``; training = 3x forward), the achieved GFLOP/s
+(``me_resnet.models.flops.count_flops``; training = 3x forward), the achieved GFLOP/s
 as a fraction of the same run's fp32 / bf16 peak of one big ``keras.ops.matmul``,
 ``jit_compile`` (XLA) on vs off, and the same architecture in plain PyTorch
 (``benchmarks/torch_me_resnet.py``, channels-last 3D) when torch is installed.
 Writes ``results/bench/model_throughput.json`` (issue 8, item 1).
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import sys
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,11 +29,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from me_resnet.config import get_profile  # noqa: E402
-from me_resnet.flops import count_flops  # noqa: E402
-from me_resnet.losses import focal_loss  # noqa: E402
-from me_resnet.models import build_model  # noqa: E402
-from me_resnet.paths import RESULTS_DIR  # noqa: E402
-from me_resnet.provenance import provenance  # noqa: E402
+from me_resnet.models.flops import count_flops  # noqa: E402
+from me_resnet.models.resnet import build_model  # noqa: E402
+from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
+from me_resnet.utils.provenance import provenance  # noqa: E402
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: str = "float32") -> float:
@@ -78,19 +79,24 @@ def bench_batch(model, batch: int, steps: int, flops: int, modes=("inference", "
     return result
 
 
-def bench_keras(input_shape, config, batches, steps, precision="float32", jit_compile=False, modes=("inference", "training")):
+def bench_keras(
+    input_shape, config, batches, steps, precision="float32", jit_compile=False, modes=("inference", "training")
+):
     """Samples/s of a freshly built ME-ResNet under ``precision`` (the dtype policy is restored after)."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
         keras.utils.set_random_seed(0)
         model = build_model("me_resnet", input_shape, 3, config)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=focal_loss([1 / 3] * 3),
-                      jit_compile=jit_compile)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate), loss=focal_loss([1 / 3] * 3), jit_compile=jit_compile
+        )
         flops = count_flops(model)
         results = []
         for batch in batches:
-            results.append({"precision": precision, "jit_compile": jit_compile, **bench_batch(model, batch, steps, flops, modes)})
+            results.append(
+                {"precision": precision, "jit_compile": jit_compile, **bench_batch(model, batch, steps, flops, modes)}
+            )
             print(json.dumps(results[-1]), flush=True)
         return model, flops, results
     finally:
@@ -125,12 +131,20 @@ def bench_torch(input_shape, config, batches, steps, flops, bfloat16=False) -> l
                 loss = torch.nn.functional.cross_entropy(model(x).float(), y)
             loss.backward()
             optimizer.step()
-        row = {"precision": "bfloat16_autocast" if bfloat16 else "float32", "batch_size": batch, "timed_steps": steps,
-               "torch_threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}
+
+        row = {
+            "precision": "bfloat16_autocast" if bfloat16 else "float32",
+            "batch_size": batch,
+            "timed_steps": steps,
+            "torch_threads": torch.get_num_threads(),
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
         for name, step, multiplier in (("inference", infer, 1), ("training", train, 3)):
             per_second = batch / float(np.median(_timed(step, steps)))
-            row[name] = {"samples_per_second": round(per_second, 3),
-                         "achieved_gflops": round(per_second * multiplier * flops / 1e9, 2)}
+            row[name] = {
+                "samples_per_second": round(per_second, 3),
+                "achieved_gflops": round(per_second * multiplier * flops / 1e9, 2),
+            }
         results.append(row)
         print(json.dumps(row), flush=True)
     return results
@@ -146,7 +160,12 @@ def _ratio(a, b):
 
 def _lookup(rows, precision, batch, mode, jit=False):
     for row in rows:
-        if row["precision"] == precision and row["batch_size"] == batch and row.get("jit_compile", False) == jit and mode in row:
+        if (
+            row["precision"] == precision
+            and row["batch_size"] == batch
+            and row.get("jit_compile", False) == jit
+            and mode in row
+        ):
             return row[mode]["samples_per_second"]
     return None
 
@@ -165,7 +184,8 @@ def run_part(part, quick, batches, steps) -> list[dict]:
         keras.utils.set_random_seed(0)
         flops = count_flops(build_model("me_resnet", input_shape, 3, config))
         return bench_torch(input_shape, config, batches, steps, flops) + bench_torch(
-            input_shape, config, batches[:1], steps, flops, bfloat16=True)
+            input_shape, config, batches[:1], steps, flops, bfloat16=True
+        )
     precision, jit = ("float32", True) if part == "xla" else (part, False)
     model, flops, rows = bench_keras(input_shape, config, batches[:1] if jit else batches, steps, precision, jit)
     for row in rows:
@@ -181,8 +201,10 @@ def _run_part(part, quick, batches, steps):
     lines = [line for line in done.stdout.splitlines() if line.startswith("PART_ROWS ")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return [json.loads(l) for l in done.stdout.splitlines() if l.startswith("{")], f"exit code {done.returncode}: {tail}"
-    return json.loads(lines[-1][len("PART_ROWS "):]), None
+        return [
+            json.loads(l) for l in done.stdout.splitlines() if l.startswith("{")
+        ], f"exit code {done.returncode}: {tail}"
+    return json.loads(lines[-1][len("PART_ROWS ") :]), None
 
 
 def main(argv=None) -> None:
@@ -226,21 +248,38 @@ def main(argv=None) -> None:
     comparisons = {}
     for batch in batches:
         comparisons[f"batch_{batch}"] = {
-            "bf16_over_fp32_training": _ratio(_lookup(rows, "mixed_bfloat16", batch, "training"), _lookup(rows, "float32", batch, "training")),
-            "bf16_over_fp32_inference": _ratio(_lookup(rows, "mixed_bfloat16", batch, "inference"), _lookup(rows, "float32", batch, "inference")),
-            "xla_over_no_xla_training": _ratio(_lookup(rows, "float32", batch, "training", jit=True), _lookup(rows, "float32", batch, "training")),
-            "xla_over_no_xla_inference": _ratio(_lookup(rows, "float32", batch, "inference", jit=True), _lookup(rows, "float32", batch, "inference")),
-            "keras_over_torch_training_fp32": _ratio(_lookup(rows, "float32", batch, "training"), _lookup(torch_rows, "float32", batch, "training")),
-            "keras_over_torch_inference_fp32": _ratio(_lookup(rows, "float32", batch, "inference"), _lookup(torch_rows, "float32", batch, "inference")),
+            "bf16_over_fp32_training": _ratio(
+                _lookup(rows, "mixed_bfloat16", batch, "training"), _lookup(rows, "float32", batch, "training")
+            ),
+            "bf16_over_fp32_inference": _ratio(
+                _lookup(rows, "mixed_bfloat16", batch, "inference"), _lookup(rows, "float32", batch, "inference")
+            ),
+            "xla_over_no_xla_training": _ratio(
+                _lookup(rows, "float32", batch, "training", jit=True), _lookup(rows, "float32", batch, "training")
+            ),
+            "xla_over_no_xla_inference": _ratio(
+                _lookup(rows, "float32", batch, "inference", jit=True), _lookup(rows, "float32", batch, "inference")
+            ),
+            "keras_over_torch_training_fp32": _ratio(
+                _lookup(rows, "float32", batch, "training"), _lookup(torch_rows, "float32", batch, "training")
+            ),
+            "keras_over_torch_inference_fp32": _ratio(
+                _lookup(rows, "float32", batch, "inference"), _lookup(torch_rows, "float32", batch, "inference")
+            ),
         }
     document = {
-        "model": "me_resnet", "profile": "quick" if args.quick else "paper", "input_shape": list(input_shape), "num_classes": 3,
+        "model": "me_resnet",
+        "profile": "quick" if args.quick else "paper",
+        "input_shape": list(input_shape),
+        "num_classes": 3,
         "parameters": parameters,
         "forward_gflops_per_sample": round(flops / 1e9, 3),
         "flops_note": "2 x multiply-adds of convs, dense layers and CBAM (MLP + spatial conv); BN, activations, "
-                      "pooling and element-wise ops not counted; training step = 3 x forward",
+        "pooling and element-wise ops not counted; training step = 3 x forward",
         "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
-        "matmul_gflops_by_size_before_after": {k: [{str(s): round(g, 1) for s, g in p.items()} for p in v] for k, v in peaks.items()},
+        "matmul_gflops_by_size_before_after": {
+            k: [{str(s): round(g, 1) for s, g in p.items()} for p in v] for k, v in peaks.items()
+        },
         "keras": rows,
         "torch": torch_rows,
         "failures": failures,

@@ -13,6 +13,7 @@ run), batch norm, CBAM, activations/adds, pooling, optimizer (Adam), loss.
 Writes ``results/bench/op_profile.json``; ``reproduce/update_readme.py`` puts
 its summary in the README's compute section.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,26 +32,38 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.model_throughput import _setup, matmul_peak_gflops  # noqa: E402
-from me_resnet.flops import count_layer_flops  # noqa: E402
-from me_resnet.layers import CBAM  # noqa: E402
-from me_resnet.losses import focal_loss  # noqa: E402
-from me_resnet.models import build_model  # noqa: E402
-from me_resnet.paths import RESULTS_DIR  # noqa: E402
-from me_resnet.provenance import provenance  # noqa: E402
+from me_resnet.models.cbam import CBAM  # noqa: E402
+from me_resnet.models.flops import count_layer_flops  # noqa: E402
+from me_resnet.models.resnet import build_model  # noqa: E402
+from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
+from me_resnet.utils.provenance import provenance  # noqa: E402
 
 CONV_DIRECTIONS = {  # TensorFlow/oneDNN op type -> which of the three conv GEMMs it is
-    "Conv3D": "conv forward", "_MklNativeConv3D": "conv forward", "_MklNativeFusedConv3D": "conv forward",
-    "Conv2D": "conv forward", "_MklNativeConv2D": "conv forward", "_MklNativeFusedConv2D": "conv forward",
-    "Conv3DBackpropFilterV2": "conv weight gradient", "_MklNativeConv3DBackpropFilterV2": "conv weight gradient",
-    "Conv2DBackpropFilter": "conv weight gradient", "_MklNativeConv2DBackpropFilter": "conv weight gradient",
-    "Conv3DBackpropInputV2": "conv input gradient", "_MklNativeConv3DBackpropInputV2": "conv input gradient",
-    "Conv2DBackpropInput": "conv input gradient", "_MklNativeConv2DBackpropInput": "conv input gradient",
+    "Conv3D": "conv forward",
+    "_MklNativeConv3D": "conv forward",
+    "_MklNativeFusedConv3D": "conv forward",
+    "Conv2D": "conv forward",
+    "_MklNativeConv2D": "conv forward",
+    "_MklNativeFusedConv2D": "conv forward",
+    "Conv3DBackpropFilterV2": "conv weight gradient",
+    "_MklNativeConv3DBackpropFilterV2": "conv weight gradient",
+    "Conv2DBackpropFilter": "conv weight gradient",
+    "_MklNativeConv2DBackpropFilter": "conv weight gradient",
+    "Conv3DBackpropInputV2": "conv input gradient",
+    "_MklNativeConv3DBackpropInputV2": "conv input gradient",
+    "Conv2DBackpropInput": "conv input gradient",
+    "_MklNativeConv2DBackpropInput": "conv input gradient",
 }
 LAYER_GROUPS = (  # (layer class, group) checked in order; CBAM first (it holds a Conv3D)
-    (CBAM, "CBAM"), (keras.layers.BatchNormalization, "batch norm"),
-    (keras.layers.Activation, "activations + residual adds"), (keras.layers.ReLU, "activations + residual adds"),
-    (keras.layers.Add, "activations + residual adds"), (keras.layers.MaxPooling3D, "pooling"),
-    (keras.layers.GlobalAveragePooling3D, "pooling"), (keras.layers.ZeroPadding3D, "padding"),
+    (CBAM, "CBAM"),
+    (keras.layers.BatchNormalization, "batch norm"),
+    (keras.layers.Activation, "activations + residual adds"),
+    (keras.layers.ReLU, "activations + residual adds"),
+    (keras.layers.Add, "activations + residual adds"),
+    (keras.layers.MaxPooling3D, "pooling"),
+    (keras.layers.GlobalAveragePooling3D, "pooling"),
+    (keras.layers.ZeroPadding3D, "padding"),
     (keras.layers.Dense, "dense head"),
 )
 
@@ -125,8 +138,11 @@ def read_op_events(trace_dir: Path) -> list[tuple[str, str, float]]:
 def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflops: float) -> dict:
     """Per-group and per-op-type seconds per step, conv GFLOP/s per direction and per layer."""
     groups = layer_groups(model)
-    conv_flops = {name: flops * batch_size for name, flops in count_layer_flops(model).items()
-                  if groups.get(name) == "other layers"}
+    conv_flops = {
+        name: flops * batch_size
+        for name, flops in count_layer_flops(model).items()
+        if groups.get(name) == "other layers"
+    }
     for name in conv_flops:
         groups[name] = "conv"
     by_group, by_type = collections.defaultdict(float), collections.defaultdict(float)
@@ -157,11 +173,16 @@ def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflo
     conv_rows = []
     for layer, seconds_by_direction in by_conv_layer.items():
         seconds = sum(seconds_by_direction.values())
-        conv_rows.append({"layer": layer, "kernel": list(model.get_layer(layer).kernel.shape),
-                          "output": list(model.get_layer(layer).output.shape[1:]),
-                          "seconds_per_step": round(seconds, 4),
-                          **rate(conv_flops[layer] * len(seconds_by_direction), seconds),
-                          **{f"{d} seconds": round(s, 4) for d, s in seconds_by_direction.items()}})
+        conv_rows.append(
+            {
+                "layer": layer,
+                "kernel": list(model.get_layer(layer).kernel.shape),
+                "output": list(model.get_layer(layer).output.shape[1:]),
+                "seconds_per_step": round(seconds, 4),
+                **rate(conv_flops[layer] * len(seconds_by_direction), seconds),
+                **{f"{d} seconds": round(s, 4) for d, s in seconds_by_direction.items()},
+            }
+        )
     conv_rows.sort(key=lambda row: -row["seconds_per_step"])
     gemm_seconds = sum(by_group[g] for g in ("conv forward", "conv weight gradient", "conv input gradient"))
     return {
@@ -169,8 +190,10 @@ def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflo
         "conv_gemm_share_of_op_time": round(gemm_seconds / total, 4) if total else 0.0,
         "conv_gemm_gflops_per_second": rate(sum(group_flops.values()), gemm_seconds),
         "groups": group_rows,
-        "op_types": [{"op_type": t, "seconds_per_step": round(s, 4), "calls_per_step": counts[t] // steps}
-                     for t, s in sorted(by_type.items(), key=lambda item: -item[1])[:25]],
+        "op_types": [
+            {"op_type": t, "seconds_per_step": round(s, 4), "calls_per_step": counts[t] // steps}
+            for t, s in sorted(by_type.items(), key=lambda item: -item[1])[:25]
+        ],
         "slowest_conv_layers": conv_rows[:15],
     }
 
@@ -219,16 +242,23 @@ def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32
     summary = summarise(events, model, batch_size, steps, peak)
     wall = float(np.median(walls))
     return {
-        "profile": "quick" if quick else "paper", "input_shape": list(input_shape), "batch_size": batch_size,
-        "precision": precision, "profiled_steps": steps, "parameters": int(model.count_params()),
+        "profile": "quick" if quick else "paper",
+        "input_shape": list(input_shape),
+        "batch_size": batch_size,
+        "precision": precision,
+        "profiled_steps": steps,
+        "parameters": int(model.count_params()),
         "step_wall_seconds": round(wall, 3),
         "op_time_over_wall_time": round(summary["op_seconds_per_step"] / wall, 3),
-        "matmul_peak_gflops": round(peak, 1), "matmul_peak_dtype": peak_dtype,
+        "matmul_peak_gflops": round(peak, 1),
+        "matmul_peak_dtype": peak_dtype,
         **summary,
-        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
         "note": "op time = summed duration of executed TensorFlow ops (ops on the two inter-op threads may overlap, "
-                "so it can exceed wall time); conv GFLOP/s use 2 x multiply-adds of the layer shape per direction",
+        "so it can exceed wall time); conv GFLOP/s use 2 x multiply-adds of the layer shape per direction",
         "provenance": provenance(),
     }
 
@@ -239,8 +269,12 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=1, help="profiled steps (after 2 warm-up steps)")
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
-    parser.add_argument("--inter-op-threads", type=int, default=0,
-                        help="TensorFlow inter-op threads (0 = TensorFlow's default); 1 runs ops one at a time")
+    parser.add_argument(
+        "--inter-op-threads",
+        type=int,
+        default=0,
+        help="TensorFlow inter-op threads (0 = TensorFlow's default); 1 runs ops one at a time",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.inter_op_threads:
@@ -252,13 +286,21 @@ def main(argv=None) -> None:
     load_before = os.getloadavg()
     document = profile_training_step(args.quick, args.batch_size, args.steps, args.precision)
     document["load_average_before_after"] = [round(v, 2) for v in load_before + os.getloadavg()]
-    suffix = ("_quick" if args.quick else "") + ("" if args.precision == "float32" else f"_{args.precision}") + ("" if args.batch_size == 8 else f"_batch{args.batch_size}") + (
-        f"_interop{args.inter_op_threads}" if args.inter_op_threads else "")
+    suffix = (
+        ("_quick" if args.quick else "")
+        + ("" if args.precision == "float32" else f"_{args.precision}")
+        + ("" if args.batch_size == 8 else f"_batch{args.batch_size}")
+        + (f"_interop{args.inter_op_threads}" if args.inter_op_threads else "")
+    )
     out = args.out or RESULTS_DIR / "bench" / f"op_profile{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
     for row in document["groups"]:
-        extra = f"  {row['gflops_per_second']} GFLOP/s ({row['fraction_of_matmul_peak']:.0%} of peak)" if "gflops_per_second" in row else ""
+        extra = (
+            f"  {row['gflops_per_second']} GFLOP/s ({row['fraction_of_matmul_peak']:.0%} of peak)"
+            if "gflops_per_second" in row
+            else ""
+        )
         print(f"{row['group']:45s} {row['seconds_per_step']:8.3f} s  {row['share_of_op_time']:6.1%}{extra}")
     print(f"step wall {document['step_wall_seconds']} s, op time {document['op_seconds_per_step']} s; wrote {out}")
 

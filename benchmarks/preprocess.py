@@ -9,6 +9,7 @@ processes (CPU seconds per clip), so they add up to more than the wall time
 when workers > 1. Targets (2 cores): >= 8 clips/s cold, >= 200 clips/s warm,
 mask+strain+normalisation <= 20 % of Farneback time.
 """
+
 import argparse
 import json
 import os
@@ -20,12 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from me_resnet import provenance
 from me_resnet.config import PAPER
-from me_resnet.datasets import load_casme2, load_samm, load_smic
-from me_resnet.demo import ensure_demo_data
-from me_resnet.features import extract_features
-from me_resnet.paths import RESULTS_DIR
+from me_resnet.data.demo import ensure_demo_data
+from me_resnet.data.loading import load_casme2, load_samm, load_smic
+from me_resnet.preprocessing.features import extract_features
+from me_resnet.utils import provenance
+from me_resnet.utils.paths import RESULTS_DIR
 
 TARGETS = {"cold_clips_per_s": 8.0, "warm_clips_per_s": 200.0, "post_over_farneback": 0.20}
 
@@ -57,8 +58,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "bench" / "preprocess.json")
     args = parser.parse_args(argv)
     root = ensure_demo_data()
-    records = [r for loader, name in ((load_casme2, "casme2"), (load_samm, "samm"), (load_smic, "smic"))
-               for r in loader(root / name).records]
+    records = [
+        r
+        for loader, name in ((load_casme2, "casme2"), (load_samm, "samm"), (load_smic, "smic"))
+        for r in loader(root / name).records
+    ]
     config = PAPER  # N = 11, 112x112, MTCNN, improved Farneback, strain, per-clip z-score
     with tempfile.TemporaryDirectory(prefix="me_resnet_bench_") as cache:
         cold = summarise(*timed_extract(records, config, cache, args.workers), len(records))
@@ -66,9 +70,16 @@ def main(argv=None):
     cold_split = cold["seconds_per_clip"]
     ratio = (cold_split["post"] + warm["seconds_per_clip"]["post"]) / 2 / cold_split["farneback"]
     result = {
-        "clips": len(records), "workers": args.workers,
-        "settings": {"num_frames": config.num_frames, "image_size": config.image_size, "face_detector": config.face_detector},
-        "cold": cold, "warm": warm, "post_over_farneback": round(ratio, 3),
+        "clips": len(records),
+        "workers": args.workers,
+        "settings": {
+            "num_frames": config.num_frames,
+            "image_size": config.image_size,
+            "face_detector": config.face_detector,
+        },
+        "cold": cold,
+        "warm": warm,
+        "post_over_farneback": round(ratio, 3),
         "targets": TARGETS,
         "targets_met": {
             "cold_clips_per_s": cold["clips_per_s"] >= TARGETS["cold_clips_per_s"],
@@ -80,7 +91,11 @@ def main(argv=None):
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("clips", "workers", "cold", "warm", "post_over_farneback", "targets_met")}, indent=2))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("clips", "workers", "cold", "warm", "post_over_farneback", "targets_met")}, indent=2
+        )
+    )
     print(f"wrote {args.out}")
 
 

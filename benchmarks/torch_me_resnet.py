@@ -1,12 +1,13 @@
 """ME-ResNet in plain PyTorch (channels-last 3D), the comparison point of ``model_throughput.py``.
 
-The same architecture as ``me_resnet.models.build_me_resnet`` (paper §2.2, Fig. 4-5):
+The same architecture as ``me_resnet.models.resnet.build_me_resnet`` (paper §2.2, Fig. 4-5):
 stem Conv3d(3x7x7, stride (1,2,2)) + BN + ReLU + MaxPool(1x3x3, stride (1,2,2)),
 Bottleneck3D stages (1x1x1 -> 3x3x3 -> 1x1x1, stride on the first 1x1x1 and the
 projection shortcut, convs with bias, BN eps 1.001e-5), CBAM (sigmoid gates, shared
 MLP with bias, 7x7x7 spatial conv without bias) on the third conv's output, global
 average pooling and a linear head. Only for benchmarking: not part of the package.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,11 +34,19 @@ class Bottleneck3d(nn.Module):
     def __init__(self, cin: int, filters: int, stride: int, shortcut: bool, reduction: int):
         super().__init__()
         cout = 4 * filters
-        self.shortcut = nn.Sequential(nn.Conv3d(cin, cout, 1, stride), nn.BatchNorm3d(cout, BN_EPSILON)) if shortcut else None
+        self.shortcut = (
+            nn.Sequential(nn.Conv3d(cin, cout, 1, stride), nn.BatchNorm3d(cout, BN_EPSILON)) if shortcut else None
+        )
         self.body = nn.Sequential(
-            nn.Conv3d(cin, filters, 1, stride), nn.BatchNorm3d(filters, BN_EPSILON), nn.ReLU(),
-            nn.Conv3d(filters, filters, 3, padding=1), nn.BatchNorm3d(filters, BN_EPSILON), nn.ReLU(),
-            nn.Conv3d(filters, cout, 1), nn.BatchNorm3d(cout, BN_EPSILON), CBAM3d(cout, reduction),
+            nn.Conv3d(cin, filters, 1, stride),
+            nn.BatchNorm3d(filters, BN_EPSILON),
+            nn.ReLU(),
+            nn.Conv3d(filters, filters, 3, padding=1),
+            nn.BatchNorm3d(filters, BN_EPSILON),
+            nn.ReLU(),
+            nn.Conv3d(filters, cout, 1),
+            nn.BatchNorm3d(cout, BN_EPSILON),
+            CBAM3d(cout, reduction),
         )
 
     def forward(self, x):
@@ -48,8 +57,12 @@ class Bottleneck3d(nn.Module):
 class MEResNet(nn.Module):
     def __init__(self, num_classes=3, blocks=(3, 4, 6, 3), width=64, reduction=16, in_channels=3):
         super().__init__()
-        layers = [nn.Conv3d(in_channels, width, (3, 7, 7), (1, 2, 2), padding=(1, 3, 3)), nn.BatchNorm3d(width, BN_EPSILON),
-                  nn.ReLU(), nn.MaxPool3d((1, 3, 3), (1, 2, 2), padding=(0, 1, 1))]
+        layers = [
+            nn.Conv3d(in_channels, width, (3, 7, 7), (1, 2, 2), padding=(1, 3, 3)),
+            nn.BatchNorm3d(width, BN_EPSILON),
+            nn.ReLU(),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2), padding=(0, 1, 1)),
+        ]
         cin = width
         for stage, (count, multiplier) in enumerate(zip(blocks, (1, 2, 4, 8))):
             for index in range(count):

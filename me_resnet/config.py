@@ -9,12 +9,13 @@ Named profiles are ``dataclasses.replace`` of the defaults:
 Every ambiguity of the paper has a switch here; ``docs/interpretations.md``
 lists them.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,12 @@ class Config:
     loso_scope: str = "dataset"  # "dataset" (one LOSO per dataset) | "composite" (MEGC 2019: train on all datasets)
     seed: int = 0
     precision: str = "float32"  # "float32" | "mixed_bfloat16" | "mixed_float16"
-    jit_compile: bool = False  # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
-    feature_dtype: str = "float32"  # "float32" | "float16": storage of the augmented training clips in train_fold (issue 8)
+    jit_compile: bool = (
+        False  # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
+    )
+    feature_dtype: str = (
+        "float32"  # "float32" | "float16": storage of the augmented training clips in train_fold (issue 8)
+    )
 
     # --- evaluation -----------------------------------------------------
     bootstrap_resamples: int = 1000
@@ -79,7 +84,9 @@ class Config:
     def from_dict(cls, values: dict) -> "Config":
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; known keys: {sorted(f.name for f in dataclasses.fields(cls))}")
+            raise ValueError(
+                f"unknown config key(s) {unknown}; known keys: {sorted(f.name for f in dataclasses.fields(cls))}"
+            )
         values = dict(values)
         if "blocks" in values and values["blocks"] is not None:
             values["blocks"] = tuple(values["blocks"])

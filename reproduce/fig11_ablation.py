@@ -1,8 +1,9 @@
 """Fig. 11: the four methods of Table 4 on CASME II — UF1, UAR and accuracy.
 
-    python reproduce/fig11_ablation.py --demo
-    python reproduce/fig11_ablation.py --casme2 DIR
+python reproduce/fig11_ablation.py --demo
+python reproduce/fig11_ablation.py --casme2 DIR
 """
+
 import sys
 from pathlib import Path
 
@@ -10,7 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from me_resnet import cli, experiment, paper, plots, tables
+from me_resnet.cli import common as cli
+from me_resnet.evaluation import experiment
+from me_resnet.reporting import paper, plots, tables
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@
 One clip is cheap to pre-process, so even with --demo the figure uses the paper's
 N and face size unless --num_frames / --image_size are given.
 """
+
 import dataclasses
 import json
 import sys
@@ -18,13 +19,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from me_resnet import cli, experiment, provenance
-from me_resnet.features import flow_maps
+from me_resnet.cli import common as cli
+from me_resnet.evaluation import experiment
+from me_resnet.preprocessing.features import flow_maps
+from me_resnet.utils import provenance
 
 PAPER_CLIPS = ("casme2/sub19/EP02_01f", "casme2/sub19/EP02_01")  # the paper's Fig. 3 surprise sample
-PANELS = (("apex", "apex face crop", "gray"), ("vanilla_strain", "Farneback strain", "inferno"),
-          ("improved_strain", "improved Farneback strain", "inferno"),
-          ("vanilla_magnitude", "Farneback |flow|", "inferno"), ("improved_magnitude", "improved Farneback |flow|", "inferno"))
+PANELS = (
+    ("apex", "apex face crop", "gray"),
+    ("vanilla_strain", "Farneback strain", "inferno"),
+    ("improved_strain", "improved Farneback strain", "inferno"),
+    ("vanilla_magnitude", "Farneback |flow|", "inferno"),
+    ("improved_magnitude", "improved Farneback |flow|", "inferno"),
+)
 
 
 def pick_clip(loaded: dict, wanted: str | None):
@@ -39,7 +46,9 @@ def pick_clip(loaded: dict, wanted: str | None):
 
 def main(argv=None):
     parser = cli.make_parser(__doc__.splitlines()[0], seeds=False)
-    parser.add_argument("--clip", help=f"DATASET/SUBJECT/CLIP (default {PAPER_CLIPS[0]} if present, else the first clip)")
+    parser.add_argument(
+        "--clip", help=f"DATASET/SUBJECT/CLIP (default {PAPER_CLIPS[0]} if present, else the first clip)"
+    )
     ctx = cli.parse(parser, "fig3_flow", argv)
     paper = {"num_frames": 11, "image_size": 112}
     config = dataclasses.replace(ctx.config, **{key: value for key, value in paper.items() if key not in ctx.explicit})
@@ -51,13 +60,21 @@ def main(argv=None):
         axis.imshow(result["maps"][name], cmap=cmap, vmin=0, vmax=result["maps"][pair].max() or 1)
         axis.set_title(title, fontsize=9)
         axis.axis("off")
-    figure.suptitle(f"{record.key} (N={config.num_frames}, a={config.scale_factor}): "
-                    f"mask removes {100 * result['energy_removed']:.1f}% of flow energy", fontsize=10)
+    figure.suptitle(
+        f"{record.key} (N={config.num_frames}, a={config.scale_factor}): "
+        f"mask removes {100 * result['energy_removed']:.1f}% of flow energy",
+        fontsize=10,
+    )
     figure.tight_layout()
     stem = ctx.out / f"fig3_flow_{record.key.replace('/', '_')}"
     figure.savefig(f"{stem}.png", dpi=120)
-    summary = {"clip": record.key, "energy_removed": result["energy_removed"], "pixels_kept": result["pixels_kept"],
-               "config": config.to_dict(), "provenance": provenance.provenance()}
+    summary = {
+        "clip": record.key,
+        "energy_removed": result["energy_removed"],
+        "pixels_kept": result["pixels_kept"],
+        "config": config.to_dict(),
+        "provenance": provenance.provenance(),
+    }
     Path(f"{stem}.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     experiment.report({"figure": Path(f"{stem}.png"), "summary": Path(f"{stem}.json")})
 

@@ -8,6 +8,7 @@ Writes the model to the cache (``$ME_RESNET_CACHE/pretrained/*.keras``, never to
 git) and ``summary.json`` to ``results/pretrain_fer2013/`` (``results/demo/...``
 with --demo). Use the model with ``--pretrained <path>`` in the other scripts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 from me_resnet.config import apply_overrides, get_profile
-from me_resnet.paths import RESULTS_DIR, dataset_root_from_env
+from me_resnet.utils.paths import RESULTS_DIR, dataset_root_from_env
 
 NO_DATA = """pretrain_fer2013.py: no FER2013 data given.
   python reproduce/pretrain_fer2013.py --fer2013 /data/fer2013.csv   (or export ME_RESNET_FER2013=...)
@@ -28,7 +29,9 @@ NO_DATA = """pretrain_fer2013.py: no FER2013 data given.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Config keys: see me_resnet/config.py")
     parser.add_argument("--demo", action="store_true", help="demo FER2013 data and the demo profile")
-    parser.add_argument("--fer2013", type=Path, help="fer2013.csv / icml_face_data.csv / train+test folder (or $ME_RESNET_FER2013)")
+    parser.add_argument(
+        "--fer2013", type=Path, help="fer2013.csv / icml_face_data.csv / train+test folder (or $ME_RESNET_FER2013)"
+    )
     parser.add_argument("--profile", choices=["paper", "demo"], help="default: demo with --demo, else paper")
     parser.add_argument("--out", type=Path, help="results dir (default results/[demo/]pretrain_fer2013)")
     parser.add_argument("--weights", type=Path, help="where to save the .keras model (default: the cache)")
@@ -40,7 +43,7 @@ def main(argv=None) -> int:
         parser.error(str(error))
 
     if args.demo:
-        from me_resnet.demo import ensure_demo_data
+        from me_resnet.data.demo import ensure_demo_data
 
         root = ensure_demo_data() / "fer2013"
     else:
@@ -49,8 +52,8 @@ def main(argv=None) -> int:
             sys.stderr.write(NO_DATA)
             return 2
 
-    from me_resnet.datasets import load_fer2013
-    from me_resnet.pretrain import pretrain_fer2013, pretrain_summary, pretrained_weights_path
+    from me_resnet.data.loading import load_fer2013
+    from me_resnet.training.pretrain import pretrain_fer2013, pretrain_summary, pretrained_weights_path
 
     result = pretrain_fer2013(load_fer2013(root), config)
     weights = args.weights or pretrained_weights_path(config)

@@ -1,10 +1,11 @@
 """Table 5: UF1 / UAR (+ accuracy, 95 % intervals) per dataset and composite, beside the paper's rows.
 
-    python reproduce/table5.py --demo                       # the demo main job
-    python reproduce/table5.py --casme2 DIR --smic DIR --samm DIR --seeds 1 2 3
-    python reproduce/table5.py --demo --methods me_resnet ststnet off_apexnet
-    python reproduce/table5.py --precomputed-flow DIR --methods ststnet
+python reproduce/table5.py --demo                       # the demo main job
+python reproduce/table5.py --casme2 DIR --smic DIR --samm DIR --seeds 1 2 3
+python reproduce/table5.py --demo --methods me_resnet ststnet off_apexnet
+python reproduce/table5.py --precomputed-flow DIR --methods ststnet
 """
+
 import sys
 from pathlib import Path
 
@@ -12,13 +13,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from me_resnet import cli, experiment, plots, tables
+from me_resnet.cli import common as cli
+from me_resnet.evaluation import experiment
+from me_resnet.reporting import markdown
+from me_resnet.reporting import plots, tables
 
 
 def main(argv=None):
     parser = cli.make_parser(__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=["me_resnet"], help="methods to run (me_resnet, ststnet, off_apexnet, ...)")
-    parser.add_argument("--precomputed-flow", type=Path, help="onset->apex flow images (STSTNet authors' layout) instead of raw datasets")
+    parser.add_argument(
+        "--methods", nargs="+", default=["me_resnet"], help="methods to run (me_resnet, ststnet, off_apexnet, ...)"
+    )
+    parser.add_argument(
+        "--precomputed-flow",
+        type=Path,
+        help="onset->apex flow images (STSTNet authors' layout) instead of raw datasets",
+    )
     argv_list = sys.argv[1:] if argv is None else argv
     ctx = cli.parse(parser, "table5", argv, needs_data="--precomputed-flow" not in argv_list)
     loaded = None if ctx.args.precomputed_flow else experiment.load_records(ctx)
@@ -33,7 +43,7 @@ def main(argv=None):
     paths["table_md"] = ctx.out / "table5.md"
     paths["table_md"].write_text(tables.table5_markdown(table, metrics, ctx))
     paths["plot"] = plots.table5_plot(metrics, ctx.out / "table5.png", demo=ctx.demo)
-    print(experiment.markdown_table(table))
+    print(markdown.markdown_table(table))
     experiment.report(paths)
 
 

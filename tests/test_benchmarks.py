@@ -1,23 +1,34 @@
 """benchmarks/op_profile.py: the op classification and a traced training step of a tiny ME-ResNet."""
+
 import pytest
 
 keras = pytest.importorskip("keras")
 if keras.backend.backend() != "tensorflow":
     pytest.skip("op_profile reads TensorFlow profiler traces", allow_module_level=True)
 
-from benchmarks.op_profile import classify, layer_groups, profile_training_step  # noqa: E402
-from me_resnet.flops import count_flops, count_layer_flops  # noqa: E402
+from benchmarks.op_profile import classify, profile_training_step  # noqa: E402
+from me_resnet.models.flops import count_flops, count_layer_flops  # noqa: E402
 
 
 def test_classify_names_the_conv_direction_the_layer_and_the_optimizer():
     groups = {"conv2_block1_1_conv": "conv", "conv2_block1_1_bn": "batch norm", "conv2_block1_cbam": "CBAM"}
-    assert classify("gradient_tape/me_resnet_1/conv2_block1_1_conv_1/convolution/Conv3DBackpropFilterV2",
-                    "_MklNativeConv3DBackpropFilterV2", groups) == ("conv weight gradient", "conv2_block1_1_conv")
+    assert classify(
+        "gradient_tape/me_resnet_1/conv2_block1_1_conv_1/convolution/Conv3DBackpropFilterV2",
+        "_MklNativeConv3DBackpropFilterV2",
+        groups,
+    ) == ("conv weight gradient", "conv2_block1_1_conv")
     assert classify("me_resnet_1/conv2_block1_1_conv_1/BiasAdd", "_MklNativeFusedConv3D", groups) == (
-        "conv forward", "conv2_block1_1_conv")
-    assert classify("me_resnet_1/conv2_block1_1_bn_1/moments/mean", "Mean", groups) == ("batch norm", "conv2_block1_1_bn")
+        "conv forward",
+        "conv2_block1_1_conv",
+    )
+    assert classify("me_resnet_1/conv2_block1_1_bn_1/moments/mean", "Mean", groups) == (
+        "batch norm",
+        "conv2_block1_1_bn",
+    )
     # CBAM's own spatial conv counts as CBAM, not as a ResNet conv
-    assert classify("me_resnet_1/conv2_block1_cbam_1/spatial_conv_1/convolution", "_MklNativeConv3D", groups)[0] == "CBAM"
+    assert (
+        classify("me_resnet_1/conv2_block1_cbam_1/spatial_conv_1/convolution", "_MklNativeConv3D", groups)[0] == "CBAM"
+    )
     assert classify("adam/Mul_26", "Mul", groups) == ("optimizer (Adam)", None)
     # a later optimizer in the same process is scoped adam_2/...
     assert classify("adam_2/Mul_26", "Mul", groups, optimizer="adam_2") == ("optimizer (Adam)", None)
@@ -28,8 +39,14 @@ def test_profile_of_a_tiny_training_step_accounts_for_the_conv_flops():
     keras.optimizers.Adam()  # not the process's first optimizer (as in a full test run): scoped adam_<n>/
     document = profile_training_step(quick=True, batch_size=2, steps=1)
     groups = {row["group"]: row for row in document["groups"]}
-    assert {"conv forward", "conv weight gradient", "conv input gradient", "batch norm", "CBAM",
-            "optimizer (Adam)"} <= set(groups)
+    assert {
+        "conv forward",
+        "conv weight gradient",
+        "conv input gradient",
+        "batch norm",
+        "CBAM",
+        "optimizer (Adam)",
+    } <= set(groups)
     assert sum(row["share_of_op_time"] for row in document["groups"]) == pytest.approx(1.0, abs=1e-3)
     assert 0 < document["op_seconds_per_step"] and 0 < document["step_wall_seconds"]
     # every ResNet conv ran forward and weight-gradient; all but the stem (whose input is data) input-gradient

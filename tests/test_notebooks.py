@@ -6,6 +6,7 @@ this interpreter (jupyter_client starts a ``python`` kernelspec with
 tmp dir shared by the three notebooks, so 02 reuses the demo data and feature
 cache that 01 made. Any cell error fails the test.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -72,7 +73,8 @@ def test_clean_outputs_drops_logs_and_paths():
     ]
     BUILDER.clean_outputs(notebook, {"/tmp/xyz": "$ME_RESNET_CACHE"})
     assert [(o.name, o.text) for o in notebook.cells[0].outputs] == [
-        ("stderr", "real warning\n"), ("stdout", "cache in $ME_RESNET_CACHE/features\n"),
+        ("stderr", "real warning\n"),
+        ("stdout", "cache in $ME_RESNET_CACHE/features\n"),
     ]
 
 
@@ -95,7 +97,9 @@ def test_notebook_executes(name, shared_cache, monkeypatch):
     assert json.loads(notebook.cells[0].outputs[0].text) == sys.executable
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
-    figures = sum("image/jpeg" in o.get("data", {}) or "image/png" in o.get("data", {}) for c in code_cells for o in c.outputs)
+    figures = sum(
+        "image/jpeg" in o.get("data", {}) or "image/png" in o.get("data", {}) for c in code_cells for o in c.outputs
+    )
     assert figures >= 1, f"{name}: no figure was drawn"
     if name == "03_results_vs_paper":
         text = _text_outputs(notebook)

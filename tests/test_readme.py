@@ -1,5 +1,6 @@
 """The README's result blocks are exactly what reproduce/update_readme.py makes of results/,
 and its first two commands are the Makefile targets CI runs."""
+
 import re
 from pathlib import Path
 
@@ -10,7 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_readme_result_blocks_are_generated_from_results():
     text = (REPO / "README.md").read_text()
-    regenerated = updater.replace_block(updater.replace_block(text, "demo-table5", updater.demo_table5()), "compute", updater.compute())
+    regenerated = updater.replace_block(
+        updater.replace_block(text, "demo-table5", updater.demo_table5()), "compute", updater.compute()
+    )
     assert regenerated == text, "README.md is stale: run `python reproduce/update_readme.py`"
 
 

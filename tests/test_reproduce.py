@@ -3,6 +3,7 @@
 The scripts run as users run them (a subprocess, ``python reproduce/<script>.py --demo ...``)
 with a private cache (demo data, features, run dirs) and a tmp output dir.
 """
+
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from me_resnet import paper
+from me_resnet.reporting import paper
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--epochs", "1", "--num_frames", "3", "--folds", "0", "--bootstrap_resamples", "20"]
@@ -29,15 +30,32 @@ def run_script(name, args, cache, check=True):
     env = dict(os.environ, ME_RESNET_CACHE=str(cache), TF_CPP_MIN_LOG_LEVEL="3")
     for var in ("ME_RESNET_CASME2", "ME_RESNET_SMIC", "ME_RESNET_SAMM", "ME_RESNET_FER2013"):
         env.pop(var, None)
-    result = subprocess.run([sys.executable, str(REPO / "reproduce" / name), *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "reproduce" / name), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if check:
         assert result.returncode == 0, f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result
 
 
-@pytest.mark.parametrize("script", ["table5.py", "fig9_frames.py", "fig10_scale.py", "fig11_ablation.py", "table1_datasets.py",
-                                    "protocol_leakage.py", "fig3_flow.py", "pretrain_fer2013.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "table5.py",
+        "fig9_frames.py",
+        "fig10_scale.py",
+        "fig11_ablation.py",
+        "table1_datasets.py",
+        "protocol_leakage.py",
+        "fig3_flow.py",
+        "pretrain_fer2013.py",
+    ],
+)
 def test_without_data_a_short_message_and_no_traceback(script, cache):
     result = run_script(script, [], cache, check=False)
     assert result.returncode == 2
@@ -63,18 +81,34 @@ def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path):
 
 def test_table5_baselines_rows_are_labelled_with_their_protocol(cache, tmp_path):
     out = tmp_path / "baselines"
-    run_script("table5.py", ["--demo", "--methods", "ststnet", "off_apexnet", "--out", str(out),
-                             "--run-dir", str(tmp_path / "runs"), *TINY], cache)
+    run_script(
+        "table5.py",
+        [
+            "--demo",
+            "--methods",
+            "ststnet",
+            "off_apexnet",
+            "--out",
+            str(out),
+            "--run-dir",
+            str(tmp_path / "runs"),
+            *TINY,
+        ],
+        cache,
+    )
     table = (out / "table5.md").read_text()
     assert "STSTNet — run by this kit" in table and "OFF-ApexNet — run by this kit" in table
     assert "LOSO per composite" in table
     assert set(pd.read_csv(out / "metrics.csv")["method"]) == {"ststnet", "off_apexnet"}
 
 
-@pytest.mark.parametrize("script, values, column", [
-    ("fig9_frames.py", ["--values", "3", "4"], "num_frames"),
-    ("fig10_scale.py", ["--values", "0.4", "0.8"], "scale_factor"),
-])
+@pytest.mark.parametrize(
+    "script, values, column",
+    [
+        ("fig9_frames.py", ["--values", "3", "4"], "num_frames"),
+        ("fig10_scale.py", ["--values", "0.4", "0.8"], "scale_factor"),
+    ],
+)
 def test_sweeps_write_one_row_per_value_and_dataset(script, values, column, cache, tmp_path):
     out = tmp_path / column
     args = ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY, *values]
@@ -98,8 +132,11 @@ def test_fig11_runs_the_four_methods_on_casme2(cache, tmp_path):
 
 def test_protocol_leakage_compares_val_and_test_monitors(cache, tmp_path):
     out = tmp_path / "leak"
-    run_script("protocol_leakage.py", ["--demo", "--methods", "off_apexnet", "--out", str(out),
-                                       "--run-dir", str(tmp_path / "runs"), *TINY], cache)
+    run_script(
+        "protocol_leakage.py",
+        ["--demo", "--methods", "off_apexnet", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY],
+        cache,
+    )
     metrics = pd.read_csv(out / "metrics.csv")
     assert set(metrics["early_stop_on"]) == {"val", "test"}
     assert "UF1 inflation" in (out / "protocol_leakage.md").read_text()

@@ -1,0 +1,104 @@
+"""Check dataset trees: ``me-resnet datasets [--casme2 DIR] [--samm DIR] [--smic DIR] ...``.
+
+Prints per dataset the number of clips, clips per class and per subject, and
+every problem the loader met. Roots also come from ``ME_RESNET_CASME2`` /
+``ME_RESNET_SAMM`` / ``ME_RESNET_SMIC``. Exit status: 0 all loaded, 1 a dataset
+failed to load, 2 no dataset given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from me_resnet.config import Config
+from me_resnet.data.common import BAD_APEX_MODES
+from me_resnet.data.loading import dataset_roots, load_dataset
+from me_resnet.data.protocols import PROTOCOLS
+from me_resnet.data.smic import SMIC_APEX_MODES
+from me_resnet.utils.paths import DATASET_ENV_VARS
+
+NO_DATASET = (
+    "no dataset given: pass --casme2 DIR, --samm DIR and/or --smic DIR, or set "
+    + ", ".join(DATASET_ENV_VARS[name] for name in ("casme2", "samm", "smic"))
+    + " (see README, 'Datasets')."
+)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="me-resnet datasets", description=__doc__.splitlines()[0])
+    for name in ("casme2", "samm", "smic"):
+        parser.add_argument(f"--{name}", metavar="DIR", help=f"{name} root (default: ${DATASET_ENV_VARS[name]})")
+    parser.add_argument(
+        "--casme2-annotations", metavar="FILE", help="CASME II coding xlsx (default: found in the root)"
+    )
+    parser.add_argument("--samm-annotations", metavar="FILE", help="SAMM coding xlsx (default: found in the root)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default=Config.protocol)
+    parser.add_argument("--bad-apex", choices=BAD_APEX_MODES, default=Config.bad_apex)
+    parser.add_argument("--smic-apex", choices=SMIC_APEX_MODES, default=Config.smic_apex)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    return parser.parse_args(argv)
+
+
+def summarize(name: str, root, args, config: Config) -> dict:
+    """Counts and problems of one dataset, or its load error."""
+    annotations = {"casme2": args.casme2_annotations, "samm": args.samm_annotations}.get(name)
+    try:
+        result = load_dataset(name, root, config, annotations=annotations)
+    except (FileNotFoundError, ValueError) as error:
+        return {"root": str(root), "error": str(error)}
+    return {
+        "root": str(root),
+        "clips": len(result.records),
+        "classes": result.class_counts(),
+        "subjects": result.subject_counts(),
+        "problems": list(result.problems),
+    }
+
+
+def print_text(config: Config, report: dict) -> None:
+    print(f"protocol {config.protocol}, bad_apex {config.bad_apex}, smic_apex {config.smic_apex}")
+    for name, entry in report.items():
+        print(f"\n{name}: {entry['root']}")
+        if "error" in entry:
+            print(f"  ERROR: {entry['error']}")
+            continue
+        print(f"  clips: {entry['clips']}")
+        print("  per class: " + ", ".join(f"{c} {n}" for c, n in entry["classes"].items()))
+        print(
+            f"  per subject ({len(entry['subjects'])}): " + ", ".join(f"{s} {n}" for s, n in entry["subjects"].items())
+        )
+        print(f"  problems ({len(entry['problems'])}):")
+        for problem in entry["problems"]:
+            print(f"    - {problem}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    roots = dataset_roots(args.casme2, args.samm, args.smic)
+    if not roots:
+        print(NO_DATASET, file=sys.stderr)
+        return 2
+    config = dataclasses.replace(Config(), protocol=args.protocol, bad_apex=args.bad_apex, smic_apex=args.smic_apex)
+    report = {name: summarize(name, root, args, config) for name, root in roots.items()}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "protocol": config.protocol,
+                    "bad_apex": config.bad_apex,
+                    "smic_apex": config.smic_apex,
+                    "datasets": report,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_text(config, report)
+    return 1 if any("error" in entry for entry in report.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The two 3-class label protocols (SPEC §3, switch ``Config.protocol``).
+
+- ``megc2019`` (default): the official MEGC 2019 composite list
+  ``combined_3class_gt.csv`` (shipped as ``me_resnet/data/megc2019_combined_3class_gt.csv``;
+  no header, CRLF, ``dataset,subject,clip,label``; 0 negative, 1 positive,
+  2 surprise) decides which clips are used and their labels: 442 clips =
+  CASME II 145 + SMIC 164 + SAMM 133.
+- ``paper``: the paper's own emotion -> class mapping (Table 1 text);
+  emotions outside it ('others', 'Other') are excluded.
+
+The list writes names differently from the folders (SMIC ``s01``/``s01_ne_01``
+vs ``s1``/``s1_ne_01``; SAMM subject ``6`` vs ``006``; CASME II sheets give
+subject ``1`` for ``sub01``): ``canonical_subject`` / ``canonical_clip`` map
+every spelling to one key, and loaders compare keys only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from me_resnet.data.records import CLASS_NAMES, DATASETS
+from me_resnet.utils.paths import PACKAGE_DATA
+
+PROTOCOLS = ("megc2019", "paper")
+MEGC2019_LIST = PACKAGE_DATA / "megc2019_combined_3class_gt.csv"
+
+NEGATIVE, POSITIVE, SURPRISE = (CLASS_NAMES.index(name) for name in ("negative", "positive", "surprise"))
+
+# paper protocol: emotion (lower-cased) -> class id, per dataset (SPEC §3)
+PAPER_CLASSES: dict[str, dict[str, int]] = {
+    "casme2": {
+        "happiness": POSITIVE,
+        "disgust": NEGATIVE,
+        "repression": NEGATIVE,
+        "fear": NEGATIVE,
+        "sadness": NEGATIVE,
+        "surprise": SURPRISE,
+    },
+    "samm": {
+        "happiness": POSITIVE,
+        "anger": NEGATIVE,
+        "contempt": NEGATIVE,
+        "disgust": NEGATIVE,
+        "fear": NEGATIVE,
+        "sadness": NEGATIVE,
+        "surprise": SURPRISE,
+    },
+    "smic": {"positive": POSITIVE, "negative": NEGATIVE, "surprise": SURPRISE},
+}
+
+
+def check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
+
+
+def paper_label(dataset: str, emotion: str) -> int | None:
+    """Class id of ``emotion`` under the paper protocol, ``None`` if excluded."""
+    return PAPER_CLASSES[dataset].get(str(emotion).strip().lower())
+
+
+def _digits(text: str) -> int | None:
+    match = re.search(r"(\d+)$", str(text).strip())
+    return int(match.group(1)) if match else None
+
+
+def canonical_subject(dataset: str, subject) -> str:
+    """One spelling per subject: casme2 ``sub01``, samm ``006``, smic ``s1``."""
+    text = str(subject).strip()
+    if isinstance(subject, float) and subject.is_integer():
+        text = str(int(subject))
+    number = _digits(text)
+    if number is None:
+        return text
+    return {"casme2": f"sub{number:02d}", "samm": f"{number:03d}", "smic": f"s{number}"}.get(dataset, text)
+
+
+def canonical_clip(dataset: str, clip) -> str:
+    """One spelling per clip name; only SMIC differs (``s01_ne_01`` -> ``s1_ne_01``)."""
+    text = str(clip).strip()
+    if dataset == "smic":
+        text = re.sub(r"^s0*(\d+)_", lambda m: f"s{int(m.group(1))}_", text)
+    return text
+
+
+def read_megc2019_list(path=None) -> dict[str, dict[tuple[str, str], int]]:
+    """The composite list as ``{dataset: {(subject, clip): label}}`` with canonical keys.
+
+    ``path`` overrides the shipped file. Malformed lines raise ``ValueError``
+    naming the file and line.
+    """
+    path = Path(path).expanduser() if path is not None else MEGC2019_LIST
+    if not path.is_file():
+        raise FileNotFoundError(f"megc2019 list {str(path)!r} does not exist")
+    entries: dict[str, dict[tuple[str, str], int]] = {name: {} for name in DATASETS}
+    for line_number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 4 or parts[0] not in entries or parts[3] not in ("0", "1", "2"):
+            raise ValueError(
+                f"{path} line {line_number}: expected 'dataset,subject,clip,label' with dataset in "
+                f"{list(DATASETS)} and label 0/1/2, got {line!r}"
+            )
+        dataset, subject, clip, label = parts
+        key = (canonical_subject(dataset, subject), canonical_clip(dataset, clip))
+        entries[dataset][key] = int(label)
+    return entries

@@ -1,0 +1,126 @@
+"""SMIC-HS loader (SPEC §3).
+
+Layout: ``<root>/HS/s<N>/micro/{negative,positive,surprise}/s<N>_{ne,po,sur}_<NN>/
+reg_image<frame:06d>.bmp`` (raw release ``image<frame:06d>.bmp``); ``root`` may
+be the HS folder, ``SMIC_all_cropped`` or its parent. There is no annotation
+file: onset = first frame, offset = last frame, apex = middle frame
+``onset + (offset - onset) // 2`` (``smic_apex="middle"``) or the frame of
+maximum mean absolute grey difference from the onset frame (``"spot"``).
+The label is the class folder (paper protocol) or the megc2019 list's label.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from me_resnet.data import protocols
+from me_resnet.data.common import (
+    ClipSpec,
+    LoadResult,
+    check_choice,
+    check_options,
+    find_frames_root,
+    list_frames,
+    make_record,
+    middle_frame,
+    require_dir,
+    sort_records,
+    sub_dirs,
+)
+
+SMIC_APEX_MODES = ("middle", "spot")
+CLASS_FOLDERS = ("negative", "positive", "surprise")
+SUBJECT_PATTERN = r"s\d+"
+
+
+def read_grey(path) -> np.ndarray:
+    """One frame as a grey uint8 array; unreadable files raise ``ValueError`` naming the file."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return image
+
+
+def spot_apex(frame_paths: dict[int, object]) -> int:
+    """Frame number with the largest mean |frame - onset frame| (first one on ties)."""
+    numbers = sorted(frame_paths)
+    onset = read_grey(frame_paths[numbers[0]]).astype(np.float32)
+    scores = [float(np.mean(np.abs(read_grey(frame_paths[n]).astype(np.float32) - onset))) for n in numbers]
+    return numbers[int(np.argmax(scores))]
+
+
+def smic_clip_folders(hs_root) -> tuple[dict[tuple[str, str], tuple], list[str]]:
+    """``{(subject, clip): (folder, class_folder)}`` under ``s<N>/micro/<class>/``, and problems."""
+    folders, problems = {}, []
+    for subject_dir in sub_dirs(hs_root):
+        micro = subject_dir / "micro"
+        if not micro.is_dir():
+            continue
+        for class_dir in sub_dirs(micro):
+            if class_dir.name.lower() not in CLASS_FOLDERS:
+                problems.append(f"{class_dir}: unknown class folder (expected {list(CLASS_FOLDERS)}); skipped")
+                continue
+            for clip_dir in sub_dirs(class_dir):
+                key = (
+                    protocols.canonical_subject("smic", subject_dir.name),
+                    protocols.canonical_clip("smic", clip_dir.name),
+                )
+                folders[key] = (clip_dir, class_dir.name.lower())
+    return folders, problems
+
+
+def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """Label per selected clip key under ``protocol``, and problems."""
+    if protocol == "paper":
+        return {key: protocols.paper_label("smic", class_name) for key, (_, class_name) in folders.items()}, []
+    listed = protocols.read_megc2019_list(megc_list)["smic"]
+    problems = [
+        f"{s}/{c}: in the megc2019 list but no clip folder; skipped" for s, c in listed if (s, c) not in folders
+    ]
+    unlisted = sum(key not in listed for key in folders)
+    if unlisted:
+        problems.append(f"{unlisted} clip folders not in the megc2019 list skipped")
+    for key, label in listed.items():
+        if key in folders and protocols.paper_label("smic", folders[key][1]) != label:
+            problems.append(
+                f"{key[0]}/{key[1]}: folder class {folders[key][1]!r} differs from megc2019 label {label}; list label used"
+            )
+    return {key: label for key, label in listed.items() if key in folders}, problems
+
+
+def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) -> LoadResult:
+    """SMIC-HS clips as ``ClipRecord`` (all frames of the clip folder) under ``protocol``."""
+    check_options(protocol, "repair")
+    check_choice("smic_apex", smic_apex, SMIC_APEX_MODES)
+    hs_root = find_frames_root(require_dir(root, "SMIC"), SUBJECT_PATTERN, ("HS",), "SMIC-HS")
+    folders, problems = smic_clip_folders(hs_root)
+    labels, label_problems = _labels(folders, protocol, megc_list)
+    problems += label_problems
+    records = []
+    keys = sorted(labels)
+    for key in tqdm(keys, desc="SMIC apex spotting", unit="clip", disable=smic_apex != "spot" or None):
+        folder, class_name = folders[key]
+        frames, _ = list_frames(folder)
+        if not frames:
+            problems.append(f"{folder}: no frames; clip dropped")
+            continue
+        onset, offset = min(frames), max(frames)
+        apex = spot_apex(frames) if smic_apex == "spot" else middle_frame(onset, offset)
+        spec = ClipSpec(
+            "smic",
+            folder.parents[2].name,
+            folder,
+            onset,
+            apex,
+            offset,
+            class_name,
+            labels[key],
+            f"{folder.name} ({smic_apex} apex)",
+        )
+        record, notes = make_record(spec, "repair")
+        problems += notes
+        if record is not None:
+            records.append(record)
+    return LoadResult("smic", sort_records(records), problems)

@@ -1,0 +1,360 @@
+"""Who runs the LOSO folds: this process (``LocalExecutor``), a fresh child process per fold
+(``ProcessExecutor``) or Ray tasks (``RayExecutor``).
+
+A fold is a pure function of (features, fold index, config) → fold file
+(``runner.run_fold``, SPEC §6), so folds of one run, or of every run of a sweep
+(values x seeds x datasets), can train anywhere in any order. ``run_all`` takes
+``runner.LosoRun``s, hands all their pending ``FoldJob``s to one executor, and lets
+each run write its own manifest (driver-only writes). Either executor leaves the
+same fold files, so a run started with one can be resumed with another and the
+predictions equal a sequential run's.
+
+Why a process per fold: with TensorFlow 2.21 and Keras 3, memory of every
+trained model stays allocated after the model is gone; ``keras.backend.clear_session()``
+and ``gc.collect()`` do not return it (``benchmarks/fold_memory.py``:
+about +500 MB per ``keras.applications.ResNet50`` training call and +117 MB per
+demo ME-ResNet fold, while a process per fold keeps the parent flat;
+``results/bench/fold_memory.json``; keras-team/keras#17458). A paper-profile LOSO of 24-28 folds in one process
+would run out of memory; a child process gives it all back when it exits.
+
+Ray is optional (``pip install -e '.[ray]'``): nothing here imports it until a
+``RayExecutor`` runs jobs. See docs/ray.md for a multi-machine cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from me_resnet.evaluation.run_dir import fold_file
+from me_resnet.evaluation.runner import FoldJob, LosoRun, run_fold
+from me_resnet.utils.io import write_atomic
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "process", "ray")
+RAY_MISSING = (
+    "--executor ray needs Ray, which is not installed in this environment ({error}); install the optional "
+    "extra with: pip install -e '.[ray]'   (or: pip install 'ray[default]>=2.9')"
+)
+
+
+class FoldsFailedError(RuntimeError):
+    """Some folds failed on the executor; the finished ones are on disk and a rerun resumes from them."""
+
+
+class LocalExecutor:
+    """The plain loop: folds one after another in this process (the default).
+
+    ``threads`` pins TensorFlow's and OpenMP's thread counts (``--cpus-per-fold``):
+    a fold's last bits depend on it, so a run mixed with Ray folds of
+    ``cpus_per_fold=threads`` stays bit-identical. None: the backend's default
+    (all cores).
+    """
+
+    parallel = False
+
+    def __init__(self, threads: int | None = None):
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads!r}")
+        self.threads = None if threads is None else int(threads)
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        from tqdm.auto import tqdm
+
+        if self.threads and jobs:
+            pin_threads(self.threads)
+        outcomes = []
+        bar = tqdm(jobs, disable=not progress, unit="fold")
+        for position, job in enumerate(bar):
+            bar.set_description(f"fold {position + 1}/{len(jobs)} {job.group}{self.where}")
+            table, info = self.run_one(job)
+            outcomes.append((table, dict(info, threads=self.threads or "default")))
+        bar.close()
+        return outcomes
+
+    where = ""  # progress-bar note on where a fold trains
+
+    def run_one(self, job: FoldJob) -> tuple[pd.DataFrame, dict]:
+        return job.run()
+
+
+class ProcessExecutor(LocalExecutor):
+    """Folds one after another, each in a fresh child process (``spawn``), so memory cannot pile up.
+
+    The fold's features, config and ``build_fn`` are pickled to the child (a
+    ``build_fn`` must be importable, as on Ray), which runs ``FoldJob.run`` and
+    writes the fold file exactly as the local loop does. Costs one TensorFlow
+    start-up (a few seconds) per fold. ``threads`` as for ``LocalExecutor``; the
+    children inherit the pinned thread counts through the environment.
+    """
+
+    where = " (own process)"
+
+    def run_one(self, job: FoldJob) -> tuple[pd.DataFrame, dict]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            try:
+                return pool.submit(_run_job, job).result()
+            except BrokenProcessPool as error:
+                raise FoldsFailedError(
+                    f"the process training fold {job.fold} ({job.group}) of {job.run_dir} died without an "
+                    f"exception (killed, e.g. out of memory). Finished folds are saved: rerun to resume."
+                ) from error
+
+
+def _run_job(job: FoldJob) -> tuple[pd.DataFrame, dict]:
+    """Child-process body of ``ProcessExecutor``: one fold, which process trained it and its peak memory."""
+    import resource
+
+    table, info = job.run()
+    return table, dict(
+        info, pid=os.getpid(), peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    )
+
+
+def pin_threads(threads: int) -> None:
+    """This process's TensorFlow intra/inter-op and OpenMP threads = ``threads`` (must precede TF's first op)."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    if "tensorflow" not in sys.modules:
+        return  # read from the environment when TensorFlow starts
+    import tensorflow as tf  # only to pin threads: not model code
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+            raise ValueError(
+                f"cannot pin {threads} threads per fold: TensorFlow is already running in this process "
+                f"with another thread count; set TF_NUM_INTRAOP_THREADS={threads} before starting"
+            ) from None
+
+
+class RayExecutor:
+    """Each fold a Ray task (``num_cpus=cpus_per_fold``, ``num_gpus=gpus_per_fold``).
+
+    Each distinct ``Features`` goes into the object store once (``ray.put``); a
+    task trains its fold with ``runner.run_fold`` and writes the fold file into the
+    run dir exactly as the local loop does (atomic; shared filesystem) and sends
+    the file's bytes back, so the driver also holds it when the worker's disk is
+    not shared. ``address`` is a cluster (``HEAD:6379``, ``auto``) or None for a
+    private local instance; an already initialised Ray is used as it is. Workers
+    get ``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow/OpenMP thread
+    counts of ``cpus_per_fold`` (plus ``env_vars``) through the task's runtime env.
+    ``fresh_process_per_fold``: a worker process exits after one fold (Ray's
+    ``max_calls=1``), so no worker accumulates TensorFlow's retained memory.
+    """
+
+    parallel = True
+
+    def __init__(
+        self,
+        address: str | None = None,
+        cpus_per_fold: float = 1.0,
+        gpus_per_fold: float = 0.0,
+        env_vars: dict | None = None,
+        init_kwargs: dict | None = None,
+        fresh_process_per_fold: bool = True,
+    ):
+        if not cpus_per_fold > 0:
+            raise ValueError(f"cpus_per_fold must be > 0, got {cpus_per_fold!r}")
+        if not gpus_per_fold >= 0:
+            raise ValueError(f"gpus_per_fold must be >= 0, got {gpus_per_fold!r}")
+        require_ray()
+        self.address, self.cpus_per_fold, self.gpus_per_fold = address, float(cpus_per_fold), float(gpus_per_fold)
+        self.env_vars, self.init_kwargs = dict(env_vars or {}), dict(init_kwargs or {})
+        self.fresh_process_per_fold = bool(fresh_process_per_fold)
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment of the fold tasks: the driver's Keras backend, quiet TF, ``cpus_per_fold`` threads."""
+        threads = str(max(1, int(self.cpus_per_fold)))
+        backend = os.environ.get("KERAS_BACKEND")
+        if backend is None:
+            import keras
+
+            backend = keras.config.backend()
+        env = {
+            "KERAS_BACKEND": backend,
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            "TF_NUM_INTRAOP_THREADS": threads,
+            "TF_NUM_INTEROP_THREADS": threads,
+            "OMP_NUM_THREADS": threads,
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        }  # fractional --gpus-per-fold: do not grab the whole card
+        return env | self.env_vars
+
+    def _connect(self):
+        import ray
+
+        if not ray.is_initialized():
+            log.info("starting Ray (%s)", self.address or "local instance")
+            ray.init(
+                address=self.address, **({"include_dashboard": False, "logging_level": "WARNING"} | self.init_kwargs)
+            )
+        return ray
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        from tqdm.auto import tqdm
+
+        if not jobs:
+            return []
+        ray = self._connect()
+        # max_calls=1: a worker process exits after its fold, returning the memory TensorFlow keeps (module docstring)
+        task = ray.remote(max_calls=1 if self.fresh_process_per_fold else 0)(_fold_task).options(
+            num_cpus=self.cpus_per_fold,
+            num_gpus=self.gpus_per_fold,
+            runtime_env={"env_vars": self.worker_env()},
+            max_retries=0,
+        )
+        stored = {}  # id(features) -> ObjectRef: each feature set is shipped once
+        pending = {}
+        for position, job in enumerate(jobs):
+            if id(job.features) not in stored:
+                stored[id(job.features)] = ray.put(job.features)
+            reference = task.remote(
+                stored[id(job.features)], job.fold, job.config, job.run_dir, job.model_name, job.build_fn, job.verbose
+            )
+            pending[reference] = position
+        outcomes, failures = [None] * len(jobs), []
+        bar = tqdm(total=len(jobs), disable=not progress, unit="fold", desc=f"ray: {len(jobs)} folds")
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                position = pending.pop(ready[0])
+                job = jobs[position]
+                try:
+                    table, info, files = ray.get(ready[0])
+                except Exception as error:  # a failed fold must not lose the others: they keep running
+                    log.error("fold %d (%s) of %s failed on Ray: %s", job.fold, job.group, job.run_dir, error)
+                    failures.append((job, error))
+                else:
+                    _keep_on_driver(job, info, files)
+                    outcomes[position] = (table, info)
+                    bar.set_postfix_str(f"{info['group']} on {info.get('node', '?')}")
+                bar.update()
+        except BaseException:
+            for reference in pending:
+                ray.cancel(reference)
+            raise
+        finally:
+            bar.close()
+        if failures:
+            job, error = failures[0]
+            raise FoldsFailedError(
+                f"{len(failures)} of {len(jobs)} folds failed; first: fold {job.fold} ({job.group}) of "
+                f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume."
+            ) from error
+        return outcomes
+
+
+def _fold_task(features, fold: int, config, run_dir, model_name: str, build_fn, verbose: int):
+    """Ray task body: train one fold, write its file, return (table, info, {"csv": bytes, "json": bytes})."""
+    target = run_dir
+    if run_dir is not None and not _writable(Path(run_dir)):  # this node does not share the run dir
+        target = Path(tempfile.mkdtemp(prefix="me_resnet_fold_"))
+    table, info = run_fold(features, fold, config, target, model_name=model_name, build_fn=build_fn, verbose=verbose)
+    files = {}
+    if target is not None:
+        path = fold_file(target, fold, info["group"])
+        files = {"csv": path.read_bytes(), "json": path.with_suffix(".json").read_bytes()}
+    return (
+        table,
+        dict(
+            info,
+            node=socket.gethostname(),
+            pid=os.getpid(),
+            threads=int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or "default",
+        ),
+        files,
+    )
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return os.access(directory, os.W_OK)
+    except OSError:
+        return False
+
+
+def _keep_on_driver(job: FoldJob, info: dict, files: dict) -> None:
+    """Make sure the driver's run dir holds the fold file the worker wrote (a no-op on a shared filesystem)."""
+    if job.run_dir is None:
+        return
+    path = fold_file(job.run_dir, job.fold, info["group"])
+    if path.exists() and path.read_bytes() == files["csv"]:
+        return
+    write_atomic(path.with_suffix(".json"), lambda stream: stream.write(files["json"].decode()))
+    write_atomic(path, lambda stream: stream.write(files["csv"].decode()))  # the csv last: it marks the fold finished
+
+
+def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> list[pd.DataFrame]:
+    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run."""
+    executor = executor or LocalExecutor()
+    jobs = [job for run in runs for job in run.jobs]
+    started = time.perf_counter()
+    outcomes = iter(executor.run(jobs, progress=progress))
+    if jobs:
+        log.debug(
+            "%d folds of %d runs in %.1f s on %s",
+            len(jobs),
+            len(runs),
+            time.perf_counter() - started,
+            type(executor).__name__,
+        )
+    return [run.finish([next(outcomes) for _ in run.jobs]) for run in runs]
+
+
+def require_ray():
+    """``import ray``, or an ``ImportError`` that says how to install it."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError(RAY_MISSING.format(error=error)) from None
+    return ray
+
+
+def make_executor(
+    name: str = "local", address: str | None = None, cpus_per_fold: float | None = None, gpus_per_fold: float = 0.0
+):
+    """The executor named by ``--executor`` (``local`` | ``process`` | ``ray``) with its options.
+
+    ``cpus_per_fold`` None: all cores for the local loop, 1 per Ray task.
+    """
+    if name in ("local", "process"):
+        if address is not None or gpus_per_fold:
+            raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
+        executor = LocalExecutor if name == "local" else ProcessExecutor
+        return executor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
+    if name == "ray":
+        return RayExecutor(
+            address=address, cpus_per_fold=1.0 if cpus_per_fold is None else cpus_per_fold, gpus_per_fold=gpus_per_fold
+        )
+    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+
+
+__all__ = [
+    "EXECUTORS",
+    "FoldsFailedError",
+    "LocalExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "make_executor",
+    "pin_threads",
+    "require_ray",
+    "run_all",
+]

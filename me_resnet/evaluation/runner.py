@@ -1,0 +1,219 @@
+"""Leave-one-subject-out runner: leak-checked, resumable, one file per fold (SPEC §6).
+
+Folds come from ``sklearn.model_selection.LeaveOneGroupOut`` on
+``Features.groups`` (``dataset/subject``: subject ids repeat across datasets).
+A fold is a pure function of (features, fold index, config, run dir) → fold file
+(``run_fold``), so an executor other than the plain loop here (e.g. Ray tasks)
+can run folds in parallel: ``LosoRun`` lists a run's pending ``FoldJob``s and
+``me_resnet.evaluation.executors`` runs them (in this process, or as Ray tasks).
+
+With a ``run_dir`` each finished fold is written atomically as
+``fold_<i>_<group>.csv``; a rerun with the same config and features reads
+finished folds back instead of training them again, recomputes a truncated or
+corrupt one, and refuses a run dir made with a different config or features.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from me_resnet.config import Config
+from me_resnet.data.records import Features
+from me_resnet.evaluation.folds import check_no_leak, fold_plan, select_folds, split_fold
+from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS, fold_file, prepare_run_dir, read_fold_file, resume_fold
+from me_resnet.training.fold import BuildFn, FoldResult, check_finite, train_fold
+from me_resnet.utils.io import write_csv_atomic, write_json_atomic
+from me_resnet.utils.provenance import now_iso, provenance
+
+
+def _fold_table(
+    features: Features, test_index, result: FoldResult, fold: int, model_name: str, config: Config
+) -> pd.DataFrame:
+    probabilities = result.probabilities
+    return pd.DataFrame(
+        {
+            "dataset": features.datasets[test_index].astype(str),
+            "subject": features.subjects[test_index].astype(str),
+            "clip": features.clips[test_index].astype(str),
+            "y_true": features.y[test_index].astype(int),
+            "y_pred": np.argmax(probabilities, axis=1).astype(int),
+            "prob_negative": probabilities[:, 0],
+            "prob_positive": probabilities[:, 1],
+            "prob_surprise": probabilities[:, 2],
+            "fold": fold,
+            "seed": config.seed,
+            "epochs_trained": result.epochs_trained,
+            "model": model_name,
+            "early_stop_on": config.early_stop_on,
+            "optimistic": config.early_stop_on == "test",
+        },
+        columns=PREDICTION_COLUMNS,
+    )
+
+
+def run_fold(
+    features: Features,
+    fold: int,
+    config: Config,
+    run_dir: str | Path | None = None,
+    *,
+    model_name: str | None = None,
+    build_fn: BuildFn | None = None,
+    verbose: int = 0,
+    plan=None,
+) -> tuple[pd.DataFrame, dict]:
+    """Train and predict fold ``fold``; write ``fold_<i>_<group>.csv`` into ``run_dir`` if given.
+
+    Returns ``(predictions, fold_info)``; with a run dir the predictions are the
+    ones read back from the file, so resumed and fresh runs are identical.
+    """
+    plan = plan if plan is not None else fold_plan(features)
+    group, train_index, test_index = plan[fold]
+    model_name = model_name or config.model
+    fit_index, val_index = split_fold(features, train_index, config)
+    check_no_leak(features, group, fit_index, val_index, test_index)
+    val = None
+    if config.early_stop_on == "val":
+        val = features.subset(val_index)
+    elif config.early_stop_on == "test":
+        val = features.subset(test_index)  # the optimistic protocol
+    result = train_fold(
+        features.subset(fit_index),
+        val,
+        features.subset(test_index),
+        config,
+        build_fn=build_fn,
+        model_name=model_name,
+        verbose=verbose,
+    )
+    check_no_leak(
+        features, group, fit_index, val_index, test_index, result, monitor_test=config.early_stop_on == "test"
+    )
+    table = _fold_table(features, test_index, result, fold, model_name, config)
+    info = {
+        "fold": fold,
+        "group": group,
+        "n_test": int(len(test_index)),
+        "n_fit": int(len(fit_index)),
+        "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
+        "epochs_trained": result.epochs_trained,
+        "best_epoch": result.best_epoch,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "missing_train_classes": list(result.missing_train_classes),
+        "resumed": False,
+    }
+    if run_dir is None:
+        return table, info
+    path = fold_file(run_dir, fold, group)
+    write_json_atomic(path.with_suffix(".json"), info)  # before the csv: the csv marks the fold finished
+    write_csv_atomic(path, table)
+    return read_fold_file(path, features.clips[test_index]), info
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One pending fold of one LOSO run: what ``run_fold`` needs, the unit an executor runs."""
+
+    features: Features
+    fold: int
+    config: Config
+    run_dir: Path | None
+    model_name: str
+    build_fn: BuildFn | None = None
+    verbose: int = 0
+    plan: list | None = field(default=None, repr=False)
+
+    @property
+    def group(self) -> str:
+        return (self.plan or fold_plan(self.features))[self.fold][0]
+
+    def run(self) -> tuple[pd.DataFrame, dict]:
+        return run_fold(
+            self.features,
+            self.fold,
+            self.config,
+            self.run_dir,
+            model_name=self.model_name,
+            build_fn=self.build_fn,
+            verbose=self.verbose,
+            plan=self.plan,
+        )
+
+
+class LosoRun:
+    """One ``run_loso`` call in two halves, so that one executor can run the folds of many runs.
+
+    Construction checks the input, plans the folds, claims (or checks) the run
+    dir, reads finished folds back and lists the rest as ``jobs``; ``finish``
+    takes their ``(predictions, info)`` in ``jobs`` order and, with a run dir,
+    writes ``manifest.json``. Only the driver writes the manifest: fold workers
+    write just their own fold file and its ``.json`` sidecar.
+    """
+
+    def __init__(
+        self,
+        features: Features,
+        model_name: str,
+        config: Config,
+        run_dir: str | Path | None = None,
+        *,
+        folds=None,
+        verbose: int = 0,
+        build_fn: BuildFn | None = None,
+    ):
+
+        check_finite(features, "LOSO input")
+        self.features, self.model_name, self.config = features, model_name, config
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.plan = fold_plan(features)
+        self.chosen = select_folds(self.plan, folds)
+        self.started_iso, self.started = now_iso(), time.perf_counter()
+        self.manifest = None
+        if self.run_dir is not None:
+            prepare_run_dir(self.run_dir, config, model_name, features)
+            self.manifest = {
+                "model": model_name,
+                "config": config.to_dict(),
+                "optimistic": config.early_stop_on == "test",
+                "provenance": provenance(),
+                "start_time": self.started_iso,
+                "folds": {},
+            }
+            write_json_atomic(self.run_dir / "manifest.json", self.manifest | {"status": "running"})
+        self.finished: dict[int, tuple[pd.DataFrame, dict]] = {}
+        for fold in self.chosen:
+            if self.run_dir is not None:
+                group, _, test_index = self.plan[fold]
+                table, info = resume_fold(self.run_dir, fold, group, features.clips[test_index])
+                if table is not None:
+                    self.finished[fold] = (table, info)
+        self.jobs = [
+            FoldJob(features, fold, config, self.run_dir, model_name, build_fn, verbose, self.plan)
+            for fold in self.chosen
+            if fold not in self.finished
+        ]
+
+    def finish(self, outcomes) -> pd.DataFrame:
+        """Predictions of every chosen fold in fold order; ``outcomes`` are the jobs' ``(table, info)``."""
+
+        outcomes = list(outcomes)
+        if len(outcomes) != len(self.jobs):
+            raise ValueError(f"{len(outcomes)} fold outcomes for {len(self.jobs)} pending folds of {self.run_dir}")
+        done = dict(self.finished) | {job.fold: outcome for job, outcome in zip(self.jobs, outcomes)}
+        predictions = pd.concat([done[fold][0] for fold in self.chosen], ignore_index=True)
+        if self.manifest is not None:
+            self.manifest["folds"] = {self.plan[fold][0]: done[fold][1] for fold in self.chosen}
+            self.manifest |= {
+                "status": "finished",
+                "end_time": now_iso(),
+                "wall_seconds": round(time.perf_counter() - self.started, 3),
+                "n_folds": len(self.chosen),
+                "n_predictions": len(predictions),
+            }
+            write_json_atomic(self.run_dir / "manifest.json", self.manifest)
+        return predictions

@@ -1,0 +1,180 @@
+"""Face crop for a clip (SPEC §4.2; paper §2.1 step 2).
+
+MTCNN (package ``mtcnn``, weights shipped inside the package) runs once per
+clip on the onset frame; the same square box is applied to every key frame so
+the crop does not jitter. The box is grown by ``margin`` of its size on each
+side, made square about its centre (side = the longer side), shifted inside
+the image and, only if still larger than the image, shrunk to fit. The crop is
+resized to ``image_size`` and kept grey. When no face is found the largest
+centred square is used instead; callers count these fallbacks.
+
+One detector per process: ``get_detector()`` builds it lazily at first use
+(importing TensorFlow takes seconds), never per clip. ``FaceCropper.boxes``
+detects many onset frames in batched MTCNN calls (``detect_faces``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_DETECTOR = None
+DETECTORS = ("mtcnn", "center")
+BATCH_SIZE = 16  # onset frames per MTCNN call
+DETECTION_SIDE = 240
+"""MTCNN sees the onset frame downscaled so its shorter side is at most this.
+
+Faces in CASME II / SAMM / SMIC fill a large part of the frame; MTCNN finds
+faces down to 20 px (1/12 of 240), and a smaller image makes detection several
+times faster. (mtcnn 1.0's own ``min_face_size`` cannot be used for this: a
+larger value shifts its scale pyramid below the network's 12 px input and it
+then finds nothing.)"""
+
+
+def get_detector():
+    """The process-wide MTCNN instance (built on first call)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        from mtcnn import MTCNN
+
+        _DETECTOR = MTCNN(stages="face_and_landmarks_detection")
+    return _DETECTOR
+
+
+def _detector_input(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"face detection needs an (H, W, 3) uint8 RGB image, got shape {rgb.shape} dtype {rgb.dtype}")
+    scale = min(1.0, DETECTION_SIDE / min(rgb.shape[:2]))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb), scale
+
+
+def _best_box(faces: list, scale: float) -> tuple[int, int, int, int] | None:
+    faces = [f for f in faces if f["box"][2] > 0 and f["box"][3] > 0]
+    if not faces:
+        return None
+    best = max(faces, key=lambda f: float(f["confidence"]))
+    x, y, w, h = (int(round(float(value) / scale)) for value in best["box"])
+    return x, y, w, h
+
+
+def detect_faces(rgbs: Sequence[np.ndarray], batch_size: int = BATCH_SIZE) -> list[tuple[int, int, int, int] | None]:
+    """Most confident MTCNN box ``(x, y, w, h)`` (or None) for each RGB uint8 image.
+
+    Images of equal (downscaled) size go through MTCNN together in batches:
+    about 5x faster than one call per image, with the same boxes.
+    """
+    prepared = [_detector_input(rgb) for rgb in rgbs]
+    by_shape: dict[tuple, list[int]] = defaultdict(list)
+    for index, (image, _) in enumerate(prepared):
+        by_shape[image.shape].append(index)
+    boxes: list = [None] * len(prepared)
+    for indices in by_shape.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            found = get_detector().detect_faces([prepared[i][0] for i in chunk])
+            if len(found) != len(chunk):  # defensive: mtcnn answered for fewer images
+                found = [get_detector().detect_faces(prepared[i][0]) for i in chunk]
+            for i, faces in zip(chunk, found):
+                boxes[i] = _best_box(faces, prepared[i][1])
+    return boxes
+
+
+def detect_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Most confident MTCNN face box ``(x, y, w, h)`` in an RGB uint8 image, or None."""
+    return detect_faces([rgb])[0]
+
+
+def square_box(
+    box: tuple[int, int, int, int], margin: float, image_shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """Grow ``(x, y, w, h)`` by ``margin`` per side, make it square and keep it inside the image.
+
+    Returns ``(x0, y0, x1, y1)`` with ``x1 - x0 == y1 - y0``.
+    """
+    if margin < 0:
+        raise ValueError(f"face_margin must be >= 0, got {margin}")
+    height, width = image_shape[:2]
+    x, y, w, h = box
+    side = int(round(max(w, h) * (1 + 2 * margin)))
+    side = max(1, min(side, height, width))
+    centre_x, centre_y = x + w / 2.0, y + h / 2.0
+    x0 = int(round(centre_x - side / 2.0))
+    y0 = int(round(centre_y - side / 2.0))
+    x0 = min(max(x0, 0), width - side)
+    y0 = min(max(y0, 0), height - side)
+    return x0, y0, x0 + side, y0 + side
+
+
+def centre_box(image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The largest centred square ``(x0, y0, x1, y1)``: the no-face fallback."""
+    height, width = image_shape[:2]
+    side = min(height, width)
+    x0, y0 = (width - side) // 2, (height - side) // 2
+    return x0, y0, x0 + side, y0 + side
+
+
+def crop(grey: np.ndarray, box: tuple[int, int, int, int], image_size: int) -> np.ndarray:
+    """Crop ``box`` out of a grey frame and resize to ``image_size`` square (uint8)."""
+    x0, y0, x1, y1 = box
+    if grey.ndim != 2:
+        raise ValueError(f"crop expects a 2-D grey frame, got shape {grey.shape}")
+    if x1 > grey.shape[1] or y1 > grey.shape[0]:
+        raise ValueError(
+            f"face box {box} lies outside a frame of shape {grey.shape} (frames of a clip differ in size?)"
+        )
+    patch = grey[y0:y1, x0:x1]
+    interpolation = cv2.INTER_AREA if patch.shape[0] > image_size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (image_size, image_size), interpolation=interpolation)
+
+
+@dataclass(frozen=True)
+class FaceCropper:
+    """Finds the crop box on a clip's onset frame and crops frames with it.
+
+    Args:
+        detector: "mtcnn" (default) or "center" (skip detection, centre square).
+        margin: box growth per side as a fraction of the box size (default 0.10).
+        image_size: side of the resized square crop.
+    """
+
+    detector: str = "mtcnn"
+    margin: float = 0.10
+    image_size: int = 112
+
+    def __post_init__(self):
+        if self.detector not in DETECTORS:
+            raise ValueError(f"face_detector must be one of {DETECTORS}, got {self.detector!r}")
+        if self.image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+
+    def box(self, rgb: np.ndarray, name: str = "") -> tuple[tuple[int, int, int, int], bool]:
+        """``(box, found)`` for an onset frame; ``found`` is False on the centre fallback."""
+        return self.boxes([rgb], [name])[0]
+
+    def boxes(
+        self, rgbs: Sequence[np.ndarray], names: Sequence[str] = ()
+    ) -> list[tuple[tuple[int, int, int, int], bool]]:
+        """``box`` for many onset frames, detected in batches (one detector per process)."""
+        if self.detector == "center":
+            return [(centre_box(rgb.shape), True) for rgb in rgbs]
+        results = []
+        for index, (rgb, face) in enumerate(zip(rgbs, detect_faces(rgbs))):
+            if face is None:
+                name = names[index] if index < len(names) and names[index] else "onset frame"
+                log.warning("no face found by MTCNN in %s; using the centre crop", name)
+                results.append((centre_box(rgb.shape), False))
+            else:
+                results.append((square_box(face, self.margin, rgb.shape), True))
+        return results
+
+    def crop(self, grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        return crop(grey, box, self.image_size)

@@ -1,0 +1,190 @@
+"""Farneback flow, the improved-Farneback continuity mask and optical strain.
+
+Paper §2.1.1-§2.1.3, eq. (5)-(9); SPEC §4.3-§4.5. All Farneback calls go
+through ``farneback`` so tests can count them (``FARNEBACK_CALLS``) or patch it.
+
+Pipeline of one clip (``flow_features``)::
+
+    grey key frames I_1..I_N (uint8, face crops)
+      -> F_i = farneback(I_i, I_{i+1})            N-1 fields (u, v)     [cached]
+      -> P_i = |I_{i+1} - I_i|                    eq. (6)               [cached]
+      -> channels (u, v, strain | magnitude) from the unmasked F_i
+      -> mask Q_i = P_i > U, U = a * p            eq. (5), (7)-(9)      (flow_mode="improved")
+      -> per-clip, per-channel z-score            (normalise="clip")
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from me_resnet.config import Config
+
+FARNEBACK_CALLS = [0]
+"""Number of Farneback calls made in this process (a one-item list so it can be reset)."""
+
+FLOW_MODES = ("improved", "vanilla")
+MASK_READINGS = ("grey_difference", "flow_difference")
+CHANNEL_SETS = {"strain": ("u", "v", "strain"), "magnitude": ("u", "v", "magnitude")}
+NORMALISE_MODES = ("clip", "none")
+
+
+def farneback(prev: np.ndarray, next_: np.ndarray, config: Config) -> np.ndarray:
+    """Dense flow (H, W, 2) float32 from ``prev`` to ``next_`` (uint8 grey), SPEC §4.3.
+
+    ``cv2.calcOpticalFlowFarneback(prev, next, None, 0.5, 3, 15, 3, 5, 1.2, 0)``
+    with the parameters taken from ``config.farneback_*``.
+    """
+    if prev.shape != next_.shape or prev.ndim != 2:
+        raise ValueError(f"farneback needs two grey frames of equal shape, got {prev.shape} and {next_.shape}")
+    FARNEBACK_CALLS[0] += 1
+    flow = cv2.calcOpticalFlowFarneback(
+        prev,
+        next_,
+        None,
+        config.farneback_pyr_scale,
+        config.farneback_levels,
+        config.farneback_winsize,
+        config.farneback_iterations,
+        config.farneback_poly_n,
+        config.farneback_poly_sigma,
+        0,
+    )
+    return flow.astype(np.float32, copy=False)
+
+
+def sequence_flow(frames: np.ndarray, config: Config) -> np.ndarray:
+    """(N-1, H, W, 2) flow between consecutive frames of a (N, H, W) uint8 stack."""
+    return np.stack([farneback(frames[i], frames[i + 1], config) for i in range(len(frames) - 1)])
+
+
+def grey_differences(frames: np.ndarray) -> np.ndarray:
+    """P_i = |I_{i+1} - I_i| per pixel, eq. (6): (N-1, H, W), uint8 for uint8 frames."""
+    frames = np.asarray(frames)
+    difference = np.abs(np.diff(frames.astype(np.int16), axis=0))
+    return difference.astype(np.uint8) if frames.dtype == np.uint8 else difference
+
+
+def flow_differences(flows: np.ndarray) -> np.ndarray:
+    """D_i = | |F_i| - |F_{i-1}| | with D_0 = |F_0|: (N-1, H, W) float32.
+
+    The ``mask_reading="flow_difference"`` reading of eq. (5), which writes the
+    difference on the target (flow) image I_m of frames t and t-1 rather than
+    on the grey frames. The first field has no predecessor, so its own
+    magnitude stands in (motion from rest).
+    """
+    magnitude = np.hypot(flows[..., 0], flows[..., 1])
+    previous = np.concatenate([np.zeros_like(magnitude[:1]), magnitude[:-1]])
+    return np.abs(magnitude - previous).astype(np.float32)
+
+
+def adaptive_threshold(differences: np.ndarray, scale_factor: float) -> float:
+    """U = a * p with p = sum_i S_i / ((N-1) K), S_i = sum_xy P_i: eq. (7)-(9).
+
+    That is ``a`` times the mean of every per-pixel difference of the clip.
+    """
+    if scale_factor < 0:
+        raise ValueError(f"scale_factor a must be >= 0, got {scale_factor}")
+    return float(scale_factor) * float(np.mean(differences, dtype=np.float64))
+
+
+def continuity_mask(differences: np.ndarray, scale_factor: float) -> np.ndarray:
+    """Q_i(x, y) = P_i(x, y) > U (boolean, same shape), eq. (5) with U from eq. (9)."""
+    return differences > adaptive_threshold(differences, scale_factor)
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """sqrt(u_x^2 + v_y^2 + 0.5 (u_y + v_x)^2) of (..., H, W, 2) flow -> (..., H, W).
+
+    Derivatives are central differences (``numpy.gradient``, one-sided at the
+    border), x along columns and y along rows, in pixels per pixel.
+    """
+    return _strain(flow[..., 0], flow[..., 1])
+
+
+def _strain(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    u_y, u_x = np.gradient(u, axis=(-2, -1))
+    v_y, v_x = np.gradient(v, axis=(-2, -1))
+    shear = u_y + v_x
+    return np.sqrt(u_x * u_x + v_y * v_y + 0.5 * shear * shear).astype(np.float32, copy=False)
+
+
+def flow_channels(flows: np.ndarray, channels: str = "strain") -> np.ndarray:
+    """(..., H, W, 2) flow -> (..., H, W, 3): (u, v, strain) or (u, v, magnitude)."""
+    if channels not in CHANNEL_SETS:
+        raise ValueError(f"channels must be one of {sorted(CHANNEL_SETS)}, got {channels!r}")
+    third = optical_strain(flows) if channels == "strain" else np.hypot(flows[..., 0], flows[..., 1])
+    return np.concatenate([flows, third[..., None].astype(np.float32)], axis=-1)
+
+
+def normalise(x: np.ndarray, mode: str = "clip") -> np.ndarray:
+    """Per-clip, per-channel z-score over all axes but the last (SPEC §4.5).
+
+    A channel with zero variance (e.g. all-zero flow of a still clip) is only
+    centred, never divided by zero. ``mode="none"`` returns ``x`` unchanged.
+    """
+    if mode not in NORMALISE_MODES:
+        raise ValueError(f"normalise must be one of {NORMALISE_MODES}, got {mode!r}")
+    if mode == "none":
+        return x.astype(np.float32, copy=False)
+    # statistics on a channel-first copy: reducing over the leading axes of a
+    # channels-last array is ~10x slower in numpy
+    per_channel = np.ascontiguousarray(np.moveaxis(x, -1, 0).reshape(x.shape[-1], -1), dtype=np.float32)
+    mean = per_channel.mean(axis=1, dtype=np.float64)
+    per_channel -= mean[:, None].astype(np.float32)
+    std = np.sqrt(np.einsum("ij,ij->i", per_channel, per_channel, dtype=np.float64) / per_channel.shape[1])
+    scale = np.where(std > 1e-12, 1.0 / np.maximum(std, 1e-12), 1.0).astype(np.float32)
+    centred = np.subtract(x, mean.astype(np.float32), dtype=np.float32)
+    centred *= scale
+    return centred
+
+
+def motion_mask(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np.ndarray | None:
+    """The continuity mask for ``config`` ((N-1, H, W) bool), or None for vanilla flow."""
+    if config.flow_mode not in FLOW_MODES:
+        raise ValueError(f"flow_mode must be one of {FLOW_MODES}, got {config.flow_mode!r}")
+    if config.mask_reading not in MASK_READINGS:
+        raise ValueError(f"mask_reading must be one of {MASK_READINGS}, got {config.mask_reading!r}")
+    if config.flow_mode == "vanilla":
+        return None
+    reading = grey_diffs if config.mask_reading == "grey_difference" else flow_differences(flows)
+    return continuity_mask(reading, config.scale_factor)
+
+
+def flow_features(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np.ndarray:
+    """Model input (N-1, H, W, 3) float32 from cached unmasked flow and P_i.
+
+    Equal to ``normalise(flow_channels(flows) * mask, config.normalise)``, built
+    channel by channel on contiguous arrays (this runs for every clip at every
+    load). Strain (or magnitude) is computed on the unmasked flow and the mask
+    then zeroes all three channels: masking first would put artificial strain
+    ridges on every mask border.
+    """
+    if config.channels not in CHANNEL_SETS:
+        raise ValueError(f"channels must be one of {sorted(CHANNEL_SETS)}, got {config.channels!r}")
+    if config.normalise not in NORMALISE_MODES:
+        raise ValueError(f"normalise must be one of {NORMALISE_MODES}, got {config.normalise!r}")
+    u = np.ascontiguousarray(flows[..., 0], dtype=np.float32)
+    v = np.ascontiguousarray(flows[..., 1], dtype=np.float32)
+    third = _strain(u, v) if config.channels == "strain" else np.hypot(u, v)
+    mask = motion_mask(flows, grey_diffs, config)
+    out = np.empty(u.shape + (3,), dtype=np.float32)
+    for index, channel in enumerate((u, v, third)):
+        if mask is not None:
+            channel = channel * mask
+        if config.normalise == "clip":
+            mean = channel.mean(dtype=np.float64)
+            centred = channel - np.float32(mean)
+            std = np.sqrt(np.vdot(centred, centred) / centred.size)
+            channel = centred * np.float32(1.0 / std if std > 1e-12 else 1.0)
+        out[..., index] = channel
+    return out
+
+
+def energy_removed(flows: np.ndarray, mask: np.ndarray | None) -> float:
+    """Fraction of the flow energy sum |F|^2 that the mask sets to zero."""
+    if mask is None:
+        return 0.0
+    energy = np.sum(flows.astype(np.float64) ** 2, axis=-1)
+    total = float(energy.sum())
+    return float(energy[~mask].sum() / total) if total > 0 else 0.0

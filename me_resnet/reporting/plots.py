@@ -1,0 +1,94 @@
+"""Plots of the kit's results beside the paper's printed values (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from me_resnet.reporting import paper  # noqa: E402
+
+DEMO_NOTE = "synthetic DEMO data — says nothing about the paper's claims"
+
+
+def _finish(fig, path: Path, title: str, demo: bool) -> Path:
+    fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def table5_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
+    """UF1 / UAR bars per dataset: each kit method beside the paper's ME-ResNet row."""
+    datasets = [d for d in ("casme2", "smic", "samm", "composite") if d in set(metrics["dataset"])]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    methods = list(dict.fromkeys(metrics["method"]))
+    width = 0.8 / (len(methods) + 1)
+    x = np.arange(len(datasets))
+    for ax, metric in zip(axes, ("uf1", "uar")):
+        for i, method in enumerate(methods):
+            rows = metrics[metrics["method"] == method].set_index("dataset").reindex(datasets)
+            ax.bar(x + i * width, rows[metric], width, yerr=rows.get(f"{metric}_std"), label=f"{method} (this kit)")
+        quoted = [paper.TABLE5["ME-ResNet"].get(d, (np.nan, np.nan))[0 if metric == "uf1" else 1] for d in datasets]
+        ax.bar(x + len(methods) * width, quoted, width, color="grey", label="ME-ResNet (paper)")
+        for position, value in zip(x + len(methods) * width, quoted):
+            if np.isnan(value):
+                ax.text(position, 0.02, "not printed", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
+        ax.set_xticks(x + width * len(methods) / 2, [paper.DATASET_TITLES[d] for d in datasets])
+        ax.set_title(metric.upper())
+        ax.set_ylim(0, 1)
+    axes[0].legend(fontsize=7)
+    return _finish(fig, path, "Table 5: this kit vs the paper", demo)
+
+
+def sweep_plot(metrics: pd.DataFrame, parameter: str, path: Path, *, demo: bool, title: str, paper_best=None) -> Path:
+    """Accuracy / UF1 / UAR against a swept ``parameter`` (N or a), one line per dataset."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    for ax, metric in zip(axes, ("accuracy", "uf1", "uar")):
+        for dataset, rows in metrics.groupby("dataset", sort=False):
+            rows = rows.sort_values(parameter)
+            ax.errorbar(
+                rows[parameter],
+                rows[metric],
+                yerr=rows.get(f"{metric}_std"),
+                marker="o",
+                capsize=3,
+                label=paper.DATASET_TITLES.get(dataset, dataset),
+            )
+        if paper_best is not None:
+            ax.axvline(paper_best, color="grey", linestyle="--", label=f"paper's best ({paper_best})")
+        ax.set_xlabel(parameter)
+        ax.set_title(metric)
+        ax.set_ylim(0, 1)
+    axes[0].legend(fontsize=7)
+    return _finish(fig, path, title, demo)
+
+
+def ablation_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
+    """Fig. 11: UF1 / UAR / accuracy per method; the paper's printed method-4 values as markers."""
+    methods = list(paper.FIG11)
+    rows = metrics.set_index("method").reindex([m for m in methods if m in set(metrics["method"])])
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    x = np.arange(len(rows))
+    for i, metric in enumerate(("uf1", "uar", "accuracy")):
+        ax.bar(x + i * 0.27, rows[metric], 0.27, yerr=rows.get(f"{metric}_std"), label=f"{metric} (this kit)")
+        printed = [paper.FIG11[m][metric] for m in rows.index]
+        ax.scatter(
+            x + i * 0.27,
+            [np.nan if v is None else v for v in printed],
+            marker="*",
+            s=120,
+            color="black",
+            zorder=3,
+            label="paper (printed)" if i == 0 else None,
+        )
+    ax.set_xticks(x + 0.27, [f"method {methods.index(m) + 1}\n{m}" for m in rows.index], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    return _finish(fig, path, "Fig. 11 ablation on CASME II (methods 1-3 not printed in the paper)", demo)

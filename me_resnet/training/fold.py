@@ -1,0 +1,317 @@
+"""Train and evaluate one LOSO fold (SPEC §6).
+
+``train_fold`` receives the three parts of a fold as ``Features`` that the caller
+has already separated (``me_resnet.evaluation.loso`` checks they share no subject). Every
+statistic that the model sees is computed from the ``train`` part only:
+
+- 4x mirror/flip augmentation (``me_resnet.training.augment``), training clips only;
+- per-channel mean/std standardisation, computed over the augmented training
+  clips and applied to validation and test (over the augmented set the mean of
+  ``u`` and ``v`` is 0, so standardising commutes with the flips);
+- the focal loss' per-class alpha (eq. 15), from the training labels.
+
+Speed (issue 8): the augmented clips stay in the caller's dtype (float16 features
+halve their memory) and are standardised batch by batch
+(``me_resnet.training.batches.StandardisedBatches``); ``config.precision`` sets the Keras
+dtype policy while the model is built and trained (restored afterwards) and
+``config.jit_compile`` is passed to ``model.compile``.
+
+Early stopping (``config.early_stop_on``): ``val`` monitors a split of whole
+training subjects (``validation_split``), ``test`` monitors the held-out subject
+(optimistic; labelled so everywhere), ``none`` trains ``config.epochs`` epochs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from me_resnet.config import Config
+from me_resnet.data.records import CLASS_NAMES, Features
+from me_resnet.models.resnet import build_model
+from me_resnet.training.augment import augment_4x
+from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, standardise
+from me_resnet.training.losses import class_alpha, focal_loss
+
+log = logging.getLogger(__name__)
+
+NUM_CLASSES = len(CLASS_NAMES)
+EARLY_STOP_CHOICES = ("val", "test", "none")
+
+BuildFn = Callable[[str, tuple, int, Config], "object"]
+
+
+@dataclass
+class FoldResult:
+    """What one fold produced, plus the exact clips behind every fitted statistic.
+
+    ``*_keys`` are ``dataset/subject/clip`` ids; the runner checks them against
+    the test subject (leakage guard). ``best_epoch`` is 1-based (None when
+    ``early_stop_on == "none"``).
+    """
+
+    probabilities: np.ndarray  # (n_test, NUM_CLASSES)
+    epochs_trained: int
+    best_epoch: int | None
+    fit_keys: tuple[str, ...]
+    val_keys: tuple[str, ...]
+    stats_keys: tuple[str, ...]
+    alpha_keys: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    alpha: np.ndarray | None
+    missing_train_classes: tuple[str, ...] = ()
+    history: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.argmax(self.probabilities, axis=1)
+
+
+def clip_keys(features: Features) -> tuple[str, ...]:
+    return tuple(f"{d}/{s}/{c}" for d, s, c in zip(features.datasets, features.subjects, features.clips))
+
+
+def check_finite(features: Features, what: str) -> None:
+    """Raise ``ValueError`` naming the clips whose features hold NaN or inf."""
+    axes = tuple(range(1, features.X.ndim))
+    bad = ~np.isfinite(features.X).all(axis=axes)
+    if bad.any():
+        names = [key for key, is_bad in zip(clip_keys(features), bad) if is_bad]
+        raise ValueError(f"{what} features hold NaN/inf in {int(bad.sum())} clip(s): {names[:10]}")
+
+
+def validation_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split training rows into (fit, val) by whole subjects (``GroupShuffleSplit``).
+
+    ``round(fraction * subjects)`` subjects, at least 1, go to validation; at least
+    one subject must remain for fitting.
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {fraction}")
+    unique = np.unique(groups)
+    if len(unique) < 2:
+        raise ValueError(f"early_stop_on='val' needs at least 2 training subjects, got {list(unique)}")
+    n_val = min(max(1, int(round(fraction * len(unique)))), len(unique) - 1)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    fit_index, val_index = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    return np.sort(fit_index), np.sort(val_index)
+
+
+def channel_stats(X: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over every axis but the last (float64 sums).
+
+    Two passes over ``chunk`` clips at a time, so the float64 temporaries are a
+    chunk, not the whole augmented set (which would be 4x its float16 size).
+    """
+    channels = X.shape[-1]
+    count = X.size // channels if X.size else 0
+    if count == 0:
+        raise ValueError(f"channel_stats needs at least one clip, got shape {X.shape}")
+    total = np.zeros(channels)
+    for start in range(0, len(X), chunk):
+        total += X[start : start + chunk].reshape(-1, channels).sum(axis=0, dtype=np.float64)
+    mean = total / count
+    squares = np.zeros(channels)
+    for start in range(0, len(X), chunk):
+        squares += np.square(X[start : start + chunk].reshape(-1, channels) - mean).sum(axis=0)
+    std = np.sqrt(squares / count)
+    std = np.where(std > 1e-8, std, 1.0)  # a constant channel is centred, not blown up
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"config.precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
+def _check_precision_kernels(model, precision: str) -> None:
+    """Refuse reduced-precision runs that this TensorFlow CPU build computes wrongly or cannot run.
+
+    Measured on TF 2.21 (oneDNN, AVX-512 BF16): no float16 ``MaxPool3D`` CPU kernel;
+    bfloat16 ``Conv3DBackpropFilter`` of a 3-frame kernel over a <= 2-frame input is
+    wrong (relative error ~1 at ME-ResNet's conv5 shape (2, 4, 4, 512), inf/NaN at
+    smaller ones) while its forward pass is right, so training would silently diverge.
+    """
+    import keras
+
+    if precision == "float32" or keras.backend.backend() != "tensorflow" or keras.distribution.list_devices("gpu"):
+        return
+    if precision == "mixed_float16" and any(isinstance(layer, keras.layers.MaxPooling3D) for layer in model.layers):
+        raise ValueError(
+            f"precision='mixed_float16' cannot train {model.name} on this CPU: TensorFlow has no float16 MaxPool3D "
+            f"CPU kernel; use precision='float32', or a GPU"
+        )
+    short = [
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv3D)
+        and layer.kernel_size[0] > 1
+        and layer.input.shape[1] is not None
+        and layer.input.shape[1] <= 2
+    ]
+    if precision == "mixed_bfloat16" and short:
+        raise ValueError(
+            f"precision='mixed_bfloat16' would train {model.name} with wrong gradients on this CPU: TensorFlow/oneDNN's "
+            f"bfloat16 Conv3D filter gradient is wrong for inputs of <= 2 frames ({short[:3]}); use precision='float32'"
+        )
+
+
+def _check_finite_loss(losses, precision: str) -> None:
+    """A NaN training loss means broken weights: raise rather than report chance-level predictions."""
+    bad = [epoch + 1 for epoch, value in enumerate(losses) if not np.isfinite(value)]
+    if not bad:
+        return
+    hint = ""
+    if precision == "mixed_bfloat16":  # measured: TF 2.21 oneDNN Conv3DBackpropFilter bf16 returns inf/NaN for T=2
+        hint = (
+            " With mixed_bfloat16 on a CPU this is a known TensorFlow/oneDNN defect (bfloat16 Conv3D filter "
+            "gradients are non-finite for some shapes, e.g. 2 frames); use precision='float32'."
+        )
+    raise ValueError(f"training loss is NaN/inf from epoch {bad[0]} (precision={precision!r}).{hint}")
+
+
+def _loss(config: Config, alpha: np.ndarray | None):
+    import keras
+
+    if config.loss == "crossentropy":
+        return keras.losses.CategoricalCrossentropy()
+    if config.loss == "focal":
+        return focal_loss(alpha, config.focal_gamma)
+    raise ValueError(f"config.loss must be 'focal' or 'crossentropy', got {config.loss!r}")
+
+
+def _alpha(y: np.ndarray, config: Config) -> np.ndarray | None:
+    if config.loss != "focal" or config.focal_alpha == "none":
+        return None
+    if config.focal_alpha != "inverse_frequency":
+        raise ValueError(f"config.focal_alpha must be 'inverse_frequency' or 'none', got {config.focal_alpha!r}")
+    counts = np.bincount(np.asarray(y, int), minlength=NUM_CLASSES)
+    if np.any(counts == 0):  # inverse frequency of an absent class is undefined: refuse, do not guess
+        absent = [CLASS_NAMES[k] for k in np.flatnonzero(counts == 0)]
+        raise ValueError(
+            f"training fold has no clip of class(es) {absent} (counts {counts.tolist()}): inverse-frequency focal "
+            f"alpha is undefined; use focal_alpha='none' or loss='crossentropy' for such data"
+        )
+
+    return np.asarray(class_alpha(y, NUM_CLASSES), dtype=np.float32)
+
+
+def default_build_fn(name: str, input_shape: tuple, num_classes: int, config: Config):
+
+    return build_model(name, input_shape, num_classes, config)
+
+
+def train_fold(
+    train: Features,
+    val: Features | None,
+    test: Features,
+    config: Config,
+    build_fn: BuildFn | None = None,
+    model_name: str | None = None,
+    verbose: int = 0,
+    callbacks: list | None = None,
+) -> FoldResult:
+    """Fit a fresh model on ``train`` and return class probabilities for ``test``.
+
+    ``val`` is the early-stopping data (``None`` iff ``config.early_stop_on ==
+    "none"``). Adam(``learning_rate``), ``batch_size``, ``epochs``, focal loss
+    (eq. 15) with alpha from the training labels or plain cross-entropy,
+    ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
+    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible.
+    ``callbacks`` are extra Keras callbacks for ``fit`` (e.g. benchmark timers).
+    Training clips are augmented and stored as ``config.feature_dtype``; the
+    statistics are computed from the stored values.
+    """
+    import keras
+
+    if config.early_stop_on not in EARLY_STOP_CHOICES:
+        raise ValueError(f"config.early_stop_on must be one of {EARLY_STOP_CHOICES}, got {config.early_stop_on!r}")
+    if (val is None) != (config.early_stop_on == "none"):
+        raise ValueError(f"early_stop_on={config.early_stop_on!r} but val is {'missing' if val is None else 'given'}")
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(f"train_fold needs training and test clips, got {len(train)} and {len(test)}")
+    for part, what in ((train, "training"), (val, "validation"), (test, "test")):
+        if part is not None:
+            check_finite(part, what)
+    check_precision(config.precision)
+    started = time.perf_counter()
+    build_fn = build_fn or default_build_fn
+    model_name = model_name or config.model
+
+    missing = tuple(CLASS_NAMES[k] for k in range(NUM_CLASSES) if not np.any(train.y == k))
+    if missing:
+        log.warning("training fold has no clip of class(es) %s; the model cannot learn them", missing)
+    if config.augment:
+        X_fit, y_fit = augment_4x(as_feature_dtype(train.X, config.feature_dtype), train.y, train.channels)
+    else:
+        X_fit, y_fit = as_feature_dtype(train.X, config.feature_dtype), train.y
+    mean, std = channel_stats(X_fit)  # training clips only
+    alpha = _alpha(train.y, config)  # training labels only
+    batches = StandardisedBatches(
+        X_fit, y_fit, mean, std, config.batch_size, NUM_CLASSES, shuffle=True, seed=config.seed
+    )
+    X_test = standardise(test.X, mean, std)
+    validation_data = None
+    if val is not None:
+        validation_data = (standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
+
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        keras.utils.set_random_seed(config.seed)
+        model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
+        _check_precision_kernels(model, config.precision)
+        # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+            loss=_loss(config, alpha),
+            jit_compile=config.jit_compile,
+        )
+        callbacks = list(callbacks or [])
+        stopper = None
+        if val is not None:
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True
+            )
+            callbacks.append(stopper)
+        history = model.fit(
+            batches,
+            epochs=config.epochs,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        probabilities = np.asarray(model.predict(X_test, batch_size=config.batch_size, verbose=0), dtype=np.float64)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    _check_finite_loss(history.history.get("loss", []), config.precision)
+    epochs_trained = len(history.history.get("loss", []))
+    best_epoch = None if stopper is None else int(stopper.best_epoch) + 1
+    keys = clip_keys(train)
+    return FoldResult(
+        probabilities=probabilities,
+        epochs_trained=epochs_trained,
+        best_epoch=best_epoch,
+        fit_keys=keys,
+        val_keys=() if val is None else clip_keys(val),
+        stats_keys=keys,
+        alpha_keys=keys if alpha is not None else (),
+        mean=mean,
+        std=std,
+        alpha=alpha,
+        missing_train_classes=missing,
+        history={name: [float(v) for v in values] for name, values in history.history.items()},
+        wall_seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,34 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def write_atomic(path: Path, write) -> None:
+    """Write via a temp file in the same directory, flush + fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, document: dict) -> None:
+    write_atomic(path, lambda stream: stream.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"))
+
+
+def write_csv_atomic(path: Path, table: pd.DataFrame) -> None:
+    write_atomic(path, lambda stream: table.to_csv(stream, index=False))

@@ -1,0 +1,124 @@
+"""Conformance with the real coding sheets (read from ../shared/real-annotations, never copied).
+
+A tree of 1x1 dummy frames is built for every sheet row (folder = frames onset..offset,
+also for apex '/'); the loaders must then give the MEGC 2019 counts of SPEC §3.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from me_resnet.data.loading import load_casme2, load_samm
+
+PIXEL = cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes()
+
+
+def write_dummy_frames(folder, pattern, first, last):
+    """Frames first..last as hard links to one 1x1 PNG (creating ~29k real files is slow on shared disks)."""
+    source = folder.parents[2] / "pixel.png"
+    if not source.exists():
+        source.write_bytes(PIXEL)
+    folder.mkdir(parents=True)
+    for number in range(first, last + 1):
+        os.link(source, folder / pattern.format(number))
+
+
+@pytest.fixture(scope="module")
+def built_trees(tmp_path_factory):
+    """Each tree is built once per module (tens of thousands of files) and removed afterwards."""
+    trees = {}
+    yield trees, tmp_path_factory
+    for path in trees.values():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def build_casme2(sheet, root):
+    frames = root / "CASME2_RAW_selected"
+    for row in pd.read_excel(sheet).itertuples():
+        write_dummy_frames(
+            frames / f"sub{int(row.Subject):02d}" / row.Filename, "img{}.jpg", row.OnsetFrame, row.OffsetFrame
+        )
+    for subject, clip in (("sub09", "EP02_02f"), ("sub24", "EP02_07")):  # the two real folders without a row
+        write_dummy_frames(frames / subject / clip, "img{}.jpg", 1, 2)
+    shutil.copy(sheet, root / sheet.name)  # into the tmp tree only
+
+
+def build_samm(sheet, root):
+    columns = {"Subject": "subject", "Filename": "clip", "Onset Frame": "onset", "Offset Frame": "offset"}
+    table = pd.read_excel(sheet, sheet_name="MICRO_ONLY", skiprows=13).rename(columns=columns)
+    for row in table.itertuples():
+        subject = f"{int(row.subject):03d}"
+        width = 5 if row.offset >= 10000 else 4
+        write_dummy_frames(root / "SAMM" / subject / row.clip, subject + "_{:0%dd}.jpg" % width, row.onset, row.offset)
+
+
+@pytest.fixture
+def casme2_tree(real_annotations, built_trees):
+    trees, factory = built_trees
+    if "casme2" not in trees:
+        trees["casme2"] = factory.mktemp("casme2")
+        build_casme2(real_annotations / "CASME2-coding-20190701.xlsx", trees["casme2"])
+    return trees["casme2"]
+
+
+@pytest.fixture
+def samm_tree(real_annotations, built_trees):
+    trees, factory = built_trees
+    if "samm" not in trees:
+        trees["samm"] = factory.mktemp("samm")
+        build_samm(real_annotations / "SAMM_Micro_FACS_Codes_v2.xlsx", trees["samm"])
+    return trees["samm"], real_annotations / "SAMM_Micro_FACS_Codes_v2.xlsx"
+
+
+def test_casme2_megc2019_counts(casme2_tree):
+    result = load_casme2(casme2_tree)
+    assert len(result.records) == 145
+    assert result.class_counts() == {"negative": 88, "positive": 32, "surprise": 25}
+    assert len(result.subject_counts()) == 24
+    text = "\n".join(result.problems)
+    assert "sub09/EP02_02f: folder without a coding-sheet row" in text
+    assert "sub24/EP02_07: folder without a coding-sheet row" in text
+    assert "110 coding-sheet rows not in the megc2019 list skipped" in text  # 255 - 145
+    assert all(r.frame_numbers == tuple(range(r.onset, r.offset + 1)) for r in result.records)
+    labels = {r.key: r.label for r in result.records}  # irregular clip names
+    assert (
+        labels["casme2/sub03/EP01_2"] == 2
+        and labels["casme2/sub07/EP06_02_01"] == 0
+        and labels["casme2/sub09/EP09f"] == 1
+    )
+
+
+def test_casme2_sheet_quirks(casme2_tree):
+    result = load_casme2(casme2_tree, protocol="paper")
+    records = {r.key: r for r in result.records}
+    slash = records["casme2/sub04/EP12_01f"]  # ApexFrame '/'
+    assert slash.apex == slash.onset + (slash.offset - slash.onset) // 2 and slash.problems
+    same = records["casme2/sub05/EP09_05f"]  # apex == onset, valid
+    assert same.apex == same.onset and same.problems == ()
+    # paper protocol: 'others' excluded; differs from Table 1 (146 = 32/86/28), see README
+    assert result.class_counts() == {"negative": 96, "positive": 32, "surprise": 28}
+
+
+def test_samm_megc2019_counts_keep_repaired_rows(samm_tree):
+    root, sheet = samm_tree
+    result = load_samm(root, annotations=sheet)
+    assert len(result.records) == 133
+    assert result.class_counts() == {"negative": 92, "positive": 26, "surprise": 15}
+    assert len(result.subject_counts()) == 28
+    repaired = sorted(r.clip for r in result.records if r.problems)
+    assert repaired == ["028_4_1", "032_3_1"]
+    dropped = load_samm(root, annotations=sheet, bad_apex="drop")
+    assert len(dropped.records) == 131
+
+
+def test_samm_paper_protocol_matches_table1(samm_tree):
+    root, sheet = samm_tree
+    result = load_samm(root, annotations=sheet, protocol="paper")
+    assert result.class_counts() == {"negative": 92, "positive": 26, "surprise": 15}  # Table 1: 133 (26/92/15)
+    assert any("excluded by the paper protocol: Other 26" in p for p in result.problems)

@@ -1,0 +1,200 @@
+import builtins
+import dataclasses
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor, make_executor, require_ray, run_all
+from me_resnet.evaluation.runner import LosoRun
+from tests.support.tiny import FAST, tiny_build, tiny_features
+
+TESTS_DIR = str(Path(__file__).parent)
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    """A private local Ray instance (never a remote address); workers import ``tiny_build`` from tests/."""
+    ray = pytest.importorskip("ray")
+    from me_resnet.evaluation.executors import RayExecutor
+
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "TF_CPP_MIN_LOG_LEVEL": "2"}},
+    )
+    yield RayExecutor(cpus_per_fold=1)
+    ray.shutdown()
+
+
+def demo_sweep(root: Path) -> list[LosoRun]:
+    """A tiny sweep: 2 learning rates on one dataset plus a second dataset, all in one executor call."""
+    casme2, samm = tiny_features(subjects=3), tiny_features(subjects=3, seed=1, dataset="samm")
+    runs = [
+        LosoRun(casme2, "tiny", dataclasses.replace(FAST, learning_rate=rate), root / f"lr{rate}", build_fn=tiny_build)
+        for rate in (1e-2, 1e-1)
+    ]
+    return runs + [LosoRun(samm, "tiny", FAST, root / "samm", build_fn=tiny_build)]
+
+
+def fold_files(run_dir: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(run_dir.glob("fold_*.csv"))}
+
+
+def test_ray_sweep_equals_sequential(ray_executor, tmp_path):
+    sequential = run_all(demo_sweep(tmp_path / "local"), LocalExecutor(), progress=False)
+    on_ray = run_all(demo_sweep(tmp_path / "ray"), ray_executor, progress=False)
+    assert len(on_ray) == len(sequential) == 3
+    for local_table, ray_table in zip(sequential, on_ray):
+        pd.testing.assert_frame_equal(ray_table, local_table, check_exact=True)
+    assert not sequential[0].equals(sequential[1])  # the swept value matters, so equality above means something
+    for run_dir in sorted((tmp_path / "local").iterdir()):
+        assert fold_files(tmp_path / "ray" / run_dir.name) == fold_files(run_dir)  # byte-identical fold files
+        manifest = json.loads((tmp_path / "ray" / run_dir.name / "manifest.json").read_text())
+        assert manifest["status"] == "finished" and len(manifest["folds"]) == 3
+        assert all("node" in info and not info["resumed"] for info in manifest["folds"].values())
+
+
+@pytest.fixture(scope="module")
+def sequential_reference(tmp_path_factory):
+    """A whole sequential run (with a run dir: predictions are read back from the fold files, as in every run)."""
+    run_dir = tmp_path_factory.mktemp("sequential")
+    return run_all([LosoRun(tiny_features(subjects=3), "tiny", FAST, run_dir, build_fn=tiny_build)], progress=False)[0]
+
+
+@pytest.mark.parametrize("first", ["local", "ray"])
+def test_run_started_on_one_executor_finishes_on_the_other(ray_executor, sequential_reference, tmp_path, first):
+    features = tiny_features(subjects=3)
+    executors = {"local": LocalExecutor(), "ray": ray_executor}
+    second = "ray" if first == "local" else "local"
+    run_all(
+        [LosoRun(features, "tiny", FAST, tmp_path, folds=[0, 2], build_fn=tiny_build)], executors[first], progress=False
+    )
+    started = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in tmp_path.glob("fold_*.csv")}
+    assert len(started) == 2 and json.loads((tmp_path / "manifest.json").read_text())["n_folds"] == 2
+
+    run = LosoRun(features, "tiny", FAST, tmp_path, build_fn=tiny_build)
+    assert [job.fold for job in run.jobs] == [1]  # finished folds are read back, not trained again
+    finished = run_all([run], executors[second], progress=False)[0]
+    pd.testing.assert_frame_equal(finished, sequential_reference, check_exact=True)
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in started} == started
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and sum(info["resumed"] for info in manifest["folds"].values()) == 2
+
+
+def test_fold_written_on_unshared_worker_disk_reaches_the_driver(ray_executor, tmp_path, monkeypatch):
+    """A worker that cannot write the run dir (another machine) sends the file back; the driver writes it."""
+    from me_resnet.evaluation import executors
+
+    features = tiny_features(subjects=3)
+    run = LosoRun(features, "tiny", FAST, tmp_path / "run", folds=[1], build_fn=tiny_build)
+    (job,) = run.jobs
+    remote_copy = tmp_path / "elsewhere"
+    monkeypatch.setattr(executors, "_writable", lambda directory: False)
+    table, info, files = executors._fold_task(features, job.fold, FAST, remote_copy, "tiny", tiny_build, 0)
+    assert not remote_copy.exists() and files["csv"]
+    executors._keep_on_driver(job, info, files)
+    written = run.run_dir / "fold_001_casme2-001.csv"
+    assert written.read_bytes() == files["csv"] and written.with_suffix(".json").exists()
+    pd.testing.assert_frame_equal(run.finish([(table, info)]), table, check_exact=True)
+
+
+def test_failed_fold_keeps_the_others_and_names_itself(ray_executor, tmp_path):
+    from me_resnet.evaluation.executors import FoldsFailedError
+
+    features = tiny_features(subjects=3)
+    features.y[(features.groups != "casme2/000") & (features.y == 2)] = 1  # only subject 000 has class 2
+    # fold 0 trains without class 2: inverse-frequency focal alpha is undefined there (a ValueError in the worker)
+    config = dataclasses.replace(FAST, loss="focal", focal_alpha="inverse_frequency", early_stop_on="none")
+    run = LosoRun(features, "tiny", config, tmp_path, build_fn=tiny_build)
+    with pytest.raises(FoldsFailedError, match=r"1 of 3 folds failed; first: fold 0 \(casme2/000\)"):
+        run_all([run], ray_executor, progress=False)
+    assert (
+        len(list(tmp_path.glob("fold_*.csv"))) == 2
+        and json.loads((tmp_path / "manifest.json").read_text())["status"] == "running"
+    )
+
+
+def test_ray_missing_gives_the_pip_command(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[ray\]'"):
+        require_ray()
+    with pytest.raises(ImportError, match="--executor ray"):
+        make_executor("ray")
+    assert isinstance(make_executor("local"), LocalExecutor)  # the default never needs Ray
+
+
+def test_process_per_fold_equals_the_local_loop(tmp_path):
+    """Each fold in its own child process: same fold files as in-process, every fold a different process."""
+    features = tiny_features(subjects=3)
+    local = run_all([LosoRun(features, "tiny", FAST, tmp_path / "local", build_fn=tiny_build)], LocalExecutor())[0]
+    process_run = LosoRun(features, "tiny", FAST, tmp_path / "process", build_fn=tiny_build)
+    outcomes = ProcessExecutor().run(process_run.jobs, progress=False)
+    pids = {info["pid"] for _, info in outcomes}
+    assert len(pids) == 3 and os.getpid() not in pids
+    pd.testing.assert_frame_equal(process_run.finish(outcomes), local)
+    assert fold_files(tmp_path / "process") == fold_files(tmp_path / "local")
+
+
+def test_process_executor_names_the_fold_whose_process_died(tmp_path, monkeypatch):
+    from me_resnet.evaluation import executors
+
+    features = tiny_features(subjects=2)
+    run = LosoRun(features, "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
+    monkeypatch.setattr(executors, "_run_job", _die)  # the child imports tests/test_executors.py's _die
+    with pytest.raises(executors.FoldsFailedError, match=r"fold 0 \(casme2/000\).*died.*rerun to resume"):
+        ProcessExecutor().run(run.jobs, progress=False)
+
+
+def _die(job):
+    os._exit(9)  # what the kernel's OOM killer looks like from the parent
+
+
+def test_executor_options_are_checked():
+    with pytest.raises(ValueError, match="need --executor ray"):
+        make_executor("local", gpus_per_fold=1)
+    with pytest.raises(ValueError, match="unknown executor 'dask'"):
+        make_executor("dask")
+    assert make_executor("local").threads is None and make_executor("local", cpus_per_fold=2).threads == 2
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        LocalExecutor(threads=0)
+    if HAS_RAY:
+        with pytest.raises(ValueError, match="cpus_per_fold must be > 0, got 0"):
+            make_executor("ray", cpus_per_fold=0)
+        env = make_executor("ray", cpus_per_fold=2, gpus_per_fold=0.5).worker_env()
+        assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"]
+
+
+def test_cli_flags_build_the_executor(tmp_path):
+    from me_resnet.cli import common as cli
+
+    parser = cli.make_parser("test")
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
+    assert isinstance(ctx.executor, ProcessExecutor) and ctx.executor.threads is None  # paper profile: all cores
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
+    assert type(ctx.executor) is LocalExecutor  # demo folds are small: no process start-up per fold
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--executor", "local"], needs_data=False)
+    assert type(ctx.executor) is LocalExecutor
+    with pytest.raises(SystemExit):
+        cli.parse(parser, "table5", ["--out", str(tmp_path), "--gpus-per-fold", "1"], needs_data=False)
+    if HAS_RAY:
+        ctx = cli.parse(
+            parser,
+            "table5",
+            ["--out", str(tmp_path), "--executor", "ray", "--cpus-per-fold", "2", "--gpus-per-fold", "0.5"],
+            needs_data=False,
+        )
+        assert (ctx.executor.cpus_per_fold, ctx.executor.gpus_per_fold, ctx.executor.address) == (2.0, 0.5, None)

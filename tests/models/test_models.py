@@ -1,0 +1,139 @@
+"""Model builders (me_resnet/models.py) and FLOP counting (me_resnet/flops.py)."""
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from me_resnet.config import DEMO, PAPER  # noqa: E402
+from me_resnet.models.cbam import CBAM  # noqa: E402
+from me_resnet.models.flops import count_flops  # noqa: E402
+from me_resnet.models.resnet import build_me_resnet, build_model, build_resnet3d, build_resnet50_2d  # noqa: E402
+from me_resnet.training.losses import focal_loss  # noqa: E402
+
+DEMO_SHAPE = (5, 32, 32, 3)  # DEMO: num_frames 6 -> 5 flow fields of 32x32x3
+
+
+def _conv_kernels(model):
+    return [(layer.name, tuple(layer.kernel.shape)) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def test_resnet50_2d_is_keras_resnet50():
+    ours = build_resnet50_2d((224, 224, 3), 1000)
+    reference = keras.applications.ResNet50(weights=None, classes=1000)
+    assert ours.count_params() == reference.count_params() == 25_636_712
+    assert _conv_kernels(ours) == _conv_kernels(reference)
+    assert [layer.name for layer in ours.layers[1:]] == [layer.name for layer in reference.layers[1:]]
+    bn_eps = {layer.epsilon for layer in ours.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert bn_eps == {1.001e-5}
+
+
+def test_me_resnet_parameter_count_at_paper_settings():
+    model = build_me_resnet((10, 112, 112, 3), 3)
+    # 2D ResNet50 without its 1000-class head: 25,636,712 - (2048*1000 + 1000) = 23,587,712
+    # + stem kernel 3x7x7 instead of 7x7: 2 * 7*7*3*64                        =     18,816
+    # + every 3x3 conv becomes 3x3x3: 2 * 9 * sum(blocks * f^2)
+    #   = 2 * 9 * (3*64^2 + 4*128^2 + 6*256^2 + 3*512^2)                      = 22,634,496
+    # + 3-class head 2048*3 + 3                                               =      6,147
+    #   = 3D ResNet50 (Table 4 method 3)                                        46,247,171
+    # + CBAM per block, C = 4f, h = C/16: MLP 2*C*h + h + C, conv 7*7*7*2 = 686 (no bias)
+    #   3*(8,464+686) + 4*(33,312+686) + 6*(132,160+686) + 3*(526,464+686)   =  2,541,968
+    #   = ME-ResNet                                                             48,789,139 (SPEC: ~48.8 M)
+    assert build_resnet3d((10, 112, 112, 3), 3).count_params() == 46_247_171
+    assert model.count_params() == 48_789_139
+    assert sum(isinstance(layer, CBAM) for layer in model.layers) == 16
+    assert model.get_layer("conv1_conv").kernel.shape == (3, 7, 7, 3, 64)
+    # time 10 -> 10 (stem, pool) -> 5 -> 3 -> 2; space 112 -> 28 -> 14 -> 7 -> 4
+    assert model.get_layer("conv2_block3_out").output.shape[1:4] == (10, 28, 28)
+    assert model.get_layer("conv5_block3_out").output.shape[1:] == (2, 4, 4, 2048)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+def test_small_time_axis_still_builds(frames):
+    model = build_me_resnet((frames, 32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=4)
+    out = model.predict(np.zeros((1, frames, 32, 32, 3), "float32"), verbose=0)
+    assert out.shape == (1, 3)
+
+
+def test_demo_profile_forward_and_train_step_are_fast():
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    model = build_model("me_resnet", DEMO_SHAPE, 3, DEMO)
+    assert model.count_params() < 1_500_000  # ~1.09 M at the demo width 16: small enough for a CPU demo
+    model.compile(optimizer=keras.optimizers.Adam(DEMO.learning_rate), loss=focal_loss([0.2, 0.3, 0.5]))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4,) + DEMO_SHAPE).astype("float32")
+    y = keras.utils.to_categorical([0, 1, 2, 0], 3)
+    probabilities = model.predict(x, verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert time.perf_counter() - start < 90  # build + graph tracing of the first step (~10-20 s on 2 busy cores)
+    step_start = time.perf_counter()
+    model.train_on_batch(x, y)
+    assert time.perf_counter() - step_start < 5  # a traced step of the demo model: ~0.05 s
+
+
+def test_build_model_dispatch():
+    config = dataclasses.replace(DEMO, cbam_gate="softmax")
+    image = build_model("resnet50_image", (32, 32, 3), 3, config)
+    assert image.input_shape == (None, 32, 32, 3) and not any(isinstance(l, CBAM) for l in image.layers)
+    plain3d = build_model("resnet3d_flow", DEMO_SHAPE, 3, config)
+    assert not any(isinstance(l, CBAM) for l in plain3d.layers)
+    me = build_model("me_resnet", DEMO_SHAPE, 3, config)
+    cbams = [l for l in me.layers if isinstance(l, CBAM)]
+    assert cbams and all(l.gate == "softmax" and l.reduction == DEMO.cbam_reduction for l in cbams)
+    assert me.get_layer("conv2_block1_1_conv").filters == DEMO.width
+
+
+def test_build_model_rejects_unknown_names_and_shapes():
+    with pytest.raises(ValueError, match="me_resnet"):
+        build_model("resnet18", DEMO_SHAPE, 3, DEMO)
+    with pytest.raises(ValueError, match="T, H, W, C"):
+        build_model("me_resnet", (32, 32, 3), 3, DEMO)
+    with pytest.raises(ValueError, match="blocks"):
+        build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1))
+    with pytest.raises(FileNotFoundError, match="nowhere.keras"):
+        build_model("me_resnet", DEMO_SHAPE, 3, dataclasses.replace(DEMO, pretrained="/nowhere.keras"))
+
+
+@pytest.mark.parametrize("name", ["ststnet", "off_apexnet"])
+def test_build_model_baselines(name):
+    pytest.importorskip("me_resnet.models.baselines")
+    model = build_model(name, (28, 28, 3), 3, PAPER)
+    assert model.output_shape == (None, 3)
+
+
+def test_softmax_output_stays_float32_under_mixed_precision():
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        model = build_me_resnet(DEMO_SHAPE, 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=4)
+        assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
+        assert model.get_layer("predictions").compute_dtype == "float32"
+        assert model.predict(np.ones((1,) + DEMO_SHAPE, "float32"), verbose=0).dtype == np.float32
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_count_flops_matches_hand_count():
+    inputs = keras.Input((4, 8, 8, 3))
+    x = keras.layers.Conv3D(5, (3, 3, 3), strides=(1, 2, 2), padding="same")(inputs)  # out (4, 4, 4, 5)
+    x = CBAM(rank=3, reduction=5, spatial_kernel=(1, 3, 3))(x)  # hidden 1
+    x = keras.layers.GlobalAveragePooling3D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    conv = 2 * 27 * 3 * 5 * (4 * 4 * 4)
+    cbam = 2 * 2 * (5 * 1 + 1 * 5) + 2 * 9 * 2 * 1 * (4 * 4 * 4)
+    dense = 2 * 5 * 2
+    assert count_flops(model) == conv + cbam + dense
+
+
+def test_count_flops_resnet50_is_about_4_gflops():
+    # ResNet50 is usually quoted at ~3.9 G multiply-adds... as 4.1 GMACs = ~8.2 GFLOPs at 224x224
+    flops = count_flops(build_resnet50_2d((224, 224, 3), 1000))
+    assert 7.5e9 < flops < 8.5e9

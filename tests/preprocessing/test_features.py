@@ -1,0 +1,174 @@
+"""extract_features and its per-clip cache (me_resnet/features.py, feature_cache.py; SPEC §4.6)."""
+
+import dataclasses
+import logging
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from me_resnet.config import Config
+from me_resnet.data.records import ClipRecord
+from me_resnet.preprocessing import flow
+from me_resnet.preprocessing.features import extract_features
+
+CONFIG = dataclasses.replace(Config(), num_frames=4, image_size=32, face_detector="center")
+
+
+def _write_clip(root, subject, clip, label, frames=8, apex=5, seed=0):
+    """A tiny clip on disk: the astronaut with one patch drifting right, plus noise."""
+    rng = np.random.default_rng(seed)
+    grey = cv2.resize(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY), (48, 40)).astype(np.float32)
+    yy, xx = np.mgrid[0:40, 0:48].astype(np.float32)
+    weight = ((np.abs(xx - 24) < 8) & (np.abs(yy - 18) < 6)).astype(np.float32)
+    folder = root / subject / clip
+    folder.mkdir(parents=True)
+    paths, numbers = [], list(range(10, 10 + frames))
+    for i, number in enumerate(numbers):
+        shift = 0.5 * min(i, apex) * weight
+        image = cv2.remap(grey, xx - shift, yy, cv2.INTER_LINEAR) + rng.normal(0, 1, grey.shape)
+        path = folder / f"img{number}.jpg"
+        cv2.imwrite(str(path), np.clip(image, 0, 255).astype(np.uint8))
+        paths.append(str(path))
+    return ClipRecord(
+        "casme2", subject, clip, tuple(paths), tuple(numbers), 10, 10 + apex, numbers[-1], "happiness", label
+    )
+
+
+@pytest.fixture
+def clips(tmp_path):
+    root = tmp_path / "data"
+    return [_write_clip(root, "sub01", "EP01", 1, seed=1), _write_clip(root, "sub02", "EP02", 0, seed=2)]
+
+
+@pytest.fixture
+def count_farneback(monkeypatch):
+    calls = []
+    original = flow.farneback
+
+    def counting(prev, next_, config):
+        calls.append(1)
+        return original(prev, next_, config)
+
+    monkeypatch.setattr(flow, "farneback", counting)
+    return calls
+
+
+def _extract(clips, cache, config=CONFIG, kind="sequence"):
+    return extract_features(clips, config, kind=kind, cache_dir=cache, workers=1, progress=False)
+
+
+def test_shapes_labels_and_channels(clips, tmp_path):
+    features = _extract(clips, tmp_path / "cache")
+    assert features.X.shape == (2, 3, 32, 32, 3) and features.X.dtype == np.float32
+    assert features.y.tolist() == [1, 0] and features.y.dtype == np.int64
+    assert features.subjects.tolist() == ["sub01", "sub02"] and features.clips.tolist() == ["EP01", "EP02"]
+    assert features.channels == ("u", "v", "strain")
+    assert np.allclose(features.X[0].mean(axis=(0, 1, 2)), 0, atol=1e-5)  # per-clip z-score
+    magnitude = _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, channels="magnitude"))
+    assert magnitude.channels == ("u", "v", "magnitude")
+    apex = _extract(clips, tmp_path / "cache", kind="apex_flow")
+    assert apex.X.shape == (2, 32, 32, 3)
+    image = _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, normalise="none"), kind="apex_image")
+    assert image.X.shape == (2, 32, 32, 3) and image.channels == ("grey",) * 3
+    assert 0 <= image.X.min() and image.X.max() <= 1 and image.X.max() > 0.5
+
+
+def test_second_extraction_is_all_hits_and_identical(clips, tmp_path, count_farneback):
+    first = _extract(clips, tmp_path / "cache")
+    assert len(count_farneback) == 2 * 3 and first.info["cache_misses"] == 2
+    second = _extract(clips, tmp_path / "cache")
+    assert len(count_farneback) == 6  # no new Farneback call
+    assert second.info["cache_hits"] == 2 and second.info["cache_misses"] == 0
+    assert np.array_equal(first.X, second.X)
+    assert first.info["cache_key"] == second.info["cache_key"]
+
+
+def test_load_time_settings_compute_no_flow_but_n_does(clips, tmp_path, count_farneback):
+    base = _extract(clips, tmp_path / "cache")
+    for change in (
+        {"scale_factor": 0.3},
+        {"flow_mode": "vanilla"},
+        {"channels": "magnitude"},
+        {"normalise": "none"},
+        {"mask_reading": "flow_difference"},
+    ):
+        swept = _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, **change))
+        assert swept.info["cache_hits"] == 2, change
+        assert not np.array_equal(swept.X, base.X), change
+    assert len(count_farneback) == 6
+    longer = _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, num_frames=5))
+    assert longer.info["cache_misses"] == 2 and len(count_farneback) == 6 + 2 * 4
+    assert longer.X.shape[1] == 4
+
+
+def test_corrupt_cache_file_is_detected_and_recomputed(clips, tmp_path, caplog, count_farneback):
+    cache = tmp_path / "cache"
+    first = _extract(clips, cache)
+    files = sorted(cache.rglob("*.npz"))
+    assert len(files) == 2 and not list(cache.rglob("*.tmp"))
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[: len(data) // 2])  # truncated
+    with caplog.at_level(logging.WARNING, logger="me_resnet.preprocessing.cache"):
+        second = _extract(clips, cache)
+    assert "corrupt" in caplog.text and str(files[0]) in caplog.text
+    assert second.info["cache_corrupt"] == 1 and second.info["cache_hits"] == 1
+    assert len(count_farneback) == 6 + 3
+    assert np.array_equal(first.X, second.X)
+    # a flipped byte inside the flow array (zip still readable) is caught by the checksum
+    data = bytearray(files[1].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    files[1].write_bytes(bytes(data))
+    third = _extract(clips, cache)
+    assert third.info["cache_corrupt"] == 1 and np.array_equal(first.X, third.X)
+
+
+def test_still_clip_and_repeated_frames_are_counted(tmp_path):
+    record = _write_clip(tmp_path / "data", "sub03", "EP03", 2, frames=4, apex=0)  # apex == onset
+    features = _extract([record], tmp_path / "cache")
+    assert features.info["repeated_frame_clips"] == ["casme2/sub03/EP03"]
+    assert np.all(np.isfinite(features.X)) and not features.X.any()  # zero flow, no NaN
+
+
+def test_face_fallbacks_are_listed(clips, tmp_path):
+    features = _extract(clips[:1], tmp_path / "cache", dataclasses.replace(CONFIG, face_detector="mtcnn"))
+    assert features.info["face_fallbacks"] == ["casme2/sub01/EP01"]  # 48x40 frames hold no detectable face
+    assert features.info["face_detections"] == 1
+    again = _extract(clips[:1], tmp_path / "cache", dataclasses.replace(CONFIG, face_detector="mtcnn"))
+    assert again.info["face_fallbacks"] == ["casme2/sub01/EP01"] and again.info["face_detections"] == 0
+
+
+def test_missing_frame_file_names_the_file(clips, tmp_path):
+    missing = clips[0].frame_paths[0]
+    (tmp_path / "data" / "sub01" / "EP01" / "img10.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match="img10.jpg"):
+        _extract(clips, tmp_path / "cache")
+    assert missing.endswith("img10.jpg")
+
+
+def test_bad_arguments(clips, tmp_path):
+    with pytest.raises(ValueError, match="kind"):
+        _extract(clips, tmp_path / "cache", kind="video")
+    with pytest.raises(ValueError, match="flow_mode"):
+        _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, flow_mode="better"))
+    with pytest.raises(ValueError, match="at least one"):
+        _extract([], tmp_path / "cache")
+
+
+def test_worker_processes_give_the_same_features(clips, tmp_path):
+    serial = _extract(clips, tmp_path / "serial")
+    parallel = extract_features(clips, CONFIG, cache_dir=tmp_path / "parallel", workers=2, progress=False)
+    assert parallel.info["cache_misses"] == 2 and len(list((tmp_path / "parallel").rglob("*.npz"))) == 2
+    assert np.array_equal(serial.X, parallel.X)
+
+
+def test_flow_maps_for_the_figure(clips, tmp_path):
+    from me_resnet.preprocessing.features import flow_maps
+
+    result = flow_maps(clips[0], CONFIG, tmp_path / "cache")
+    maps = result["maps"]
+    assert set(maps) == {"apex", "vanilla_strain", "improved_strain", "vanilla_magnitude", "improved_magnitude"}
+    assert all(m.shape == (32, 32) for m in maps.values())
+    assert np.all(maps["improved_magnitude"] <= maps["vanilla_magnitude"] + 1e-6)
+    assert 0 < result["energy_removed"] < 1 and 0 < result["pixels_kept"] < 1

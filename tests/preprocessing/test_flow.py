@@ -1,0 +1,135 @@
+"""Farneback flow, continuity mask (eq. 5-9), strain, normalisation (me_resnet/flow.py)."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from me_resnet.config import Config
+from me_resnet.preprocessing import flow
+
+SIZE, HALF, RAMP, AMPLITUDE, N = 128, 20, 8, 3.0, 4
+
+
+def _moving_face(seed=0, noise=1.0):
+    """N grey frames of the astronaut: a square patch moves right by AMPLITUDE px in total,
+    the rest is still; every frame gets independent Gaussian sensor noise."""
+    rng = np.random.default_rng(seed)
+    grey = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY)
+    base = cv2.resize(grey, (SIZE, SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    distance = np.maximum(np.abs(xx - 0.45 * SIZE), np.abs(yy - 0.40 * SIZE))
+    weight = np.clip((HALF + RAMP - distance) / RAMP, 0, 1)  # 1 in the core, smooth ramp, 0 outside
+    frames = []
+    for i in range(N):
+        shift = AMPLITUDE * i / (N - 1) * weight
+        image = cv2.remap(base, xx - shift, yy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        image = image + rng.normal(0, noise, image.shape)
+        frames.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
+    core = distance <= HALF
+    far = distance > HALF + RAMP + 10  # beyond the Farneback window's reach
+    return np.stack(frames), AMPLITUDE / (N - 1), core, far
+
+
+@pytest.fixture(scope="module")
+def moving():
+    frames, step, core, far = _moving_face()
+    flows = flow.sequence_flow(frames, Config())
+    return frames, flows, flow.grey_differences(frames), step, core, far
+
+
+def _energy_fractions(flows, mask, core, far):
+    energy = np.sum(flows.astype(np.float64) ** 2, axis=-1)
+    removed_far = energy[:, far][~mask[:, far]].sum() / energy[:, far].sum()
+    kept_core = energy[:, core][mask[:, core]].sum() / energy[:, core].sum()
+    return removed_far, kept_core
+
+
+def test_farneback_recovers_the_known_motion(moving):
+    frames, flows, _, step, core, far = moving
+    assert flows.shape == (N - 1, SIZE, SIZE, 2) and flows.dtype == np.float32
+    assert abs(flows[..., 0][:, core].mean() - step) < 0.2 * step
+    assert abs(flows[..., 1][:, core].mean()) < 0.1 * step
+    assert np.abs(flows[:, far]).mean() < 0.1 * step
+
+
+def test_improved_mask_removes_noise_and_keeps_motion(moving):
+    _, flows, diffs, _, core, far = moving
+    removed_far, kept_core = _energy_fractions(flows, flow.continuity_mask(diffs, 0.8), core, far)
+    assert removed_far >= 0.85, removed_far  # measured 0.92 on this generator
+    assert kept_core >= 0.6, kept_core  # measured 0.71
+    # a = 0 keeps every pixel that changed at all: most of the noise flow survives
+    removed_far0, kept_core0 = _energy_fractions(flows, flow.continuity_mask(diffs, 0.0), core, far)
+    assert removed_far0 < 0.5 and kept_core0 > 0.85
+    # a larger a removes more
+    removed_far2, kept_core2 = _energy_fractions(flows, flow.continuity_mask(diffs, 1.5), core, far)
+    assert removed_far2 > removed_far and kept_core2 < kept_core
+
+
+def test_threshold_is_a_times_mean_difference():
+    diffs = np.array([[[0, 2], [4, 6]], [[1, 1], [1, 1]]], dtype=np.uint8)  # sum 16 over (N-1)*K = 8 pixels
+    assert flow.adaptive_threshold(diffs, 0.5) == pytest.approx(1.0)  # eq. (8)-(9): p = 2, U = 1
+    assert flow.continuity_mask(diffs, 0.5).tolist() == [
+        [[False, True], [True, True]],
+        [[False, False], [False, False]],
+    ]
+    with pytest.raises(ValueError, match="scale_factor"):
+        flow.adaptive_threshold(diffs, -1)
+
+
+def test_flow_difference_reading():
+    flows = np.zeros((3, 2, 2, 2), np.float32)
+    flows[0, ..., 0] = 1.0  # |F_0| = 1
+    flows[1, ..., 0] = 3.0  # |F_1| = 3
+    flows[2, ..., 1] = 3.0  # |F_2| = 3 (direction changed, magnitude not)
+    assert flow.flow_differences(flows)[:, 0, 0].tolist() == [1.0, 2.0, 0.0]
+
+
+def test_strain_of_translation_is_zero_and_of_stretch_is_k():
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    translation = np.stack([np.full_like(xx, 1.7), np.full_like(xx, -0.4)], axis=-1)
+    assert np.allclose(flow.optical_strain(translation), 0.0)
+    k = 0.05
+    stretch = np.stack([k * xx, np.zeros_like(xx)], axis=-1)  # u = k x: u_x = k
+    assert np.allclose(flow.optical_strain(stretch), abs(k), atol=1e-6)
+    shear = np.stack([-k * yy, np.zeros_like(xx)], axis=-1)  # u_y = -k: sqrt(0.5 k^2)
+    assert np.allclose(flow.optical_strain(shear), abs(k) / np.sqrt(2), atol=1e-6)
+
+
+def test_channels_and_normalisation():
+    rng = np.random.default_rng(0)
+    flows = rng.normal(size=(3, 16, 16, 2)).astype(np.float32)
+    magnitude = flow.flow_channels(flows, "magnitude")
+    assert magnitude.shape == (3, 16, 16, 3)
+    assert np.allclose(magnitude[..., 2], np.hypot(flows[..., 0], flows[..., 1]))
+    normalised = flow.normalise(magnitude * 5 + 2, "clip")
+    assert np.allclose(normalised.mean(axis=(0, 1, 2)), 0, atol=1e-5)
+    assert np.allclose(normalised.std(axis=(0, 1, 2)), 1, atol=1e-4)
+    still = flow.normalise(np.zeros((2, 4, 4, 3), np.float32), "clip")  # zero variance: no NaN
+    assert np.all(np.isfinite(still)) and not still.any()
+    with pytest.raises(ValueError, match="channels"):
+        flow.flow_channels(flows, "colour")
+
+
+def test_flow_features_modes(moving):
+    _, flows, diffs, _, _, _ = moving
+    raw = dataclasses.replace(Config(), normalise="none")
+    vanilla = flow.flow_features(flows, diffs, dataclasses.replace(raw, flow_mode="vanilla"))
+    improved = flow.flow_features(flows, diffs, raw)
+    assert np.allclose(vanilla[..., :2], flows)
+    mask = flow.continuity_mask(diffs, raw.scale_factor)
+    assert np.array_equal(improved[~mask], np.zeros_like(improved[~mask]))
+    assert np.array_equal(improved[mask], vanilla[mask])
+    by_flow = flow.flow_features(flows, diffs, dataclasses.replace(raw, mask_reading="flow_difference"))
+    assert 0 < np.count_nonzero(by_flow[..., 0]) < np.count_nonzero(vanilla[..., 0])
+    energy = np.sum(flows.astype(np.float64) ** 2, axis=-1)
+    clip = flow.flow_features(flows, diffs, dataclasses.replace(raw, normalise="clip"))
+    assert np.allclose(clip, flow.normalise(improved, "clip"), atol=1e-5)
+    assert np.allclose(
+        flow.flow_features(flows, diffs, dataclasses.replace(raw, channels="magnitude"))[mask][:, 2],
+        np.hypot(flows[..., 0], flows[..., 1])[mask],
+    )
+    assert flow.energy_removed(flows, mask) == pytest.approx(1 - energy[mask].sum() / energy.sum())
+    assert 0 < flow.energy_removed(flows, mask) < 1 and flow.energy_removed(flows, None) == 0.0
