@@ -1,6 +1,6 @@
 """Memory over many LOSO folds: in one process vs a fresh process per fold (why ``--executor process``).
 
-    python benchmarks/fold_memory.py            # 8 demo-profile folds each way + keras.applications.ResNet50; ~5 min
+    python benchmarks/fold_memory.py            # 8 demo-profile folds each way + keras.applications.ResNet50
     python benchmarks/fold_memory.py --folds 3  # shorter
 
 Three measurements, resident memory (RSS) in MB after each step:

@@ -1,6 +1,6 @@
 """Cost of the full reproduction on this machine, from one real-size LOSO fold (run by hand; slow).
 
-    python benchmarks/loso_cost.py                  # CASME II size, paper profile, ~15 min on 2 cores
+    python benchmarks/loso_cost.py                  # CASME II size, paper profile (slow)
     python benchmarks/loso_cost.py --quick          # smoke run: tiny clips, 1-block model
 
 One fold of synthetic arrays the size of CASME II at the paper profile (145
@@ -14,7 +14,7 @@ timed the same way. The per-fold cost is then ``epochs x epoch seconds`` for
 an assumed epochs-per-fold range, extrapolated to Table 5 (68 folds), Fig. 9
 (7 frame counts x 68), Fig. 10 (7 scale factors x 68) and Fig. 11 (4 methods x
 24 CASME II folds). Also records the input-pipeline wait (``pipeline.InputWaitTimer``)
-and the peak resident memory. Writes ``results/bench/loso_cost.json`` (issue 8, item 1).
+and the peak resident memory. Writes ``results/bench/loso_cost.json``.
 """
 
 from __future__ import annotations
@@ -197,7 +197,8 @@ def main(argv=None) -> None:
             "--fraction of the clips)",
         },
         "cpu_hours": rows,
-        "assumptions": f"epochs per fold {EPOCHS_ASSUMED}: early stopping (patience 10, max 100) typically ends at 20-40; "
+        "assumptions": f"epochs per fold {EPOCHS_ASSUMED}: early stopping (patience 10, max 100) "
+        "typically ends at 20-40; "
         "100 = no early stop. resnet3d_flow costed as ME-ResNet; resnet50_image as resnet50_flow. "
         "Fig. 9/10 costed at N = 11 (fewer frames are cheaper). No GPU conversion is claimed.",
         "load_average_before_after": [round(v, 2) for v in load_before] + [round(v, 2) for v in os.getloadavg()],

@@ -1,4 +1,4 @@
-"""Throughput of the paper-size ME-ResNet on this machine (run by hand; slow, ~15 min on 2 cores).
+"""Throughput of the paper-size ME-ResNet on this machine (run by hand; slow).
 
     python benchmarks/model_throughput.py            # (10,112,112,3), batches 8 and 32, fp32 + bf16 + XLA + PyTorch
     python benchmarks/model_throughput.py --quick    # smoke run: tiny input, 1-block stages, 1 step
@@ -9,7 +9,7 @@ Measures inference and training samples/s for each precision (``float32``,
 as a fraction of the same run's fp32 / bf16 peak of one big ``keras.ops.matmul``,
 ``jit_compile`` (XLA) on vs off, and the same architecture in plain PyTorch
 (``benchmarks/torch_me_resnet.py``, channels-last 3D) when torch is installed.
-Writes ``results/bench/model_throughput.json`` (issue 8, item 1).
+Writes ``results/bench/model_throughput.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.models.flops import count_flops  # noqa: E402
-from me_resnet.models.resnet import build_model  # noqa: E402
+from me_resnet.models.registry import build_model  # noqa: E402
 from me_resnet.training.losses import focal_loss  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
@@ -202,7 +202,7 @@ def _run_part(part, quick, batches, steps):
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return [
-            json.loads(l) for l in done.stdout.splitlines() if l.startswith("{")
+            json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")
         ], f"exit code {done.returncode}: {tail}"
     return json.loads(lines[-1][len("PART_ROWS ") :]), None
 
@@ -286,7 +286,8 @@ def main(argv=None) -> None:
         "comparisons": comparisons,
         "targets": {"training_fraction_of_fp32_peak": 0.6, "keras_over_torch": 1.2, "bf16_over_fp32_training": 1.5},
         "load_average_before_after": [round(v, 2) for v in load_before] + [round(v, 2) for v in os.getloadavg()],
-        "note": "median of the timed steps after one warm-up step; the CPU may be shared with other jobs (see load average)",
+        "note": "median of the timed steps after one warm-up step; "
+        "the CPU may be shared with other jobs (see load average)",
         "provenance": provenance(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)

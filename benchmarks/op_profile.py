@@ -1,6 +1,6 @@
-"""Where a paper-profile ME-ResNet training step spends its time, op by op (TensorFlow backend; issue 8).
+"""Where a paper-profile ME-ResNet training step spends its time, op by op (TensorFlow backend).
 
-    python benchmarks/op_profile.py                  # (10,112,112,3), batch 8, float32: ~3 min on 2 cores
+    python benchmarks/op_profile.py                  # (10,112,112,3), batch 8, float32
     python benchmarks/op_profile.py --batch-size 32  # the paper's batch
     python benchmarks/op_profile.py --inter-op-threads 1  # ops one at a time: clean per-op rates
     python benchmarks/op_profile.py --quick          # tiny model, seconds (what the test runs)
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from benchmarks.model_throughput import _setup, matmul_peak_gflops  # noqa: E402
 from me_resnet.models.cbam import CBAM  # noqa: E402
 from me_resnet.models.flops import count_layer_flops  # noqa: E402
-from me_resnet.models.resnet import build_model  # noqa: E402
+from me_resnet.models.registry import build_model  # noqa: E402
 from me_resnet.training.losses import focal_loss  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402

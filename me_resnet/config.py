@@ -13,66 +13,131 @@ lists them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@functools.cache
+def _field_types() -> dict[str, typing.Any]:
+    return typing.get_type_hints(Config)
+
+
+def _type_ok(value, hint) -> bool:
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        return isinstance(value, (tuple, list)) and all(_type_ok(item, args[0]) for item in value)
+    if type(None) in args:  # Optional[X]
+        return value is None or any(_type_ok(value, arg) for arg in args if arg is not type(None))
+    return True
+
+
+def check_field(name: str, value, hint, metadata) -> None:
+    """``ValueError`` unless ``value`` has the type ``hint`` and fits ``metadata``'s ``choices`` / ``range``.
+
+    ``range`` is ``(low, high)``, both inclusive, ``None`` for an open end.
+    """
+    if not _type_ok(value, hint):
+        raise ValueError(f"config {name} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+    choices = metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise ValueError(f"config {name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    low, high = metadata.get("range", (None, None))
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    for item in values:
+        if item is not None and ((low is not None and item < low) or (high is not None and item > high)):
+            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise ValueError(f"config {name} must lie in {bounds}, got {value!r}")
 
 
 @dataclass(frozen=True)
 class Config:
     # --- data (SPEC §3) -------------------------------------------------
-    protocol: str = "megc2019"  # "megc2019" (official composite list) | "paper"
-    bad_apex: str = "repair"  # "repair" (apex = middle frame) | "drop"
-    smic_apex: str = "middle"  # "middle" | "spot" (max mean |frame - onset|)
+    # megc2019: official composite list
+    protocol: str = field(default="megc2019", metadata={"choices": ("megc2019", "paper_literal", "paper_extended")})
+    bad_apex: str = field(default="repair", metadata={"choices": ("repair", "drop")})  # repair: apex = middle frame
+    smic_apex: str = field(default="middle", metadata={"choices": ("middle", "spot")})  # spot: max mean |frame - onset|
 
     # --- pre-processing (SPEC §4) ----------------------------------------
-    num_frames: int = 11  # N, key frames onset -> apex inclusive
-    scale_factor: float = 0.8  # a, eq. (9): U = a * p
-    image_size: int = 112  # face crop side after resizing
-    face_detector: str = "mtcnn"  # "mtcnn" | "center" (always the centre crop)
-    face_margin: float = 0.10  # box expansion before squaring
-    flow_mode: str = "improved"  # "improved" (continuity mask) | "vanilla"
-    mask_reading: str = "grey_difference"  # "grey_difference" | "flow_difference"
-    channels: str = "strain"  # (u, v, strain) | "magnitude": (u, v, |flow|)
-    normalise: str = "clip"  # "clip" (per clip, per channel z-score) | "none"
-    farneback_pyr_scale: float = 0.5
-    farneback_levels: int = 3
-    farneback_winsize: int = 15
-    farneback_iterations: int = 3
-    farneback_poly_n: int = 5
-    farneback_poly_sigma: float = 1.2
+    num_frames: int = field(default=11, metadata={"range": (2, None)})  # N, key frames onset -> apex inclusive
+    scale_factor: float = field(default=0.8, metadata={"range": (0.0, None)})  # a, eq. (9): U = a * p
+    image_size: int = field(default=112, metadata={"range": (1, None)})  # face crop side after resizing
+    # center: always the centre crop
+    face_detector: str = field(default="mtcnn", metadata={"choices": ("mtcnn", "center")})
+    face_margin: float = field(default=0.10, metadata={"range": (0.0, None)})  # box expansion before squaring
+    face_align: bool = field(default=True, metadata={"choices": (True, False)})  # rotate to level eyes (onset frame)
+    # improved: continuity mask
+    flow_mode: str = field(default="improved", metadata={"choices": ("improved", "vanilla")})
+    mask_reading: str = field(default="grey_difference", metadata={"choices": ("grey_difference", "flow_difference")})
+    # (u, v, strain) | (u, v, |flow|)
+    channels: str = field(default="strain", metadata={"choices": ("strain", "magnitude")})
+    # clip: per clip, per channel z-score
+    normalise: str = field(default="clip", metadata={"choices": ("clip", "none")})
+    flow_method: str = field(default="farneback", metadata={"choices": ("farneback", "tvl1")})  # tvl1: Dual TV-L1
+    farneback_pyr_scale: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
+    farneback_levels: int = field(default=3, metadata={"range": (0, None)})
+    farneback_winsize: int = field(default=15, metadata={"range": (1, None)})
+    farneback_iterations: int = field(default=3, metadata={"range": (1, None)})
+    farneback_poly_n: int = field(default=5, metadata={"range": (1, None)})
+    farneback_poly_sigma: float = field(default=1.2, metadata={"range": (0.0, None)})
 
     # --- model (SPEC §5) ------------------------------------------------
     model: str = "me_resnet"  # resnet50_image | resnet50_flow | resnet3d_flow | me_resnet | ststnet | off_apexnet
-    blocks: tuple[int, ...] = (3, 4, 6, 3)  # bottlenecks per stage
-    width: int = 64  # stem / first-stage width; stages are width * (1, 2, 4, 8)
-    cbam_reduction: int = 16
-    cbam_gate: str = "sigmoid"  # "sigmoid" (CBAM paper, text) | "softmax" (eq. 12/14)
+    blocks: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata={"range": (1, None)})  # bottlenecks per stage
+    width: int = field(default=64, metadata={"range": (1, None)})  # stages: width * (1, 2, 4, 8)
+    cbam_reduction: int = field(default=16, metadata={"range": (1, None)})
+    cbam_gate: str = field(default="sigmoid", metadata={"choices": ("sigmoid", "softmax")})  # softmax: eq. 12/14
+    cbam_spatial_kernel: int = field(default=7, metadata={"range": (1, None)})  # CBAM spatial conv k x k (x k in 3D)
+    bottleneck_order: str = field(default="bn_relu", metadata={"choices": ("bn_relu", "relu_bn")})  # relu_bn: Fig. 5
+    bottleneck_third_relu: bool = field(default=False, metadata={"choices": (False, True)})  # ReLU after the 3rd conv
+    shortcut_projection: str = field(default="first_block", metadata={"choices": ("first_block", "every_block")})
+    post_add_activation: str = field(default="relu", metadata={"choices": ("relu", "none")})  # after the residual sum
+    temporal_strides: str = field(default="stages_3_to_5", metadata={"choices": ("stages_3_to_5", "none")})
+    stem_temporal_kernel: int = field(default=3, metadata={"range": (1, None)})  # stem Conv3D (kt, 7, 7)
     pretrained: str | None = None  # path to a 2D .keras model to inflate
 
     # --- training (SPEC §6) ---------------------------------------------
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    epochs: int = 100
-    patience: int = 10
-    focal_gamma: float = 2.0
-    focal_alpha: str = "inverse_frequency"  # "inverse_frequency" | "none"
-    loss: str = "focal"  # "focal" | "crossentropy"
+    learning_rate: float = field(default=1e-4, metadata={"range": (0.0, None)})
+    batch_size: int = field(default=32, metadata={"range": (1, None)})
+    epochs: int = field(default=100, metadata={"range": (1, None)})
+    patience: int = field(default=10, metadata={"range": (0, None)})
+    focal_gamma: float = field(default=2.0, metadata={"range": (0.0, None)})
+    focal_alpha: str = field(default="inverse_frequency", metadata={"choices": ("inverse_frequency", "none")})
+    loss: str = field(default="focal", metadata={"choices": ("focal", "crossentropy")})
     augment: bool = True  # 4x mirror / flip of training clips
-    early_stop_on: str = "val"  # "val" (held-out training subjects) | "test" (optimistic) | "none"
-    val_fraction: float = 0.1  # fraction of training subjects used for validation
-    loso_scope: str = "dataset"  # "dataset" (one LOSO per dataset) | "composite" (MEGC 2019: train on all datasets)
-    seed: int = 0
-    precision: str = "float32"  # "float32" | "mixed_bfloat16" | "mixed_float16"
+    augment_scope: str = field(default="train", metadata={"choices": ("train", "whole_dataset")})  # whole: leaky
+    early_stop_on: str = field(default="val", metadata={"choices": ("val", "test", "none")})  # test: optimistic
+    val_fraction: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # share of training subjects
+    loso_scope: str = field(default="dataset", metadata={"choices": ("dataset", "composite")})  # composite: MEGC 2019
+    seed: int = field(default=0, metadata={"range": (0, None)})
+    precision: str = field(default="float32", metadata={"choices": ("float32", "mixed_bfloat16", "mixed_float16")})
     jit_compile: bool = (
         False  # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
     )
-    feature_dtype: str = (
-        "float32"  # "float32" | "float16": storage of the augmented training clips in train_fold (issue 8)
-    )
+    feature_dtype: str = field(
+        default="float32",
+        metadata={"choices": ("float32", "float16")},
+    )  # storage of the augmented training clips in train_fold
+    # deterministic backend ops (TF op determinism); what stays bit-identical: docs/reliability.md
+    deterministic: bool = field(default=False, metadata={"choices": (False, True)})
 
     # --- evaluation -----------------------------------------------------
-    bootstrap_resamples: int = 1000
+    bootstrap_resamples: int = field(default=1000, metadata={"range": (0, None)})
+
+    def __post_init__(self):
+        """Check every field's type, and its ``choices`` / ``range`` metadata (``ValueError`` naming the field)."""
+        hints = _field_types()
+        for spec in dataclasses.fields(self):
+            check_field(spec.name, getattr(self, spec.name), hints[spec.name], spec.metadata)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -121,10 +186,6 @@ def get_profile(name: str) -> Config:
     return PROFILES[name]
 
 
-def _field_types() -> dict[str, typing.Any]:
-    return typing.get_type_hints(Config)
-
-
 def parse_value(key: str, text: str):
     """Convert one CLI string to the type of config field ``key``."""
     types = _field_types()
@@ -159,6 +220,11 @@ def apply_overrides(config: Config, pairs: typing.Sequence[str]) -> Config:
 
     Unknown keys raise ``ValueError`` naming the key and listing the known ones.
     """
+    return dataclasses.replace(config, **parse_overrides(pairs))
+
+
+def parse_overrides(pairs: typing.Sequence[str]) -> dict[str, typing.Any]:
+    """``{key: typed value}`` of ``["--key", "value", ...]`` / ``key=value`` flags (``-`` in keys read as ``_``)."""
     updates: dict[str, typing.Any] = {}
     items = list(pairs)
     i = 0
@@ -177,4 +243,4 @@ def apply_overrides(config: Config, pairs: typing.Sequence[str]) -> Config:
             i += 2
         key = key.replace("-", "_")
         updates[key] = parse_value(key, text)
-    return dataclasses.replace(config, **updates)
+    return updates

@@ -8,16 +8,13 @@ every number comes from results/, none is typed by hand.
 
 import json
 import re
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
+from me_resnet.models.registry import method_title
 from me_resnet.reporting import paper
 from me_resnet.reporting.markdown import markdown_table
-from me_resnet.reporting.tables import METHOD_TITLES
 from me_resnet.utils.paths import REPO_ROOT, RESULTS_DIR
 
 
@@ -28,7 +25,7 @@ def demo_table5() -> str:
     metrics = pd.read_csv(path)
     rows = []
     for _, row in metrics.iterrows():
-        title = METHOD_TITLES.get(row["method"], row["method"])
+        title = method_title(row["method"])
         quoted = paper.TABLE5.get(title, {}).get(row["dataset"])
         rows.append(
             {
@@ -58,17 +55,18 @@ def compute() -> str:
         document = json.loads(cost.read_text())
         me = document["me_resnet"]
         parts.append(
-            f"One LOSO fold at the paper profile (CASME II size, {me['steps_per_epoch_full']} steps of batch {document['batch_size']} "
-            f"per epoch, {document['precision']}) costs about {me['epoch_seconds_full']:.0f} s per epoch for ME-ResNet and "
-            f"{document['resnet50_2d']['epoch_seconds_full']:.0f} s for the 2D ResNet50 on this 2-core CPU (measured on part of an "
-            f"epoch and scaled; load average {document['load_average_before_after']}), so the full reproduction in CPU hours here is "
+            f"One LOSO fold at the paper profile (CASME II size, {me['steps_per_epoch_full']} steps of batch "
+            f"{document['batch_size']} per epoch, {document['precision']}) costs about {me['epoch_seconds_full']:.0f} "
+            f"s per epoch for ME-ResNet and {document['resnet50_2d']['epoch_seconds_full']:.0f} s for the 2D ResNet50 "
+            "on this 2-core CPU (measured on part of an epoch and scaled; load average "
+            f"{document['load_average_before_after']}), so the full reproduction in CPU hours here is "
             f"(`results/bench/loso_cost.json`, `benchmarks/loso_cost.py`; {document['assumptions']}):\n\n"
             + markdown_table(pd.DataFrame(document["cpu_hours"]))
-            + f"\nPeak memory of that ME-ResNet fold: {document['memory']['peak_rss_mb_after_me_resnet_fold']:,} MB RSS "
-            f"(CASME II float16 features {document['memory']['casme2_float16_features_mb']} MB, their 4x augmented training "
-            f"copy {document['memory']['augmented_float16_training_clips_mb']} MB; the rest is TensorFlow, the model, Adam "
-            f"state and the activations of a batch of {document['batch_size']}). "
-            "The paper profile needs a GPU (or many machines: the Ray executor) in practice."
+            + f"\nPeak memory of that ME-ResNet fold: {document['memory']['peak_rss_mb_after_me_resnet_fold']:,} MB "
+            f"RSS (CASME II float16 features {document['memory']['casme2_float16_features_mb']} MB, their 4x "
+            f"augmented training copy {document['memory']['augmented_float16_training_clips_mb']} MB; the rest is "
+            f"TensorFlow, the model, Adam state and the activations of a batch of {document['batch_size']}). The "
+            "paper profile needs a GPU (or many machines: the Ray executor) in practice."
         )
     throughput = bench / "model_throughput.json"
     if throughput.exists():
@@ -88,9 +86,9 @@ def compute() -> str:
                     }
                 )
         parts.append(
-            f"Paper-profile ME-ResNet ({document['parameters']:,} parameters, {document['forward_gflops_per_sample']} GFLOP "
-            f"forward per sample; measured matmul peak {document['matmul_peak_gflops']} GFLOP/s) from "
-            f"`results/bench/model_throughput.json` (`benchmarks/model_throughput.py`, load average "
+            f"Paper-profile ME-ResNet ({document['parameters']:,} parameters, {document['forward_gflops_per_sample']} "
+            f"GFLOP forward per sample; measured matmul peak {document['matmul_peak_gflops']} GFLOP/s) from "
+            "`results/bench/model_throughput.json` (`benchmarks/model_throughput.py`, load average "
             f"{document['load_average_before_after']}):\n\n"
             + markdown_table(pd.DataFrame(rows))
             + f"\nRatios: {json.dumps(document['comparisons'])}. Targets: {json.dumps(document['targets'])}."
@@ -103,17 +101,17 @@ def compute() -> str:
         parts.append(
             f"Memory over LOSO folds (`benchmarks/fold_memory.py`, {document['setup']}): in one process RSS grows "
             f"{document['in_process']['growth_mb_per_fold']} MB per fold (plain `keras.applications.ResNet50` with "
-            f"`clear_session()`: {document['keras_resnet50']['growth_mb_per_repeat']} MB per training call); with a process "
-            f"per fold the parent grows {document['process_per_fold']['parent_growth_mb_per_fold']} MB per fold and the "
-            f"children peak at {min(children):.0f}-{max(children):.0f} MB."
+            f"`clear_session()`: {document['keras_resnet50']['growth_mb_per_repeat']} MB per training call); with a "
+            f"process per fold the parent grows {document['process_per_fold']['parent_growth_mb_per_fold']} MB per "
+            f"fold and the children peak at {min(children):.0f}-{max(children):.0f} MB."
         )
     pre = bench / "preprocess.json"
     if pre.exists():
         document = json.loads(pre.read_text())
         parts.append(
             f"Pre-processing (`benchmarks/preprocess.py`, {document['clips']} demo clips at N = 11, 112×112): "
-            f"{document['cold']['clips_per_s']} clips/s cold (incl. {document['cold']['detector_init_seconds']} s TensorFlow/MTCNN "
-            f"start-up; {document['cold']['clips_per_s_without_detector_init']} clips/s without it), "
+            f"{document['cold']['clips_per_s']} clips/s cold (incl. {document['cold']['detector_init_seconds']} s "
+            f"TensorFlow/MTCNN start-up; {document['cold']['clips_per_s_without_detector_init']} clips/s without it), "
             f"{document['warm']['clips_per_s']} clips/s from the cache; mask + strain + normalisation cost "
             f"{document['post_over_farneback']:.0%} of the Farneback time."
         )
@@ -173,7 +171,8 @@ def targets(bench: Path) -> list[str]:
         rows.append(
             {
                 "target (issue 8)": "input wait < 5 % of step time",
-                "measured": f"{wait:.2%} waited between steps; building every batch of an epoch = {build:.2%} of its time",
+                "measured": f"{wait:.2%} waited between steps; "
+                f"building every batch of an epoch = {build:.2%} of its time",
                 "status": _status([0.05 - max(wait, build)], 0.0),
             }
         )
@@ -217,8 +216,9 @@ def op_profile(bench: Path) -> list[str]:
     first = next(iter(profiles.values()))
     peaks = ", ".join(sorted({f"{d['matmul_peak_dtype']} {d['matmul_peak_gflops']}" for d in profiles.values()}))
     text = (
-        f"Where a training step's time goes (`benchmarks/op_profile.py`: TensorFlow profiler trace of one paper-profile "
-        f"step, batch {first['batch_size']}; executed op time summed per group; conv GFLOP/s from the layer shapes, "
+        "Where a training step's time goes (`benchmarks/op_profile.py`: TensorFlow profiler trace of one "
+        f"paper-profile step, batch {first['batch_size']}; executed op time summed per group; conv GFLOP/s from the "
+        "layer shapes, "
         f'as a fraction of the matmul peak measured in the same run: {peaks} GFLOP/s; "ops one at a time" = '
         f"`--inter-op-threads 1`, which gives clean per-op times, while by default two ops may share the 2 cores):\n\n"
         + markdown_table(pd.DataFrame(list(rows.values())).fillna(""))

@@ -59,3 +59,18 @@ def test_profile_of_a_tiny_training_step_accounts_for_the_conv_flops():
     assert groups["conv forward"]["gflop_per_step"] == pytest.approx(conv_gflop, rel=0.02)
     assert groups["conv weight gradient"]["gflop_per_step"] == pytest.approx(conv_gflop, rel=0.02)
     assert groups["conv input gradient"]["gflop_per_step"] == pytest.approx(conv_gflop - stem_gflop, rel=0.02)
+
+
+def test_demo_model_step_measures_a_tiny_model():
+    import dataclasses
+
+    from benchmarks.demo_model_step import measure
+    from me_resnet.config import DEMO
+
+    tiny = dataclasses.replace(DEMO, num_frames=3, image_size=16, width=4, cbam_reduction=4)
+    result = measure(tiny, steps=2)
+    assert result["input_shape"] == [2, 16, 16, 3] and result["timed_steps"] == 2
+    assert result["first_step_seconds"] > result["traced_step_seconds"] > 0
+    assert set(result["targets_met"]) == set(result["targets"])
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        measure(tiny, steps=0)

@@ -43,3 +43,38 @@ def test_json_round_trip():
     assert Config.from_dict(json.loads(config.to_json())) == config
     with pytest.raises(ValueError, match="unknown config key"):
         Config.from_dict({"nope": 1})
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"early_stop_on": "bogus"}, "early_stop_on must be one of val, test, none; got 'bogus'"),
+        ({"epochs": 0}, r"epochs must lie in \[1, inf\], got 0"),
+        ({"val_fraction": 1.5}, r"val_fraction must lie in \[0.0, 1.0\]"),
+        ({"blocks": (1, 0, 1, 1)}, "blocks must lie in"),
+        ({"num_frames": 2.5}, "num_frames must be int, got 2.5"),
+        ({"augment": 1}, "augment must be bool, got 1"),
+        ({"pretrained": 3}, "pretrained must be"),
+        ({"learning_rate": "fast"}, "learning_rate must be float"),
+    ],
+)
+def test_config_checks_its_fields_when_constructed(changes, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(DEMO, **changes)
+
+
+def test_every_string_field_with_alternatives_declares_its_choices():
+    config = Config()
+    for spec in dataclasses.fields(Config):
+        choices = spec.metadata.get("choices")
+        if choices is not None:
+            assert getattr(config, spec.name) in choices, spec.name
+        low, high = spec.metadata.get("range", (None, None))
+        value = getattr(config, spec.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            assert (low is None or item >= low) and (high is None or item <= high), spec.name
+    assert Config.__dataclass_fields__["early_stop_on"].metadata["choices"] == ("val", "test", "none")
+
+
+def test_integers_are_accepted_for_float_fields():
+    assert dataclasses.replace(DEMO, scale_factor=1).scale_factor == 1

@@ -1,9 +1,11 @@
-"""Check dataset trees: ``me-resnet datasets [--casme2 DIR] [--samm DIR] [--smic DIR] ...``.
+"""Check dataset trees: ``me-resnet datasets [--casme2 DIR] [--samm DIR] [--smic DIR] [--check-frames] ...``.
 
 Prints per dataset the number of clips, clips per class and per subject, and
-every problem the loader met. Roots also come from ``ME_RESNET_CASME2`` /
-``ME_RESNET_SAMM`` / ``ME_RESNET_SMIC``. Exit status: 0 all loaded, 1 a dataset
-failed to load, 2 no dataset given.
+every problem the loader met; ``--check-frames`` also reads every frame of
+every clip and lists the truncated or damaged ones. Roots also come from
+``ME_RESNET_CASME2`` / ``ME_RESNET_SAMM`` / ``ME_RESNET_SMIC``. Exit status: 0
+all loaded (and every frame whole), 1 a dataset failed to load or a frame is
+damaged, 2 no dataset given.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import dataclasses
 import json
 import sys
 
+from tqdm.auto import tqdm
+
 from me_resnet.config import Config
 from me_resnet.data.common import BAD_APEX_MODES
 from me_resnet.data.loading import dataset_roots, load_dataset
 from me_resnet.data.protocols import PROTOCOLS
 from me_resnet.data.smic import SMIC_APEX_MODES
+from me_resnet.utils.images import check_image_file
 from me_resnet.utils.paths import DATASET_ENV_VARS
 
 NO_DATASET = (
@@ -38,6 +43,9 @@ def parse_args(argv):
     parser.add_argument("--protocol", choices=PROTOCOLS, default=Config.protocol)
     parser.add_argument("--bad-apex", choices=BAD_APEX_MODES, default=Config.bad_apex)
     parser.add_argument("--smic-apex", choices=SMIC_APEX_MODES, default=Config.smic_apex)
+    parser.add_argument(
+        "--check-frames", action="store_true", help="decode every frame of every clip; list damaged ones"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     return parser.parse_args(argv)
 
@@ -49,13 +57,27 @@ def summarize(name: str, root, args, config: Config) -> dict:
         result = load_dataset(name, root, config, annotations=annotations)
     except (FileNotFoundError, ValueError) as error:
         return {"root": str(root), "error": str(error)}
-    return {
+    entry = {
         "root": str(root),
         "clips": len(result.records),
         "classes": result.class_counts(),
         "subjects": result.subject_counts(),
         "problems": list(result.problems),
     }
+    if args.check_frames:
+        entry["damaged_frames"] = damaged_frames(name, result.records)
+    return entry
+
+
+def damaged_frames(name: str, records) -> list[str]:
+    """The reason for every frame of ``records`` that does not read as a whole image."""
+    frames = [path for record in records for path in record.frame_paths]
+    found = []
+    for path in tqdm(frames, desc=f"{name} frames", unit="frame", disable=None, leave=False):
+        problem = check_image_file(path)
+        if problem is not None:
+            found.append(problem)
+    return found
 
 
 def print_text(config: Config, report: dict) -> None:
@@ -73,6 +95,10 @@ def print_text(config: Config, report: dict) -> None:
         print(f"  problems ({len(entry['problems'])}):")
         for problem in entry["problems"]:
             print(f"    - {problem}")
+        if "damaged_frames" in entry:
+            print(f"  damaged frames ({len(entry['damaged_frames'])}):")
+            for problem in entry["damaged_frames"]:
+                print(f"    - {problem}")
 
 
 def main(argv=None) -> int:
@@ -97,7 +123,8 @@ def main(argv=None) -> int:
         )
     else:
         print_text(config, report)
-    return 1 if any("error" in entry for entry in report.values()) else 0
+    failed = any("error" in entry or entry.get("damaged_frames") for entry in report.values())
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

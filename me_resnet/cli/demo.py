@@ -10,9 +10,9 @@ from me_resnet.data.demo import generate_demo, summarise
 from me_resnet.utils.paths import demo_data_dir
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str = "me-resnet demo") -> int:
     parser = argparse.ArgumentParser(
-        prog="me-resnet demo", description="Write the synthetic demo datasets in the official layouts."
+        prog=prog, description="Write the synthetic demo datasets in the official layouts."
     )
     parser.add_argument("--out", type=Path, default=None, help=f"output dir (default {demo_data_dir()})")
     parser.add_argument("--seed", type=int, default=0)
@@ -23,3 +23,4 @@ def main(argv: list[str] | None = None) -> None:
     for line in summarise(out):
         print(line)
     print(f"demo data (seed {args.seed}) written in {time.perf_counter() - start:.1f} s")
+    return 0

@@ -21,6 +21,7 @@ from me_resnet.data.common import (
     find_frames_root,
     locate_annotation,
     require_dir,
+    require_records,
     sheet_rows,
 )
 
@@ -49,4 +50,5 @@ def load_casme2(root, *, protocol="megc2019", bad_apex="repair", annotations=Non
     sheet = locate_annotation(root, annotations, ANNOTATION_NAMES, "casme2")
     rows = sheet_rows("casme2", sheet, COLUMNS)
     folders = clip_folders("casme2", frames_root, SUBJECT_PATTERN)
-    return assemble_annotated("casme2", rows, folders, protocol=protocol, bad_apex=bad_apex, megc_list=megc_list)
+    result = assemble_annotated("casme2", rows, folders, protocol=protocol, bad_apex=bad_apex, megc_list=megc_list)
+    return require_records(result, root)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import math
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +140,10 @@ def read_sheet(path: Path, required: tuple[str, ...], sheet=0, header_search_row
         raw = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object)
     except ValueError as error:  # e.g. "Worksheet named 'MICRO_ONLY' not found"
         raise ValueError(f"cannot read sheet {sheet!r} of {path}: {error}") from None
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:  # truncated or not an xlsx at all
+        raise ValueError(
+            f"cannot read {path}: not a readable .xlsx file, truncated or damaged ({type(error).__name__}: {error})"
+        ) from None
     top = raw.iloc[:header_search_rows].map(lambda value: str(value).strip())
     hits = list(top.index[(top == required[0]).any(axis=1)])
     if not hits:
@@ -219,7 +224,8 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
     missing = [n for n in numbers if n not in frames]
     if missing:
         return None, [
-            f"{name}: {len(missing)} of {len(numbers)} frames {onset}..{offset} missing in {spec.folder} (first: {missing[0]}); clip dropped"
+            f"{name}: {len(missing)} of {len(numbers)} frames {onset}..{offset} missing in {spec.folder} "
+            f"(first: {missing[0]}); clip dropped"
         ]
     record = ClipRecord(
         dataset=spec.dataset,
@@ -259,11 +265,12 @@ def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_li
 
     megc2019: the list's clips of ``dataset`` with the list's label; a listed
     clip without a sheet row is a problem; rows not listed are counted.
-    paper: rows whose emotion maps to a class; the others are counted by emotion.
+    paper_literal / paper_extended: rows whose emotion maps to a class; the others are counted by emotion.
     """
     protocols.check_protocol(protocol)
     problems = []
     if protocol == "megc2019":
+        problems += megc2019_list_duplicates(dataset, megc_list)
         listed = protocols.read_megc2019_list(megc_list)[dataset]
         by_key = {row.key: row for row in rows}
         selected = [(by_key[key], label) for key, label in listed.items() if key in by_key]
@@ -278,14 +285,14 @@ def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_li
         return selected, problems
     selected, excluded = [], collections.Counter()
     for row in rows:
-        label = protocols.paper_label(dataset, row.emotion)
+        label = protocols.paper_label(dataset, row.emotion, protocol)
         if label is None:
             excluded[row.emotion] += 1
         else:
             selected.append((row, label))
     if excluded:
         problems.append(
-            f"{sum(excluded.values())} rows excluded by the paper protocol: "
+            f"{sum(excluded.values())} rows excluded by the {protocol} protocol: "
             + ", ".join(f"{e} {n}" for e, n in sorted(excluded.items()))
         )
     return selected, problems
@@ -306,7 +313,10 @@ def assemble_annotated(
     repaired/dropped apexes, missing frames, protocol exclusions (counted).
     """
     check_choice("bad_apex", bad_apex, BAD_APEX_MODES)
-    selected, problems = select_clips(dataset, rows, protocol, megc_list)
+    rows, problems = deduplicate_rows(rows)
+    problems += folder_alias_problems(dataset, clip_dirs)
+    selected, selection_problems = select_clips(dataset, rows, protocol, megc_list)
+    problems += selection_problems
     row_keys = {row.key for row in rows}
     problems += [
         f"{folder.parent.name}/{folder.name}: folder without a coding-sheet row; skipped"
@@ -355,17 +365,118 @@ def sheet_rows(dataset: str, path: Path, columns: dict[str, str], sheet=0) -> li
 
 
 def clip_folders(dataset: str, frames_root: Path, subject_pattern: str) -> dict[tuple[str, str], Path]:
-    """``{(subject, clip): folder}`` for ``frames_root/<subject>/<clip>/``, canonical keys."""
+    """``{(subject, clip): folder}`` for ``frames_root/<subject>/<clip>/``, canonical keys.
+
+    Two folders that are spellings of one clip (``sub1/`` and ``sub01/``) raise
+    ``ValueError`` naming both (``add_clip_folder``).
+    """
     folders = {}
     for subject_dir in sub_dirs(frames_root):
         if re.fullmatch(subject_pattern, subject_dir.name):
             for clip_dir in sub_dirs(subject_dir):
-                key = (
-                    protocols.canonical_subject(dataset, subject_dir.name),
-                    protocols.canonical_clip(dataset, clip_dir.name),
-                )
-                folders[key] = clip_dir
+                add_clip_folder(folders, dataset, subject_dir.name, clip_dir.name, clip_dir)
     return folders
+
+
+def add_clip_folder(folders: dict, dataset: str, subject: str, clip: str, value) -> None:
+    """Add ``value`` under the canonical key of ``subject``/``clip``; a second spelling of a key is an error."""
+    key = (protocols.canonical_subject(dataset, subject), protocols.canonical_clip(dataset, clip))
+    if key in folders:
+        other = folders[key][0] if isinstance(folders[key], tuple) else folders[key]
+        here = value[0] if isinstance(value, tuple) else value
+        raise ValueError(
+            f"{other} and {here} are two folders of the same {dataset} clip {key[0]}/{key[1]} "
+            f"(spellings of one subject or clip name); keep one of them"
+        )
+    folders[key] = value
+
+
+def folder_alias_problems(dataset: str, folders) -> list[str]:
+    """One problem counting the subject/clip folders whose on-disk name is not the canonical spelling."""
+    renamed = {}
+    for (subject, clip), value in folders.items():
+        folder = value[0] if isinstance(value, tuple) else value
+        subject_dir = folder.parents[2] if dataset == "smic" else folder.parent
+        if subject_dir.name != subject:
+            renamed[subject_dir.name] = subject
+        if folder.name != clip:
+            renamed[folder.name] = clip
+    if not renamed:
+        return []
+    pairs = ", ".join(f"{name} -> {canonical}" for name, canonical in sorted(renamed.items())[:10])
+    return [f"{len(renamed)} folder name(s) read under the canonical spelling: {pairs}"]
+
+
+def deduplicate_rows(rows: list[AnnotationRow]) -> tuple[list[AnnotationRow], list[str]]:
+    """Rows with repeated (subject, clip) keys removed, and problems.
+
+    A repeat with the same onset/apex/offset/emotion is counted and kept once;
+    one with other values raises ``ValueError`` naming both rows and the values:
+    no silent choice between two labels or timings of one clip.
+    """
+    first: dict[tuple[str, str], AnnotationRow] = {}
+    repeats = []
+    for row in rows:
+        earlier = first.get(row.key)
+        if earlier is None:
+            first[row.key] = row
+            continue
+        fields = ("onset", "apex", "offset", "emotion")
+        differing = [name for name in fields if getattr(earlier, name) != getattr(row, name)]
+        if differing:
+            values = "; ".join(f"{name} {getattr(earlier, name)!r} vs {getattr(row, name)!r}" for name in differing)
+            raise ValueError(
+                f"{earlier.source} and {row.source} both describe clip {row.subject}/{row.clip} with different "
+                f"values ({values}); remove the wrong row"
+            )
+        repeats.append(f"{row.source} repeats {earlier.source}")
+    problems = [f"{len(repeats)} duplicated coding-sheet row(s) counted once: {repeats[:10]}"] if repeats else []
+    return list(first.values()), problems
+
+
+def megc2019_list_duplicates(dataset: str, path=None) -> list[str]:
+    """Problems for repeated ``dataset`` lines of the MEGC 2019 list; a repeat with another label raises.
+
+    Lines are compared by canonical key, so ``s01_ne_01`` repeats ``s1_ne_01``.
+    """
+    path = Path(path).expanduser() if path is not None else protocols.MEGC2019_LIST
+    if not path.is_file():
+        return []  # read_megc2019_list reports the missing file
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"cannot read {path}: not a UTF-8 text file, damaged? ({error})") from None
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    repeats = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 4 or parts[0] != dataset:
+            continue
+        key = (protocols.canonical_subject(dataset, parts[1]), protocols.canonical_clip(dataset, parts[2]))
+        if key not in seen:
+            seen[key] = (number, parts[3])
+            continue
+        first_line, label = seen[key]
+        if label != parts[3]:
+            raise ValueError(
+                f"{path} lines {first_line} and {number} give clip {dataset}/{key[0]}/{key[1]} two labels "
+                f"({label} and {parts[3]}); remove the wrong line"
+            )
+        repeats.append(f"line {number} repeats line {first_line} ({key[0]}/{key[1]})")
+    if not repeats:
+        return []
+    return [f"{path.name}: {len(repeats)} duplicated {dataset} line(s) counted once: {repeats[:10]}"]
+
+
+def require_records(result: LoadResult, root: Path) -> LoadResult:
+    """``result`` if it holds clips, else ``ValueError``: an empty dataset is never a silent 0-clip run."""
+    if not result.records:
+        shown = "; ".join(result.problems[:5]) or "none"
+        raise ValueError(
+            f"no {result.dataset} clip loaded from {str(root)!r} (check the layout and the protocol); "
+            f"{len(result.problems)} problem(s), first: {shown}"
+        )
+    return result
 
 
 def find_frames_root(root: Path, subject_pattern: str, folder_names: tuple[str, ...], dataset: str) -> Path:

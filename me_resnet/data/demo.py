@@ -43,6 +43,7 @@ from me_resnet.utils import paths
 
 GENERATOR_VERSION = 1
 MARKER = ".demo_complete.json"
+DATASET_MARKER = ".me_resnet_demo_data"  # inside each dataset folder the generator writes: it may delete those only
 DATASETS = ("casme2", "samm", "smic", "fer2013")
 MEGC_LIST = paths.PACKAGE_DATA / "megc2019_combined_3class_gt.csv"
 
@@ -306,17 +307,37 @@ def _fer2013(root: Path, seed: int) -> int:
     return len(rows)
 
 
+def is_demo_folder(folder: Path) -> bool:
+    """Whether ``folder`` was written by this generator (its marker file; or an older run's completion marker)."""
+    return (folder / DATASET_MARKER).is_file() or (folder.parent / MARKER).is_file()
+
+
 def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
-    """Write the four demo datasets under ``out`` (replacing earlier demo data); return their roots."""
+    """Write the four demo datasets under ``out`` (replacing earlier demo data); return their roots.
+
+    An existing ``out/<dataset>`` folder is deleted only if the generator marked it as demo data
+    (``DATASET_MARKER``); any other non-empty folder there raises ``FileExistsError``, so a real
+    dataset is never deleted.
+    """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"demo seed must be a non-negative int, got {seed!r}")
     out = Path(out).expanduser()
-    (out / MARKER).unlink(missing_ok=True)
     roots = {name: out / name for name in DATASETS}
+    foreign = [root for root in roots.values() if root.is_dir() and any(root.iterdir()) and not is_demo_folder(root)]
+    if foreign or any(root.exists() and not root.is_dir() for root in roots.values()):
+        raise FileExistsError(
+            f"refusing to write demo data into {out}: {[str(p) for p in foreign] or 'a dataset name'} exists and "
+            f"was not written by the demo generator (no {DATASET_MARKER} file); choose another --out"
+        )
+    (out / MARKER).unlink(missing_ok=True)
     for root in roots.values():
-        if root.exists():  # other seeds write other frame numbers: never mix
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / DATASET_MARKER).write_text("written by me_resnet.data.demo; deleted when the demo is regenerated\n")
+        for child in root.iterdir():  # other seeds write other frame numbers: never mix; the marker stays
+            if child.is_dir():
+                shutil.rmtree(child)
+            elif child.name != DATASET_MARKER:
+                child.unlink()
     clips = select_demo_clips()
     writers = {"casme2": _casme2, "samm": _samm, "smic": _smic}
     total = len(clips) + 1  # + the unlisted CASME II folder

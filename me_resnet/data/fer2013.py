@@ -27,6 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from me_resnet.data.common import IMAGE_SUFFIXES, find_file, natural_key, sub_dirs
+from me_resnet.utils.images import read_image
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def _parse_pixels(text, path: Path, line: int) -> np.ndarray:
 
 
 def load_fer2013_csv(path: Path) -> Fer2013Data:
-    table = pd.read_csv(path, dtype=str)
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path} as a CSV file ({type(error).__name__}: {error})") from None
     table.columns = [str(name).strip() for name in table.columns]
     missing = [name for name in ("emotion", "pixels", "Usage") if name not in table.columns]
     if missing:
@@ -104,9 +108,7 @@ def _test_usages(files: list[Path]) -> list[str]:
 
 
 def _read_face(path: Path, resized: list) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
+    image = read_image(path, cv2.IMREAD_GRAYSCALE)
     if image.shape != (SIDE, SIDE):
         resized.append(path)
         image = cv2.resize(image, (SIDE, SIDE), interpolation=cv2.INTER_AREA)

@@ -37,6 +37,7 @@ import numpy as np
 
 from me_resnet.data.protocols import canonical_clip, canonical_subject, read_megc2019_list
 from me_resnet.data.records import CLASS_NAMES, Features
+from me_resnet.utils.images import read_image
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 def _read_image(path: Path) -> np.ndarray:
     """One 28x28 (u, v, strain) image as uint8 (H, W, 3); errors name the file."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image (OpenCV could not decode it)")
+    image = read_image(path, cv2.IMREAD_UNCHANGED)
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(
             f"{path}: expected a {IMAGE_SIZE}x{IMAGE_SIZE} 3-channel (u, v, strain) image, got shape {image.shape}"

@@ -1,12 +1,20 @@
-"""The two 3-class label protocols (SPEC §3, switch ``Config.protocol``).
+"""The 3-class label protocols (SPEC §3, switch ``Config.protocol``).
 
 - ``megc2019`` (default): the official MEGC 2019 composite list
   ``combined_3class_gt.csv`` (shipped as ``me_resnet/data/megc2019_combined_3class_gt.csv``;
   no header, CRLF, ``dataset,subject,clip,label``; 0 negative, 1 positive,
   2 surprise) decides which clips are used and their labels: 442 clips =
   CASME II 145 + SMIC 164 + SAMM 133.
-- ``paper``: the paper's own emotion -> class mapping (Table 1 text);
-  emotions outside it ('others', 'Other') are excluded.
+- ``paper_literal``: the paper's text (§3.1) word for word: positive =
+  积极, 快乐 (positive, happiness); negative = 消极, 压抑, 恐惧, 悲伤 (negative,
+  repression, fear, sadness); surprise = 惊讶. Every other emotion is excluded,
+  so CASME II's disgust and SAMM's anger, contempt and disgust clips are
+  dropped, and the counts fall far below Table 1's.
+- ``paper_extended``: the literal list plus disgust (CASME II, SAMM), anger and
+  contempt (SAMM) as negative -- the mapping the paper's Table 1 counts need
+  (SAMM 133 = 26/92/15 exactly), not the mapping its text gives.
+
+Emotions outside a mapping ('others', 'Other') are excluded and counted.
 
 The list writes names differently from the folders (SMIC ``s01``/``s01_ne_01``
 vs ``s1``/``s1_ne_01``; SAMM subject ``6`` vs ``006``; CASME II sheets give
@@ -22,13 +30,33 @@ from pathlib import Path
 from me_resnet.data.records import CLASS_NAMES, DATASETS
 from me_resnet.utils.paths import PACKAGE_DATA
 
-PROTOCOLS = ("megc2019", "paper")
+PROTOCOLS = ("megc2019", "paper_literal", "paper_extended")
+PAPER_PROTOCOLS = ("paper_literal", "paper_extended")  # emotion -> class mappings (the others read a list)
+PROTOCOL_DESCRIPTIONS = {
+    "megc2019": "the official MEGC 2019 composite 3-class list (the protocol of Table 5's other methods)",
+    "paper_literal": "the paper's text: negative = negative, repression, fear, sadness only",
+    "paper_extended": "the paper's text plus disgust (CASME II, SAMM), anger, contempt (SAMM) as negative: "
+    "the mapping Table 1's counts need, not the one the text gives",
+}
 MEGC2019_LIST = PACKAGE_DATA / "megc2019_combined_3class_gt.csv"
 
 NEGATIVE, POSITIVE, SURPRISE = (CLASS_NAMES.index(name) for name in ("negative", "positive", "surprise"))
 
-# paper protocol: emotion (lower-cased) -> class id, per dataset (SPEC §3)
-PAPER_CLASSES: dict[str, dict[str, int]] = {
+# paper_literal: emotion (lower-cased) -> class id, per dataset; only the emotions §3.1 names
+PAPER_LITERAL_CLASSES: dict[str, dict[str, int]] = {
+    "casme2": {
+        "happiness": POSITIVE,
+        "repression": NEGATIVE,
+        "fear": NEGATIVE,
+        "sadness": NEGATIVE,
+        "surprise": SURPRISE,
+    },
+    "samm": {"happiness": POSITIVE, "fear": NEGATIVE, "sadness": NEGATIVE, "surprise": SURPRISE},
+    "smic": {"positive": POSITIVE, "negative": NEGATIVE, "surprise": SURPRISE},
+}
+
+# paper_extended: the literal mapping plus disgust / anger / contempt as negative
+PAPER_EXTENDED_CLASSES: dict[str, dict[str, int]] = {
     "casme2": {
         "happiness": POSITIVE,
         "disgust": NEGATIVE,
@@ -55,9 +83,12 @@ def check_protocol(protocol: str) -> None:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
 
 
-def paper_label(dataset: str, emotion: str) -> int | None:
-    """Class id of ``emotion`` under the paper protocol, ``None`` if excluded."""
-    return PAPER_CLASSES[dataset].get(str(emotion).strip().lower())
+def paper_label(dataset: str, emotion: str, protocol: str = "paper_literal") -> int | None:
+    """Class id of ``emotion`` under ``protocol`` (one of ``PAPER_PROTOCOLS``), ``None`` if excluded."""
+    if protocol not in PAPER_PROTOCOLS:
+        raise ValueError(f"paper_label needs one of {PAPER_PROTOCOLS}, got protocol {protocol!r}")
+    classes = PAPER_LITERAL_CLASSES if protocol == "paper_literal" else PAPER_EXTENDED_CLASSES
+    return classes[dataset].get(str(emotion).strip().lower())
 
 
 def _digits(text: str) -> int | None:

@@ -17,6 +17,10 @@ CLASS_NAMES: tuple[str, ...] = ("negative", "positive", "surprise")
 
 DATASETS: tuple[str, ...] = ("casme2", "smic", "samm")
 
+FALLBACK_KINDS: tuple[str, ...] = ("face_not_found", "repeated_frames")
+"""``face_not_found``: MTCNN found no face on the onset frame, the centre square was cropped;
+``repeated_frames``: fewer than N distinct frames onset -> apex, nearest frames repeated."""
+
 
 @dataclass(frozen=True)
 class ClipRecord:
@@ -57,6 +61,9 @@ class Features:
     ``X`` is (clips, T, H, W, C) for sequence methods or (clips, H, W, C) for
     single-image / single-flow methods; ``channels`` names the last axis
     (e.g. ``("u", "v", "strain")``) so augmentation knows which signs to flip.
+    ``fallbacks`` maps a kind of pre-processing fallback (``FALLBACK_KINDS``) to
+    the ``dataset/subject/clip`` keys it hit, so results can say how many clips
+    were not processed as the paper describes.
     """
 
     X: np.ndarray
@@ -65,7 +72,8 @@ class Features:
     datasets: np.ndarray
     clips: np.ndarray
     channels: tuple[str, ...]
-    info: dict = field(default_factory=dict)  # e.g. config hash, fallback counts
+    info: dict = field(default_factory=dict)  # e.g. config hash, cache hits, timings
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.X)
@@ -85,7 +93,7 @@ class Features:
 
     def subset(self, index) -> "Features":
         index = np.asarray(index)
-        return Features(
+        part = Features(
             X=self.X[index],
             y=self.y[index],
             subjects=self.subjects[index],
@@ -94,6 +102,15 @@ class Features:
             channels=self.channels,
             info=dict(self.info),
         )
+        if self.fallbacks:
+            kept = set(part.keys.tolist())
+            part.fallbacks = {kind: [key for key in keys if key in kept] for kind, keys in self.fallbacks.items()}
+        return part
+
+    @property
+    def keys(self) -> np.ndarray:
+        """``dataset/subject/clip`` per row."""
+        return np.array([f"{d}/{s}/{c}" for d, s, c in zip(self.datasets, self.subjects, self.clips)])
 
     @staticmethod
     def concatenate(parts: "list[Features]") -> "Features":
@@ -114,4 +131,8 @@ class Features:
             clips=np.concatenate([p.clips for p in parts]),
             channels=channels,
             info={"parts": [p.info for p in parts]},
+            fallbacks={
+                kind: [key for part in parts for key in part.fallbacks.get(kind, [])]
+                for kind in dict.fromkeys(kind for part in parts for kind in part.fallbacks)
+            },
         )

@@ -20,6 +20,7 @@ from me_resnet.data.common import (
     find_frames_root,
     locate_annotation,
     require_dir,
+    require_records,
     sheet_rows,
 )
 
@@ -45,4 +46,5 @@ def load_samm(root, *, protocol="megc2019", bad_apex="repair", annotations=None,
     sheet = locate_annotation(root, annotations, ANNOTATION_NAMES, "samm")
     rows = sheet_rows("samm", sheet, COLUMNS, sheet=SHEET)
     folders = clip_folders("samm", frames_root, SUBJECT_PATTERN)
-    return assemble_annotated("samm", rows, folders, protocol=protocol, bad_apex=bad_apex, megc_list=megc_list)
+    result = assemble_annotated("samm", rows, folders, protocol=protocol, bad_apex=bad_apex, megc_list=megc_list)
+    return require_records(result, root)

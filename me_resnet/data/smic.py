@@ -11,6 +11,8 @@ The label is the class folder (paper protocol) or the megc2019 list's label.
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 from tqdm import tqdm
@@ -19,16 +21,21 @@ from me_resnet.data import protocols
 from me_resnet.data.common import (
     ClipSpec,
     LoadResult,
+    add_clip_folder,
     check_choice,
     check_options,
     find_frames_root,
+    folder_alias_problems,
     list_frames,
     make_record,
+    megc2019_list_duplicates,
     middle_frame,
     require_dir,
+    require_records,
     sort_records,
     sub_dirs,
 )
+from me_resnet.utils.images import read_image
 
 SMIC_APEX_MODES = ("middle", "spot")
 CLASS_FOLDERS = ("negative", "positive", "surprise")
@@ -36,11 +43,8 @@ SUBJECT_PATTERN = r"s\d+"
 
 
 def read_grey(path) -> np.ndarray:
-    """One frame as a grey uint8 array; unreadable files raise ``ValueError`` naming the file."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
-    return image
+    """One frame as a grey uint8 array; damaged or unreadable files raise ``ValueError`` naming the file."""
+    return read_image(path, cv2.IMREAD_GRAYSCALE)
 
 
 def spot_apex(frame_paths: dict[int, object]) -> int:
@@ -54,29 +58,38 @@ def spot_apex(frame_paths: dict[int, object]) -> int:
 def smic_clip_folders(hs_root) -> tuple[dict[tuple[str, str], tuple], list[str]]:
     """``{(subject, clip): (folder, class_folder)}`` under ``s<N>/micro/<class>/``, and problems."""
     folders, problems = {}, []
-    for subject_dir in sub_dirs(hs_root):
+    subject_dirs = [folder for folder in sub_dirs(hs_root) if re.fullmatch(SUBJECT_PATTERN, folder.name)]
+    for subject_dir in subject_dirs:
         micro = subject_dir / "micro"
         if not micro.is_dir():
+            classes = [folder.name for folder in sub_dirs(subject_dir) if folder.name.lower() in CLASS_FOLDERS]
+            if classes:
+                raise ValueError(
+                    f"{subject_dir}: class folders {classes} sit directly in the subject folder; SMIC-HS clips "
+                    f"must be in {subject_dir / 'micro'}/<class>/<clip>/ (the micro/ level is missing)"
+                )
+            problems.append(f"{subject_dir}: no micro/ folder; subject skipped")
             continue
         for class_dir in sub_dirs(micro):
             if class_dir.name.lower() not in CLASS_FOLDERS:
                 problems.append(f"{class_dir}: unknown class folder (expected {list(CLASS_FOLDERS)}); skipped")
                 continue
             for clip_dir in sub_dirs(class_dir):
-                key = (
-                    protocols.canonical_subject("smic", subject_dir.name),
-                    protocols.canonical_clip("smic", clip_dir.name),
-                )
-                folders[key] = (clip_dir, class_dir.name.lower())
-    return folders, problems
+                add_clip_folder(folders, "smic", subject_dir.name, clip_dir.name, (clip_dir, class_dir.name.lower()))
+    if subject_dirs and not any((folder / "micro").is_dir() for folder in subject_dirs):
+        raise ValueError(
+            f"no subject folder of {hs_root} has a micro/ folder: SMIC-HS clips must be in "
+            f"{hs_root}/s<N>/micro/<class>/<clip>/"
+        )
+    return folders, problems + folder_alias_problems("smic", folders)
 
 
 def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, str], int], list[str]]:
     """Label per selected clip key under ``protocol``, and problems."""
-    if protocol == "paper":
+    if protocol in protocols.PAPER_PROTOCOLS:  # SMIC's class folders read the same under both
         return {key: protocols.paper_label("smic", class_name) for key, (_, class_name) in folders.items()}, []
     listed = protocols.read_megc2019_list(megc_list)["smic"]
-    problems = [
+    problems = megc2019_list_duplicates("smic", megc_list) + [
         f"{s}/{c}: in the megc2019 list but no clip folder; skipped" for s, c in listed if (s, c) not in folders
     ]
     unlisted = sum(key not in listed for key in folders)
@@ -85,7 +98,8 @@ def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, st
     for key, label in listed.items():
         if key in folders and protocols.paper_label("smic", folders[key][1]) != label:
             problems.append(
-                f"{key[0]}/{key[1]}: folder class {folders[key][1]!r} differs from megc2019 label {label}; list label used"
+                f"{key[0]}/{key[1]}: folder class {folders[key][1]!r} differs from megc2019 label {label}; "
+                "list label used"
             )
     return {key: label for key, label in listed.items() if key in folders}, problems
 
@@ -123,4 +137,4 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
         problems += notes
         if record is not None:
             records.append(record)
-    return LoadResult("smic", sort_records(records), problems)
+    return require_records(LoadResult("smic", sort_records(records), problems), hs_root)

@@ -37,6 +37,9 @@ import pandas as pd
 from me_resnet.evaluation.run_dir import fold_file
 from me_resnet.evaluation.runner import FoldJob, LosoRun, run_fold
 from me_resnet.utils.io import write_atomic
+from me_resnet.utils.quiet import import_backend_quietly
+
+QUIET_SETUP_HOOK = "me_resnet.utils.quiet.import_backend_quietly"  # Ray workers: quiet TensorFlow start-up
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,8 @@ class ProcessExecutor(LocalExecutor):
         from concurrent.futures.process import BrokenProcessPool
 
         context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        # the initializer loads Keras with TensorFlow's native start-up lines silenced, before the job unpickles
+        with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=import_backend_quietly) as pool:
             try:
                 return pool.submit(_run_job, job).result()
             except BrokenProcessPool as error:
@@ -217,7 +221,7 @@ class RayExecutor:
         task = ray.remote(max_calls=1 if self.fresh_process_per_fold else 0)(_fold_task).options(
             num_cpus=self.cpus_per_fold,
             num_gpus=self.gpus_per_fold,
-            runtime_env={"env_vars": self.worker_env()},
+            runtime_env={"env_vars": self.worker_env(), "worker_process_setup_hook": QUIET_SETUP_HOOK},
             max_retries=0,
         )
         stored = {}  # id(features) -> ObjectRef: each feature set is shipped once
@@ -303,20 +307,33 @@ def _keep_on_driver(job: FoldJob, info: dict, files: dict) -> None:
 
 
 def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> list[pd.DataFrame]:
-    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run."""
+    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run.
+
+    Unless ``executor.engine == "per-fold"``, the runs whose small model the fold-parallel engine fits
+    (``me_resnet.training.fold_parallel.choose_engine``) train all their pending folds at once.
+    """
     executor = executor or LocalExecutor()
+    engine = getattr(executor, "engine", "auto")
+    if engine != "per-fold" and not getattr(executor, "fold_parallel", False):
+        from me_resnet.evaluation.fold_parallel import FoldParallelExecutor
+
+        executor = FoldParallelExecutor(fallback=executor, engine=engine)  # small models: all folds of a run at once
     jobs = [job for run in runs for job in run.jobs]
     started = time.perf_counter()
-    outcomes = iter(executor.run(jobs, progress=progress))
-    if jobs:
-        log.debug(
-            "%d folds of %d runs in %.1f s on %s",
-            len(jobs),
-            len(runs),
-            time.perf_counter() - started,
-            type(executor).__name__,
-        )
-    return [run.finish([next(outcomes) for _ in run.jobs]) for run in runs]
+    try:
+        outcomes = iter(executor.run(jobs, progress=progress))
+        if jobs:
+            log.debug(
+                "%d folds of %d runs in %.1f s on %s",
+                len(jobs),
+                len(runs),
+                time.perf_counter() - started,
+                type(executor).__name__,
+            )
+        return [run.finish([next(outcomes) for _ in run.jobs]) for run in runs]
+    finally:
+        for run in runs:
+            run.close()  # a failed run releases its run dir's lock too
 
 
 def require_ray():
@@ -328,26 +345,41 @@ def require_ray():
     return ray
 
 
+ENGINES = ("auto", "fold-parallel", "per-fold")
+
+
 def make_executor(
-    name: str = "local", address: str | None = None, cpus_per_fold: float | None = None, gpus_per_fold: float = 0.0
+    name: str = "local",
+    address: str | None = None,
+    cpus_per_fold: float | None = None,
+    gpus_per_fold: float = 0.0,
+    engine: str = "auto",
 ):
     """The executor named by ``--executor`` (``local`` | ``process`` | ``ray``) with its options.
 
     ``cpus_per_fold`` None: all cores for the local loop, 1 per Ray task.
+    ``engine`` (``--engine``: ``auto`` | ``fold-parallel`` | ``per-fold``) is kept as the
+    executor's ``engine`` attribute: how the folds of one run are trained.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     if name in ("local", "process"):
         if address is not None or gpus_per_fold:
             raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
         executor = LocalExecutor if name == "local" else ProcessExecutor
-        return executor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
-    if name == "ray":
-        return RayExecutor(
+        executor = executor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
+    elif name == "ray":
+        executor = RayExecutor(
             address=address, cpus_per_fold=1.0 if cpus_per_fold is None else cpus_per_fold, gpus_per_fold=gpus_per_fold
         )
-    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+    else:
+        raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+    executor.engine = engine
+    return executor
 
 
 __all__ = [
+    "ENGINES",
     "EXECUTORS",
     "FoldsFailedError",
     "LocalExecutor",

@@ -1,16 +1,24 @@
-"""Glue used by the ``reproduce/`` scripts: records → features → LOSO per seed → metrics.
+"""The experiment API: records → features → one LOSO per method, scope and seed → metrics over seeds.
 
-The LOSO runs live in resumable run dirs (one per method, dataset scope, seed
-and config); an interrupted script rerun with the same flags continues where it
-stopped. Metrics are always recomputed from the saved predictions.
+Every function takes plain arguments (no command line) and returns data; the
+only files written are the resumable LOSO run directories under ``run_root``
+(one per method, variant, dataset scope, seed, config and training code), so an
+interrupted call repeated with the same arguments continues where it stopped.
+Metrics are always recomputed from the predictions.
+
+    config = apply_pretraining(PAPER, fer2013=Path("/data/fer2013.csv"))  # me_resnet.training.pretrain
+    loaded = load_records({"casme2": Path("/data/CASME2")}, config)
+    features, config = method_features(loaded, "me_resnet", config)
+    predictions = run_method(features, "me_resnet", config, seeds=[0, 1, 2], run_root=Path("runs"))
+    metrics = metrics_over_seeds(predictions, config)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,155 +26,288 @@ import pandas as pd
 from me_resnet.config import Config
 from me_resnet.data.loading import load_dataset
 from me_resnet.data.precomputed_flow import load_precomputed_flow
-from me_resnet.data.records import Features
-from me_resnet.evaluation.executors import run_all
-from me_resnet.evaluation.folds import parse_folds
+from me_resnet.data.records import DATASETS, Features
+from me_resnet.evaluation.executors import make_executor, run_all
+from me_resnet.evaluation.identity import code_fingerprint, config_hash
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.runner import LosoRun
 from me_resnet.models.registry import get_method, method_config
 from me_resnet.preprocessing.features import extract_features
-from me_resnet.reporting import plots
-from me_resnet.utils.provenance import provenance
+from me_resnet.training.augment import augmentation_label, whole_dataset_augmentation
 
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ("accuracy", "uf1", "uar")
+LOSO_SCOPES = ("dataset", "composite")
 
 
-def load_records(ctx, config: Config | None = None) -> dict:
-    """``{dataset: LoadResult}`` for every dataset root in the context; problems are logged."""
+class FoldSelectionError(ValueError):
+    """A ``folds`` entry names no fold of any LOSO scope."""
 
-    config = config or ctx.config
-    annotations = {"casme2": ctx.args.casme2_annotations, "samm": ctx.args.samm_annotations}
+
+def load_records(roots: dict[str, Path], config: Config, annotations: dict | None = None) -> dict:
+    """``{dataset: LoadResult}`` for every micro-expression dataset root in ``roots`` (others are skipped).
+
+    ``annotations`` maps a dataset to its coding sheet when it is not inside the root.
+    """
+    annotations = annotations or {}
     loaded = {}
-    for name in ("casme2", "smic", "samm"):
-        if name not in ctx.roots:
+    for name in DATASETS:
+        if name not in roots:
             continue
-        result = load_dataset(name, ctx.roots[name], config, annotations=annotations.get(name))
+        result = load_dataset(name, roots[name], config, annotations=annotations.get(name))
         for problem in result.problems:
             log.debug("%s: %s", name, problem)
         log.info(
             "%s: %d clips loaded from %s; %d problems reported (first: %s) — full list: me-resnet datasets --%s %s",
             name,
             len(result.records),
-            ctx.roots[name],
+            roots[name],
             len(result.problems),
             result.problems[0] if result.problems else "none",
             name,
-            ctx.roots[name],
+            roots[name],
         )
         loaded[name] = result
     return loaded
 
 
-def config_hash(config: Config) -> str:
-    return hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
+def method_features(
+    loaded: dict,
+    method: str,
+    config: Config,
+    *,
+    explicit=(),
+    demo: bool = False,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> tuple[Features, Config]:
+    """Features of every loaded dataset for ``method``, and the method's config.
 
-
-# Modules whose code decides what a LOSO fold predicts, given its features and config.
-_TRAINING_CODE = (
-    "training.py",
-    "pipeline.py",
-    "augment.py",
-    "models.py",
-    "layers.py",
-    "losses.py",
-    "baselines.py",
-    "inflation.py",
-    "loso.py",
-)
-
-
-def code_fingerprint() -> str:
-    """Hash of the training code: part of every run dir's name, so a rerun resumes only
-    folds that the same code computed (changed code starts a fresh run dir)."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in _TRAINING_CODE:
-        digest.update((package / name).read_bytes())
-    return digest.hexdigest()[:8]
-
-
-def method_features(loaded: dict, method: str, config: Config, ctx, keep=()) -> tuple[Features, Config]:
-    """Features of every loaded dataset for ``method`` (with the method's own defaults applied;
-    ``keep`` names config keys that the method defaults must not override, e.g. a swept one)."""
-
+    The method's own defaults apply except for the keys in ``explicit`` (the
+    ones the user typed, or a swept one); ``demo`` adds its demo budget.
+    """
     spec = get_method(method)
-    method_cfg = method_config(method, config, explicit=ctx.explicit | set(keep), demo=ctx.demo)
+    method_cfg = method_config(method, config, explicit=explicit, demo=demo)
     records = [record for result in loaded.values() for record in result.records]
-    features = extract_features(
-        records, method_cfg, kind=spec.feature_kind, cache_dir=ctx.args.cache_dir, workers=ctx.args.workers
-    )
+    features = extract_features(records, method_cfg, kind=spec.feature_kind, cache_dir=cache_dir, workers=workers)
     return features, method_cfg
 
 
-def run_method(features: Features, method: str, config: Config, ctx, *, seeds, label: str = "") -> pd.DataFrame:
-    """LOSO of ``method`` for every seed; one run per dataset unless ``loso_scope == "composite"``.
+def precomputed_features(
+    directory: Path, method: str, config: Config, *, datasets=None, explicit=(), demo: bool = False
+) -> tuple[Features, Config]:
+    """Onset->apex flow images from ``directory`` (STSTNet authors' layout) for an ``apex_flow`` method."""
+    spec = get_method(method)
+    if spec.feature_kind != "apex_flow":
+        raise ValueError(
+            f"--precomputed-flow holds one onset->apex flow image per clip; method {method!r} needs "
+            f"{spec.feature_kind!r} features: run it on the raw datasets instead (e.g. --methods ststnet off_apexnet)."
+        )
+    features = load_precomputed_flow(directory)
+    if datasets:
+        features = features.subset(np.flatnonzero(np.isin(features.datasets, list(datasets))))
+    return features, method_config(method, config, explicit=explicit, demo=demo)
 
-    Returns the concatenated predictions with ``seed`` and ``method`` columns.
-    The folds run on ``ctx.executor`` (``--executor``; default the local loop).
+
+def loso_scopes(features: Features, loso_scope: str) -> dict[str, Features]:
+    """``{scope: features}``: one LOSO per dataset, or one ``composite`` LOSO over all of them."""
+    if loso_scope not in LOSO_SCOPES:
+        raise ValueError(f"loso_scope must be one of {LOSO_SCOPES}, got {loso_scope!r}")
+    if loso_scope == "composite":
+        return {"composite": features}
+    return {
+        name: features.subset(np.flatnonzero(features.datasets == name)) for name in dict.fromkeys(features.datasets)
+    }
+
+
+def select_folds(folds, scope_groups: dict[str, Sequence[str]]) -> dict[str, list | None]:
+    """The entries of ``folds`` that name a fold of each scope: ``{scope: entries or None for all}``.
+
+    ``scope_groups`` maps each scope to its groups (``dataset/subject``, one fold
+    each, in fold order). An index names fold ``i`` of every scope that has one;
+    a group names the fold of the scope that holds it. A scope none of the
+    entries names gets ``[]`` (it is not run). Raises ``FoldSelectionError``,
+    listing the valid names, when an entry names no fold of any scope.
     """
+    if folds is None:
+        return {scope: None for scope in scope_groups}
+    groups = {scope: list(dict.fromkeys(str(group) for group in names)) for scope, names in scope_groups.items()}
+    chosen = {scope: [] for scope in groups}
+    unknown = []
+    for fold in folds:
+        hits = [
+            scope
+            for scope, names in groups.items()
+            if (isinstance(fold, int) and 0 <= fold < len(names)) or (isinstance(fold, str) and fold in names)
+        ]
+        if not hits:
+            unknown.append(fold)
+        for scope in hits:
+            chosen[scope].append(fold)
+    if unknown:
+        valid = "; ".join(
+            f"{scope}: 0-{len(names) - 1} or {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}"
+            for scope, names in groups.items()
+        )
+        raise FoldSelectionError(f"--folds {' '.join(map(str, unknown))}: no such fold. Valid folds: {valid}")
+    return chosen
 
-    planned = plan_method(features, method, config, ctx, seeds=seeds, label=label)
-    tables = run_all([run for run, _ in planned], getattr(ctx, "executor", None))
-    return pd.concat([table.assign(**columns) for table, (_, columns) in zip(tables, planned)], ignore_index=True)
+
+def selected_groups(groups: Sequence[str], loso_scope: str, folds) -> dict[str, list[str]]:
+    """``{scope: the groups (folds) that run}`` for LOSO groups ``groups`` (``dataset/subject``), ``folds`` as above.
+
+    Scopes with no selected fold are left out; ``FoldSelectionError`` as in ``select_folds``.
+    """
+    names = sorted(set(map(str, groups)))  # fold order: LeaveOneGroupOut's sorted unique groups
+    if loso_scope not in LOSO_SCOPES:
+        raise ValueError(f"loso_scope must be one of {LOSO_SCOPES}, got {loso_scope!r}")
+    if loso_scope == "composite":
+        scopes = {"composite": names}
+    else:
+        datasets = dict.fromkeys(name.split("/", 1)[0] for name in groups)
+        scopes = {dataset: [name for name in names if name.split("/", 1)[0] == dataset] for dataset in datasets}
+    selection = select_folds(folds, scopes)
+    return {
+        scope: scopes[scope] if chosen is None else [scopes[scope][f] if isinstance(f, int) else f for f in chosen]
+        for scope, chosen in selection.items()
+        if chosen != []
+    }
 
 
-def plan_method(features: Features, method: str, config: Config, ctx, *, seeds, label: str = "") -> list:
-    """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, planned but not yet run."""
+def plan_method(
+    features: Features,
+    method: str,
+    config: Config,
+    *,
+    seeds: Sequence[int],
+    folds=None,
+    run_root: Path | None = None,
+    label: str = "",
+    verbose: int = 0,
+) -> list[tuple[LosoRun, dict]]:
+    """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, planned (run dirs claimed) but not run.
 
-    if config.loso_scope not in ("dataset", "composite"):
-        raise ValueError(f"loso_scope must be 'dataset' or 'composite', got {config.loso_scope!r}")
-    scopes = (
-        {"composite": features}
-        if config.loso_scope == "composite"
-        else {  # one subset per scope, shared by seeds
-            name: features.subset(np.flatnonzero(features.datasets == name))
-            for name in dict.fromkeys(features.datasets)
-        }
-    )
-    folds = parse_folds(getattr(ctx.args, "folds", None))
+    Raises ``FoldSelectionError`` before anything is planned when a ``folds``
+    entry names no fold.
+    """
+    scopes = loso_scopes(features, config.loso_scope)
+    selection = select_folds(folds, {scope: np.unique(part.groups).tolist() for scope, part in scopes.items()})
     planned = []
     for seed in seeds:
-        seed_config = dataclasses.replace(config, seed=seed)
+        seed_config = dataclasses.replace(config, seed=int(seed))
         for scope, scope_features in scopes.items():
-            run_dir = (
-                ctx.run_root
-                / method
-                / (label or "default")
-                / scope
-                / f"seed{seed}-{config_hash(seed_config)}-code{code_fingerprint()}"
-            )
+            if selection[scope] == []:
+                continue  # --folds names no fold of this scope
+            run_dir = None
+            if run_root is not None:
+                identity = f"seed{seed}-{config_hash(seed_config)}-code{code_fingerprint()}"
+                run_dir = Path(run_root) / method / (label or "default") / scope / identity
             log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
-            run = LosoRun(
-                scope_features,
-                method,
-                seed_config,
-                run_dir=run_dir,
-                folds=_folds_for_scope(folds, scope_features),
-                verbose=int(ctx.args.verbose),
-            )
-            planned.append(
-                (
-                    run,
-                    {
-                        "method": method,
-                        "seed": seed,
-                        "variant": label or "default",
-                        "protocol": protocol_label(seed_config),
-                    },
-                )
-            )
+            run = LosoRun(scope_features, method, seed_config, run_dir=run_dir, folds=selection[scope], verbose=verbose)
+            columns = {
+                "method": method,
+                "seed": int(seed),
+                "variant": label or "default",
+                "protocol": protocol_label(seed_config),
+            }
+            planned.append((run, columns))
     return planned
 
 
-def _folds_for_scope(folds, features: Features):
-    """Keep only the ``--folds`` entries that name a group of this scope (indices apply to every scope)."""
-    if folds is None:
-        return None
-    groups = set(features.groups)
-    kept = [fold for fold in folds if isinstance(fold, int) or fold in groups]
-    return kept or None
+def default_executor(executor=None, engine: str = "auto"):
+    """``executor``, or the local loop when None (``engine`` as for ``make_executor``)."""
+    return executor if executor is not None else make_executor("local", engine=engine)
+
+
+def run_planned(planned: list[tuple[LosoRun, dict]], executor=None, engine: str = "auto") -> list[pd.DataFrame]:
+    """Run the folds of every planned run on one executor; each run's predictions with its extra columns."""
+    tables = run_all([run for run, _ in planned], default_executor(executor, engine))
+    return [table.assign(**columns) for table, (_, columns) in zip(tables, planned)]
+
+
+def run_method(
+    features: Features,
+    method: str,
+    config: Config,
+    *,
+    seeds: Sequence[int] = (0,),
+    folds=None,
+    executor=None,
+    engine: str = "auto",
+    run_root: Path | None = None,
+    label: str = "",
+    verbose: int = 0,
+) -> pd.DataFrame:
+    """LOSO of ``method`` for every seed; one run per dataset unless ``config.loso_scope == "composite"``.
+
+    ``folds``: fold indices and/or ``dataset/subject`` groups (None: all).
+    ``executor``: where folds train (``me_resnet.evaluation.executors``; None: the
+    local loop). ``run_root``: root of the resumable run dirs (None: nothing written).
+    Returns the predictions with ``method``, ``seed``, ``variant`` and ``protocol`` columns.
+    """
+    planned = plan_method(
+        features, method, config, seeds=seeds, folds=folds, run_root=run_root, label=label, verbose=verbose
+    )
+    if not planned:
+        raise FoldSelectionError(f"no fold of {method} selected")
+    return pd.concat(run_planned(planned, executor, engine), ignore_index=True)
+
+
+def sweep(
+    loaded: dict,
+    parameter: str,
+    values: Sequence,
+    config: Config,
+    *,
+    method: str = "me_resnet",
+    seeds: Sequence[int] = (0,),
+    folds=None,
+    executor=None,
+    engine: str = "auto",
+    run_root: Path | None = None,
+    explicit=(),
+    demo: bool = False,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    verbose: int = 0,
+    on_features: Callable[[object, Features, Config], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """LOSO of ``method`` for each value of config field ``parameter``: (predictions, metrics).
+
+    Both tables carry a ``parameter`` column. On a parallel executor the folds of
+    every value x seed x dataset are submitted together; otherwise one value after
+    another, keeping one value's features in memory at a time. ``on_features(value,
+    features, method_config)`` is called for each value before its folds are
+    planned (e.g. to note the pre-processing fallbacks).
+    """
+    executor = default_executor(executor, engine)
+    keep = set(explicit) | {parameter}
+    predictions, batch = [], []
+    for value in values:
+        value_config = dataclasses.replace(config, **{parameter: value})
+        features, method_cfg = method_features(
+            loaded, method, value_config, explicit=keep, demo=demo, cache_dir=cache_dir, workers=workers
+        )
+        if on_features is not None:
+            on_features(value, features, method_cfg)
+        planned = plan_method(
+            features,
+            method,
+            method_cfg,
+            seeds=seeds,
+            folds=folds,
+            run_root=run_root,
+            label=f"{parameter}={value}",
+            verbose=verbose,
+        )
+        batch += [(run, columns | {parameter: value}) for run, columns in planned]
+        if not getattr(executor, "parallel", False):
+            predictions += run_planned(batch, executor)
+            batch = []
+    predictions = pd.concat(predictions + run_planned(batch, executor), ignore_index=True)
+    metrics = metrics_over_seeds(predictions, config, by=("method", "variant", parameter))
+    return predictions, metrics
 
 
 def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", "variant")) -> pd.DataFrame:
@@ -175,7 +316,6 @@ def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", 
     Returns one row per (by..., dataset): ``<metric>``, ``<metric>_std``, CIs of the
     first seed's run, ``n`` and ``seeds``.
     """
-
     rows = []
     keys = list(by) + ["seed"]
     for key, group in predictions.groupby(keys, sort=False):
@@ -203,106 +343,17 @@ def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", 
     return pd.DataFrame(aggregated)
 
 
-def write_outputs(
-    ctx, artifact: str, predictions: pd.DataFrame, metrics: pd.DataFrame, extra: dict | None = None
-) -> dict[str, Path]:
-    """Write predictions CSV, metrics CSV + JSON (config, versions, commit) into ``ctx.out``."""
-    import json
-
-    paths = {
-        "predictions": ctx.out / "predictions.csv",
-        "metrics_csv": ctx.out / "metrics.csv",
-        "metrics_json": ctx.out / "metrics.json",
-    }
-    predictions.to_csv(paths["predictions"], index=False)
-    metrics.to_csv(paths["metrics_csv"], index=False, float_format="%.4f")
-    document = {
-        "artifact": artifact,
-        "data": "synthetic demo data (says nothing about the paper's claims)"
-        if ctx.demo
-        else "datasets given on the command line",
-        "dataset_roots": {name: str(root) for name, root in ctx.roots.items()},
-        "config": ctx.config.to_dict(),
-        "provenance": provenance(),
-        "metrics": json.loads(metrics.to_json(orient="records")),
-        **(extra or {}),
-    }
-    paths["metrics_json"].write_text(json.dumps(document, indent=2, default=str) + "\n")
-    return paths
-
-
-def report(paths: dict[str, Path]) -> None:
-    """Print where the script wrote what."""
-    print("wrote:")
-    for kind, path in paths.items():
-        print(f"  {kind:>14}: {Path(path).resolve()}")
-
-
-def input_features(loaded: dict | None, method: str, ctx) -> tuple[Features, Config]:
-    """Features for ``method``: from the loaded raw datasets, or from ``--precomputed-flow``."""
-    precomputed = getattr(ctx.args, "precomputed_flow", None)
-    if precomputed is None:
-        return method_features(loaded, method, ctx.config, ctx)
-
-    spec = get_method(method)
-    if spec.feature_kind != "apex_flow":
-        raise SystemExit(
-            f"--precomputed-flow holds one onset->apex flow image per clip; method {method!r} needs "
-            f"{spec.feature_kind!r} features: run it on the raw datasets instead (e.g. --methods ststnet off_apexnet)."
-        )
-    features = load_precomputed_flow(precomputed)
-    if ctx.args.datasets:
-        features = features.subset(np.isin(features.datasets, ctx.args.datasets))
-    return features, method_config(method, ctx.config, explicit=ctx.explicit, demo=ctx.demo)
-
-
 def protocol_label(config: Config) -> str:
-    """How a kit-run row was obtained, e.g. 'megc2019, LOSO per dataset, early stop on val'."""
+    """How a kit-run row was obtained, e.g. 'megc2019 labels, LOSO per dataset, early stop on ...'."""
     monitor = {
         "val": "early stop on held-out training subjects",
         "test": "early stop on the TEST subject (optimistic)",
         "none": f"fixed {config.epochs} epochs",
     }[config.early_stop_on]
-    return f"{config.protocol} labels, LOSO per {config.loso_scope}, {monitor}"
+    label = f"{config.protocol} labels, LOSO per {config.loso_scope}, {monitor}"
+    return label + (f", {augmentation_label(config)}" if whole_dataset_augmentation(config) else "")
 
 
-def sweep(ctx, loaded: dict, parameter: str, values, method: str = "me_resnet") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """LOSO of ``method`` for each value of config field ``parameter``; (predictions, metrics with a ``parameter`` column).
-
-    On a parallel executor (``--executor ray``) the folds of every value x seed x
-    dataset are submitted together; on the local loop one value after another.
-    """
-
-    executor = getattr(ctx, "executor", None)
-    predictions, batch = [], []
-    for value in values:
-        config = dataclasses.replace(ctx.config, **{parameter: value})
-        features, method_cfg = method_features(loaded, method, config, ctx, keep=(parameter,))
-        planned = plan_method(features, method, method_cfg, ctx, seeds=ctx.args.seeds, label=f"{parameter}={value}")
-        batch += [(run, columns | {parameter: value}) for run, columns in planned]
-        if not getattr(executor, "parallel", False):  # keep one value's features in memory at a time
-            predictions += _run_batch(batch, executor, run_all)
-            batch = []
-    predictions = pd.concat(predictions + _run_batch(batch, executor, run_all), ignore_index=True)
-    metrics = metrics_over_seeds(predictions, ctx.config, by=("method", "variant", parameter))
-    return predictions, metrics
-
-
-def _run_batch(batch, executor, run_all) -> list[pd.DataFrame]:
-    tables = run_all([run for run, _ in batch], executor)
-    return [table.assign(**columns) for table, (_, columns) in zip(tables, batch)]
-
-
-def sweep_artifact(ctx, artifact: str, parameter: str, values, markdown, *, title: str, paper_best) -> dict[str, Path]:
-    """Run a Fig. 9/10-style sweep and write its predictions, metrics, markdown table and plot into ``ctx.out``."""
-
-    predictions, metrics = sweep(ctx, load_records(ctx), parameter, values)
-    paths = write_outputs(ctx, artifact, predictions, metrics)
-    paths["table_md"] = ctx.out / f"{artifact}.md"
-    paths["table_md"].write_text(markdown(metrics, ctx))
-    paths["plot"] = plots.sweep_plot(
-        metrics, parameter, ctx.out / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best
-    )
-    print(paths["table_md"].read_text())
-    report(paths)
-    return paths
+def fallback_summary(features: Features) -> dict:
+    """``{kind: {"count": n, "clips": [...]}}`` of the pre-processing fallbacks ``features`` records."""
+    return {kind: {"count": len(keys), "clips": sorted(keys)} for kind, keys in features.fallbacks.items()}

@@ -1,9 +1,16 @@
-"""A LOSO run directory: its identity (``config.json``), fold files and their checks.
+"""A LOSO run directory: its lock, its identity (``config.json``), fold files and their checks.
 
 Each finished fold is written atomically as ``fold_<i>_<group>.csv`` (with a
-``.json`` sidecar); a rerun with the same config and features reads finished
-folds back, recomputes a truncated or corrupt one, and refuses a run dir made
-with a different config or features.
+``.json`` sidecar); a rerun with the same config, features and pretrained
+weights (by content hash) reads finished folds back, recomputes a truncated or
+corrupt one, and refuses a run dir made with a different config, features or
+weights.
+
+A run holds ``RunDirLock`` (a ``filelock`` lock on ``<run_dir>/.lock``) from
+opening the directory to writing its manifest: a second run on the same
+directory waits for the first to finish (logging who holds it), then reads
+its folds back instead of training them again. Opening a directory removes
+the temporary files that killed writes left behind.
 """
 
 from __future__ import annotations
@@ -11,14 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
+import weakref
 from pathlib import Path
 
+import filelock
 import numpy as np
 import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
-from me_resnet.utils.io import write_json_atomic
+from me_resnet.utils.io import TEMPORARY_SUFFIX, write_json_atomic
+from me_resnet.utils.provenance import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +70,99 @@ def resume_fold(run_dir: Path, fold: int, group: str, expected_clips) -> tuple[p
     return table, dict(info, resumed=True)
 
 
-# --- run directory: identity, atomic files, fold files -------------------------------------------
+# --- run directory: lock, identity, atomic files, fold files -------------------------------------
+
+LOCK_NAME = ".lock"
+OWNER_NAME = ".lock.owner.json"
+_HELD: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # run dir -> its RunDirLock in this process
+
+
+class RunDirLock:
+    """Exclusive use of a run directory by one run (``filelock.FileLock`` on ``<run_dir>/.lock``).
+
+    ``acquire`` waits while another process holds the directory, logging the
+    holder (pid, host, start time from ``.lock.owner.json``) once; the OS drops
+    the lock when its holder dies, so a killed run never leaves it stuck.
+    Opening the same directory twice in one process is a ``RuntimeError``.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._lock = filelock.FileLock(self.run_dir / LOCK_NAME, thread_local=False)
+
+    def acquire(self, timeout: float | None = None) -> "RunDirLock":
+        """Take the lock (``timeout`` seconds at most; None waits as long as needed)."""
+        key = self.run_dir.resolve()
+        holder = _HELD.get(key)
+        if holder is not None and holder.is_locked:  # a second lock here would wait for ever
+            raise RuntimeError(f"run dir {self.run_dir} is already open in this process; finish that run first")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout:
+            log.warning(
+                "run dir %s is in use by another run (%s); waiting for it to finish", self.run_dir, self._owner()
+            )
+            try:
+                self._lock.acquire(timeout=-1 if timeout is None else timeout)
+            except filelock.Timeout:
+                raise TimeoutError(
+                    f"run dir {self.run_dir} is still in use by another run ({self._owner()}) after {timeout} s"
+                ) from None
+        _HELD[key] = self
+        try:
+            write_json_atomic(
+                self.run_dir / OWNER_NAME, {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}
+            )
+        except BaseException:  # e.g. a full disk: never keep a lock that no run will release
+            self.release()
+            raise
+        return self
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            _HELD.pop(self.run_dir.resolve(), None)
+            self._lock.release()
+
+    @property
+    def is_locked(self) -> bool:
+        return self._lock.is_locked
+
+    def _owner(self) -> str:
+        try:
+            owner = json.loads((self.run_dir / OWNER_NAME).read_text())
+            return f"pid {owner['pid']} on {owner['host']} since {owner['since']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+
+def remove_temporary_files(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files of interrupted atomic writes in ``run_dir``; call only while holding its lock."""
+    removed = sorted(Path(run_dir).glob(f"*{TEMPORARY_SUFFIX}"))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    if removed:
+        log.info("removed %d temporary file(s) of interrupted writes from %s", len(removed), run_dir)
+    return removed
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pretrained_sha256(config: Config) -> str | None:
+    """Content hash of ``config.pretrained`` (None without pretraining): weights are identified by content."""
+    if not config.pretrained:
+        return None
+    path = Path(config.pretrained).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights {str(path)!r} (config.pretrained) do not exist")
+    return file_sha256(path)
 
 
 def features_fingerprint(features: Features) -> dict:
@@ -88,11 +192,21 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def prepare_run_dir(run_dir: Path, config: Config, model_name: str, features: Features) -> None:
     """Create ``run_dir/config.json`` or check that the existing one describes this very run.
 
-    Raises ``ValueError`` naming every differing key (``config.<field>``,
-    ``features.<item>``, ``model``) when the run dir belongs to another run.
+    The identity is the model, the config, the features' fingerprint and the
+    sha256 of the pretrained weights file (so re-pretraining into the same path
+    starts a new run dir). Raises ``ValueError`` naming every differing key
+    (``config.<field>``, ``features.<item>``, ``model``, ``pretrained_sha256``)
+    when the run dir belongs to another run.
     """
     identity = json.loads(
-        json.dumps({"model": model_name, "config": config.to_dict(), "features": features_fingerprint(features)})
+        json.dumps(
+            {
+                "model": model_name,
+                "config": config.to_dict(),
+                "features": features_fingerprint(features),
+                "pretrained_sha256": pretrained_sha256(config),
+            }
+        )
     )
     path = run_dir / "config.json"
     if path.exists():

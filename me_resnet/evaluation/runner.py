@@ -11,10 +11,16 @@ With a ``run_dir`` each finished fold is written atomically as
 ``fold_<i>_<group>.csv``; a rerun with the same config and features reads
 finished folds back instead of training them again, recomputes a truncated or
 corrupt one, and refuses a run dir made with a different config or features.
+The run dir is locked from ``LosoRun`` construction to ``finish``/``close``
+(``run_dir.RunDirLock``: a second run on it waits), and ``manifest.json`` is
+updated on every open, never reset: it lists the folds finished so far, the
+number of attempts and the clips pre-processed by a fallback.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +31,21 @@ import pandas as pd
 from me_resnet.config import Config
 from me_resnet.data.records import Features
 from me_resnet.evaluation.folds import check_no_leak, fold_plan, select_folds, split_fold
-from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS, fold_file, prepare_run_dir, read_fold_file, resume_fold
+from me_resnet.evaluation.run_dir import (
+    PREDICTION_COLUMNS,
+    RunDirLock,
+    fold_file,
+    prepare_run_dir,
+    read_fold_file,
+    remove_temporary_files,
+    resume_fold,
+)
+from me_resnet.training.augment import augment_features, whole_dataset_augmentation
 from me_resnet.training.fold import BuildFn, FoldResult, check_finite, train_fold
 from me_resnet.utils.io import write_csv_atomic, write_json_atomic
 from me_resnet.utils.provenance import now_iso, provenance
+
+log = logging.getLogger(__name__)
 
 
 def _fold_table(
@@ -50,7 +67,7 @@ def _fold_table(
             "epochs_trained": result.epochs_trained,
             "model": model_name,
             "early_stop_on": config.early_stop_on,
-            "optimistic": config.early_stop_on == "test",
+            "optimistic": config.early_stop_on == "test" or whole_dataset_augmentation(config),
         },
         columns=PREDICTION_COLUMNS,
     )
@@ -106,6 +123,7 @@ def run_fold(
         "wall_seconds": round(result.wall_seconds, 3),
         "missing_train_classes": list(result.missing_train_classes),
         "resumed": False,
+        "engine": "per-fold",
     }
     if run_dir is None:
         return table, info
@@ -148,11 +166,13 @@ class FoldJob:
 class LosoRun:
     """One ``run_loso`` call in two halves, so that one executor can run the folds of many runs.
 
-    Construction checks the input, plans the folds, claims (or checks) the run
-    dir, reads finished folds back and lists the rest as ``jobs``; ``finish``
-    takes their ``(predictions, info)`` in ``jobs`` order and, with a run dir,
-    writes ``manifest.json``. Only the driver writes the manifest: fold workers
-    write just their own fold file and its ``.json`` sidecar.
+    Construction checks the input, plans the folds, locks and claims (or checks)
+    the run dir, reads finished folds back and lists the rest as ``jobs``;
+    ``finish`` takes their ``(predictions, info)`` in ``jobs`` order and, with a
+    run dir, writes ``manifest.json`` and releases the lock (``close`` releases
+    it without finishing, e.g. after a failed executor). Only the driver writes
+    the manifest: fold workers write just their own fold file and its ``.json``
+    sidecar.
     """
 
     def __init__(
@@ -165,38 +185,64 @@ class LosoRun:
         folds=None,
         verbose: int = 0,
         build_fn: BuildFn | None = None,
+        lock_timeout: float | None = None,
     ):
 
         check_finite(features, "LOSO input")
+        if whole_dataset_augmentation(config):  # Table 2's reading: test copies too (optimistic/leaky)
+            features = augment_features(features)
         self.features, self.model_name, self.config = features, model_name, config
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.plan = fold_plan(features)
         self.chosen = select_folds(self.plan, folds)
         self.started_iso, self.started = now_iso(), time.perf_counter()
         self.manifest = None
-        if self.run_dir is not None:
-            prepare_run_dir(self.run_dir, config, model_name, features)
-            self.manifest = {
-                "model": model_name,
-                "config": config.to_dict(),
-                "optimistic": config.early_stop_on == "test",
-                "provenance": provenance(),
-                "start_time": self.started_iso,
-                "folds": {},
-            }
-            write_json_atomic(self.run_dir / "manifest.json", self.manifest | {"status": "running"})
+        self.lock = None
         self.finished: dict[int, tuple[pd.DataFrame, dict]] = {}
-        for fold in self.chosen:
-            if self.run_dir is not None:
-                group, _, test_index = self.plan[fold]
-                table, info = resume_fold(self.run_dir, fold, group, features.clips[test_index])
-                if table is not None:
-                    self.finished[fold] = (table, info)
+        if self.run_dir is not None:
+            self.lock = RunDirLock(self.run_dir).acquire(lock_timeout)
+            try:
+                self._open_run_dir()
+            except BaseException:
+                self.close()
+                raise
         self.jobs = [
             FoldJob(features, fold, config, self.run_dir, model_name, build_fn, verbose, self.plan)
             for fold in self.chosen
             if fold not in self.finished
         ]
+
+    def _open_run_dir(self) -> None:
+        """Check the identity, clean up interrupted writes, read finished folds back, update the manifest."""
+        prepare_run_dir(self.run_dir, self.config, self.model_name, self.features)
+        remove_temporary_files(self.run_dir)
+        on_disk = {}  # every finished fold of the run dir, also those outside this run's selection
+        for fold, (group, _, test_index) in enumerate(self.plan):
+            table, info = resume_fold(self.run_dir, fold, group, self.features.clips[test_index])
+            if table is not None:
+                on_disk[group] = info
+                if fold in self.chosen:
+                    self.finished[fold] = (table, info)
+        previous = _read_manifest(self.run_dir / "manifest.json")
+        self.manifest = {
+            "model": self.model_name,
+            "config": self.config.to_dict(),
+            "optimistic": self.config.early_stop_on == "test" or whole_dataset_augmentation(self.config),
+            "provenance": provenance(),
+            "start_time": previous.get("start_time", self.started_iso),
+            "last_start_time": self.started_iso,
+            "attempts": int(previous.get("attempts", 0)) + 1,
+            "fallbacks": {
+                kind: {"count": len(keys), "clips": list(keys)} for kind, keys in self.features.fallbacks.items()
+            },
+            "folds": on_disk,
+        }
+        write_json_atomic(self.run_dir / "manifest.json", self.manifest | {"status": "running"})
+
+    def close(self) -> None:
+        """Release the run dir's lock (idempotent); ``finish`` calls it."""
+        if self.lock is not None:
+            self.lock.release()
 
     def finish(self, outcomes) -> pd.DataFrame:
         """Predictions of every chosen fold in fold order; ``outcomes`` are the jobs' ``(table, info)``."""
@@ -207,13 +253,28 @@ class LosoRun:
         done = dict(self.finished) | {job.fold: outcome for job, outcome in zip(self.jobs, outcomes)}
         predictions = pd.concat([done[fold][0] for fold in self.chosen], ignore_index=True)
         if self.manifest is not None:
-            self.manifest["folds"] = {self.plan[fold][0]: done[fold][1] for fold in self.chosen}
-            self.manifest |= {
-                "status": "finished",
-                "end_time": now_iso(),
-                "wall_seconds": round(time.perf_counter() - self.started, 3),
-                "n_folds": len(self.chosen),
-                "n_predictions": len(predictions),
-            }
-            write_json_atomic(self.run_dir / "manifest.json", self.manifest)
+            try:
+                self.manifest["folds"] |= {self.plan[fold][0]: done[fold][1] for fold in self.chosen}
+                self.manifest |= {
+                    "status": "finished",
+                    "end_time": now_iso(),
+                    "wall_seconds": round(time.perf_counter() - self.started, 3),
+                    "n_folds": len(self.chosen),
+                    "n_predictions": len(predictions),
+                }
+                write_json_atomic(self.run_dir / "manifest.json", self.manifest)
+            finally:
+                self.close()
         return predictions
+
+
+def _read_manifest(path: Path) -> dict:
+    """An earlier ``manifest.json`` of this run dir, or {} when there is none or it is unreadable."""
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        log.warning("ignoring unreadable %s (%s); it is rewritten", path, error)
+        return {}
+    return manifest if isinstance(manifest, dict) else {}

@@ -31,10 +31,10 @@ hidden dense layer. That port has NO activation after the convolutions; this
 kit puts a ReLU there by default (a LeNet-style stream, as the paper's figure
 draws it) -- ``conv_activation=None`` gives the port's reading.
 Training hyper-parameters of OFF-ApexNet could not be confirmed from a source,
-so ``methods.py`` gives it only the input size, cross-entropy and no
+so ``me_resnet.models.registry`` gives it only the input size, cross-entropy and no
 augmentation and keeps the kit's defaults for the rest (docs/baselines.md).
 
-Both builders return uncompiled functional models; ``me_resnet.models.resnet.build_model``
+Both builders return uncompiled functional models; ``me_resnet.models.registry.build_model``
 dispatches ``"ststnet"`` / ``"off_apexnet"`` here.
 """
 
@@ -43,30 +43,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from me_resnet.reporting.paper import paper_table5_row
-
 STSTNET_STREAM_FILTERS: tuple[int, ...] = (3, 5, 8)
 
-# Numbers the AUTHORS published (never the kit's). UF1 / UAR, MEGC 2019
-# composite protocol (442 clips, 3 classes, LOSO, predictions pooled per dataset).
-PUBLISHED_RESULTS: dict[str, dict] = {
-    "ststnet": {
-        "source": "Liong et al., FG 2019 (arXiv:1902.03634), Table of MEGC 2019 composite results; "
-        "also quoted in the ME-ResNet paper's Table 5",
-        "composite": {"uf1": 0.7353, "uar": 0.7605},
-        **paper_table5_row("STSTNet"),  # per-dataset values as the ME-ResNet paper's Table 5 quotes them
-    },
-    "ststnet_pytorch_port": {
-        "source": "the STSTNet authors' own PyTorch port, github.com/christy1206/STSTNet "
-        "(main.py, STSTNet_python_logfile.txt 'Final Evaluation')",
-        "composite": {"uf1": 0.7209, "uar": 0.725},
-    },
-    "off_apexnet": {
-        "source": "Gan et al., Signal Processing: Image Communication 2019, MEGC 2019 composite "
-        "protocol, as quoted in the ME-ResNet paper's Table 5 (no composite value quoted there)",
-        **paper_table5_row("OFF-ApexNet"),
-    },
-}
+# The numbers the authors published are data in me_resnet.reporting.paper.PUBLISHED_RESULTS.
 
 
 @keras.saving.register_keras_serializable(package="me_resnet")
@@ -108,7 +87,8 @@ def _check_shape(input_shape, num_classes: int, allowed_channels: tuple[int, ...
     height, width, channels = input_shape
     if channels not in allowed_channels:
         raise ValueError(
-            f"{model} expects {' or '.join(map(str, allowed_channels))} input channels, got input_shape={tuple(input_shape)}"
+            f"{model} expects {' or '.join(map(str, allowed_channels))} input channels, "
+            f"got input_shape={tuple(input_shape)}"
         )
     if min(height, width) < 4:
         raise ValueError(f"{model} needs images of at least 4x4 pixels, got input_shape={tuple(input_shape)}")

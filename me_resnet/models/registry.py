@@ -1,46 +1,147 @@
-"""Which input each method takes, and its own training defaults.
+"""The one registry of methods: name, display title, input features, model builder and own defaults.
 
-A method name selects a model builder (``me_resnet.models.resnet.build_model``) and the
-kind of features it needs (``me_resnet.preprocessing.features.extract_features(kind=...)``):
+Tables, plots, feature extraction and ``build_model`` all read ``METHODS``. The
+feature kinds (``me_resnet.preprocessing.features.extract_features(kind=...)``):
 
 - ``sequence``: N-1 key-frame flow fields, (T, H, W, 3) (methods 3 and 4).
 - ``apex_flow``: one onset->apex flow field, (H, W, 3) (method 2, baselines).
 - ``apex_image``: the grey apex face stacked to 3 channels, (H, W, 3) (method 1).
+
+A builder is ``builder(input_shape, num_classes, config, name) -> keras.Model``;
+it reads the model fields of ``config`` it needs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
 
 from me_resnet.config import Config
+from me_resnet.models import baselines
+from me_resnet.models.resnet import (
+    block_options,
+    build_me_resnet,
+    build_resnet3d,
+    build_resnet50_2d,
+    load_inflated,
+    resnet3d_options,
+)
+
+FEATURE_KINDS = ("sequence", "apex_flow", "apex_image")
+
+
+def _resnet50_2d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    """2D ResNet50; ``config.pretrained`` is copied into it by layer name."""
+    model = build_resnet50_2d(
+        input_shape, num_classes, blocks=config.blocks, width=config.width, name=name, **block_options(config)
+    )
+    if config.pretrained:
+        load_inflated(model, config.pretrained)
+    return model
+
+
+def _resnet3d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    """3D ResNet50 without CBAM; ``config.pretrained`` is inflated into it."""
+    return build_resnet3d(
+        input_shape,
+        num_classes,
+        blocks=config.blocks,
+        width=config.width,
+        pretrained=config.pretrained,
+        name=name,
+        **resnet3d_options(config),
+    )
+
+
+def _me_resnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    """ME-ResNet (3D ResNet50 + CBAM); ``config.pretrained`` is inflated into it."""
+    return build_me_resnet(
+        input_shape,
+        num_classes,
+        blocks=config.blocks,
+        width=config.width,
+        cbam_reduction=config.cbam_reduction,
+        cbam_gate=config.cbam_gate,
+        pretrained=config.pretrained,
+        name=name,
+        **resnet3d_options(config),
+    )
+
+
+def _ststnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    return baselines.build_ststnet(input_shape, num_classes)
+
+
+def _off_apexnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    return baselines.build_off_apexnet(input_shape, num_classes)
 
 
 @dataclass(frozen=True)
 class MethodSpec:
+    """One method: how it is called, shown, fed and built, and the defaults it brings."""
+
     name: str
-    feature_kind: str  # "sequence" | "apex_flow" | "apex_image"
+    title: str  # as in tables and plots; equals the paper's Table 5 row name where the paper has one
     description: str
+    feature_kind: str  # one of FEATURE_KINDS
+    builder: Callable[..., keras.Model]
     config_overrides: dict = field(default_factory=dict)  # the method's own defaults
     demo_overrides: dict = field(default_factory=dict)  # on top of those in demo runs (smaller budgets)
+
+    def __post_init__(self):
+        if self.feature_kind not in FEATURE_KINDS:
+            raise ValueError(
+                f"method {self.name}: feature_kind must be one of {FEATURE_KINDS}, got {self.feature_kind!r}"
+            )
+        fields = {spec.name for spec in dataclasses.fields(Config)}
+        unknown = sorted((set(self.config_overrides) | set(self.demo_overrides)) - fields)
+        if unknown:
+            raise ValueError(f"method {self.name}: overrides name unknown config keys {unknown}")
 
 
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
-        MethodSpec("resnet50_image", "apex_image", "Table 4 method 1: 2D ResNet50 on the apex face image"),
-        MethodSpec("resnet50_flow", "apex_flow", "Table 4 method 2: 2D ResNet50 on onset->apex Farneback flow"),
         MethodSpec(
-            "resnet3d_flow", "sequence", "Table 4 method 3: 3D ResNet50 on improved-Farneback key-frame flow, no CBAM"
+            "resnet50_image",
+            "ResNet50 (2D, apex image)",
+            "Table 4 method 1: 2D ResNet50 on the apex face image",
+            "apex_image",
+            _resnet50_2d,
         ),
-        MethodSpec("me_resnet", "sequence", "Table 4 method 4: ME-ResNet (3D ResNet50 + CBAM)"),
-        # Table 5 baselines (me_resnet/baselines.py, docs/baselines.md). STSTNet: its
+        MethodSpec(
+            "resnet50_flow",
+            "ResNet50 (2D, onset-apex flow)",
+            "Table 4 method 2: 2D ResNet50 on onset->apex Farneback flow",
+            "apex_flow",
+            _resnet50_2d,
+        ),
+        MethodSpec(
+            "resnet3d_flow",
+            "3D ResNet50 (key-frame flow, no CBAM)",
+            "Table 4 method 3: 3D ResNet50 on improved-Farneback key-frame flow, no CBAM",
+            "sequence",
+            _resnet3d,
+        ),
+        MethodSpec(
+            "me_resnet",
+            "ME-ResNet",
+            "Table 4 method 4: ME-ResNet (3D ResNet50 + CBAM)",
+            "sequence",
+            _me_resnet,
+        ),
+        # Table 5 baselines (me_resnet/models/baselines.py, docs/baselines.md). STSTNet: its
         # authors' settings (christy1206/STSTNet main.py): Adam 5e-5, batch 256,
         # 800 epochs, cross-entropy, no augmentation, last epoch's model.
         MethodSpec(
             "ststnet",
-            "apex_flow",
+            "STSTNet",
             "Table 5 baseline: STSTNet (Liong et al., FG 2019) on onset->apex (u, v, strain) at 28x28",
+            "apex_flow",
+            _ststnet,
             config_overrides={
                 "image_size": 28,
                 "learning_rate": 5e-5,
@@ -50,6 +151,8 @@ METHODS: dict[str, MethodSpec] = {
                 "early_stop_on": "none",
                 "augment": False,
                 "loso_scope": "composite",  # their u_train folders hold all 3 datasets' other subjects
+                "flow_method": "tvl1",  # their authors' onset->apex TV-L1 flow, unmasked
+                "flow_mode": "vanilla",
             },
             demo_overrides={"epochs": 150, "learning_rate": 1e-3, "batch_size": 64},  # demo: small budget
         ),
@@ -58,26 +161,42 @@ METHODS: dict[str, MethodSpec] = {
         # numbers are set; the rest are the kit's defaults.
         MethodSpec(
             "off_apexnet",
-            "apex_flow",
+            "OFF-ApexNet",
             "Table 5 baseline: OFF-ApexNet (Gan et al., 2019) on onset->apex u and v flow at 28x28",
-            config_overrides={"image_size": 28, "loss": "crossentropy", "augment": False, "loso_scope": "composite"},
+            "apex_flow",
+            _off_apexnet,
+            config_overrides={
+                "image_size": 28,
+                "loss": "crossentropy",
+                "augment": False,
+                "loso_scope": "composite",
+                "flow_method": "tvl1",  # their authors' onset->apex TV-L1 flow, unmasked
+                "flow_mode": "vanilla",
+            },
         ),
     )
 }
+METHOD_NAMES = tuple(METHODS)
 
 
 def get_method(name: str) -> MethodSpec:
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
+        raise ValueError(f"unknown method {name!r}; choose one of {list(METHODS)}")
     return METHODS[name]
+
+
+def method_title(name: str) -> str:
+    """Display title of method ``name``; the name itself for a model outside the registry."""
+    return METHODS[name].title if name in METHODS else name
 
 
 def method_config(name: str, config: Config, explicit=(), demo: bool = False) -> Config:
     """``config`` with ``model = name`` and the method's own defaults applied.
 
-    Precedence: profile < the method's own defaults < keys the user set explicitly
-    (``explicit``, e.g. ``--epochs 5``). With ``demo`` the method's ``demo_overrides``
-    (e.g. fewer epochs) apply on top of its defaults, so demo runs stay small.
+    Precedence: profile < the method's own defaults < keys the user typed
+    (``explicit``, e.g. ``--epochs 100``, even when equal to the profile's value).
+    With ``demo`` the method's ``demo_overrides`` (e.g. fewer epochs) apply on top
+    of its defaults, so demo runs stay small.
     """
     spec = get_method(name)
     overrides = dict(spec.config_overrides)
@@ -85,3 +204,8 @@ def method_config(name: str, config: Config, explicit=(), demo: bool = False) ->
         overrides.update(spec.demo_overrides)
     overrides = {key: value for key, value in overrides.items() if key not in set(explicit)}
     return dataclasses.replace(config, model=name, **overrides)
+
+
+def build_model(name: str, input_shape, num_classes: int, config: Config) -> keras.Model:
+    """Uncompiled model of method ``name``, built by its registered builder from ``config``'s model fields."""
+    return get_method(name).builder(tuple(input_shape), num_classes, config, name)

@@ -1,4 +1,4 @@
-"""2D ResNet50, 3D ResNet50 and ME-ResNet builders, and ``build_model`` (SPEC §5).
+"""2D ResNet50, 3D ResNet50 and ME-ResNet builders (SPEC §5); ``me_resnet.models.registry`` picks one per method.
 
 Layer names follow ``keras.applications.ResNet50`` (``conv1_conv``,
 ``conv2_block1_1_conv``, ``conv2_block1_1_bn``, ..., ``predictions``) plus
@@ -13,6 +13,12 @@ ME-ResNet (paper §2.2, Fig. 4-5): stem ``Conv3D(64, (3,7,7), strides (1,2,2))``
 stages 3-5 (``conv3``..``conv5``) start with stride 2 in time and space. A
 strided 1x1x1 conv gives ``ceil(T / 2)`` frames, so any T >= 1 works (the demo's
 T = 5 becomes 5, 3, 2, 1 through the stages).
+
+Fig. 5's text admits other readings of the bottleneck; each is a ``Config``
+switch with the layout above as its default (``block_options``,
+``resnet3d_options``; docs/interpretations.md): conv/BN/ReLU order, a ReLU
+after the third conv, a projection shortcut on every block, no ReLU after the
+sum, no temporal stride, the stem's temporal kernel and CBAM's spatial kernel.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ import logging
 import keras
 from keras import layers
 
-from me_resnet.models import baselines
 from me_resnet.models.cbam import CBAM
 from me_resnet.models.inflation import inflate_weights
 
@@ -30,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 BN_EPSILON = 1.001e-5
 RESNET50_BLOCKS = (3, 4, 6, 3)
-MODEL_NAMES = ("resnet50_image", "resnet50_flow", "resnet3d_flow", "me_resnet", "ststnet", "off_apexnet")
 
 
 def _check_input_shape(input_shape, rank: int, builder: str) -> tuple:
@@ -55,35 +59,100 @@ def _batch_norm(name):
     return layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=name)
 
 
-def bottleneck_block(x, filters, *, rank, stride=1, conv_shortcut=True, cbam=None, temporal_kernel=3, name):
+BOTTLENECK_ORDERS = ("bn_relu", "relu_bn")
+SHORTCUT_PROJECTIONS = ("first_block", "every_block")
+POST_ADD_ACTIVATIONS = ("relu", "none")
+TEMPORAL_STRIDES = ("stages_3_to_5", "none")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _conv_unit(x, conv, name, *, relu, order):
+    """``conv`` then BatchNorm and (if ``relu``) ReLU, in ``order`` ("bn_relu" or "relu_bn")."""
+    x = conv(x)
+    if order == "relu_bn" and relu:
+        x = layers.Activation("relu", name=f"{name}_relu")(x)
+    x = _batch_norm(f"{name}_bn")(x)
+    if order == "bn_relu" and relu:
+        x = layers.Activation("relu", name=f"{name}_relu")(x)
+    return x
+
+
+def bottleneck_block(
+    x,
+    filters,
+    *,
+    rank,
+    stride=1,
+    conv_shortcut=True,
+    cbam=None,
+    temporal_kernel=3,
+    order="bn_relu",
+    third_relu=False,
+    post_add_activation="relu",
+    name,
+):
     """Keras ``residual_block_v1`` in 2D or 3D, with optional CBAM before the add.
 
     ``cbam`` is None or a dict of ``CBAM`` keyword arguments (paper Fig. 5).
+    The defaults are ResNet v1: conv -> BN -> ReLU for the first two convs,
+    conv -> BN for the third, ReLU after the sum. The readings of Fig. 5's text
+    ("every conv followed by ReLU and BN") are switches: ``order="relu_bn"``
+    puts ReLU before BN, ``third_relu`` adds a ReLU after the third conv,
+    ``post_add_activation="none"`` drops the ReLU after the sum.
+    ``stride`` is an int or, in 3D, a ``(t, h, w)`` tuple.
     """
     if conv_shortcut:
         shortcut = _conv(rank, 4 * filters, 1, f"{name}_0_conv", strides=stride)(x)
         shortcut = _batch_norm(f"{name}_0_bn")(shortcut)
     else:
         shortcut = x
-    x = _conv(rank, filters, 1, f"{name}_1_conv", strides=stride)(x)
-    x = _batch_norm(f"{name}_1_bn")(x)
-    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
-    x = _conv(rank, filters, 3, f"{name}_2_conv", padding="same", temporal_kernel=temporal_kernel)(x)
-    x = _batch_norm(f"{name}_2_bn")(x)
-    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
-    x = _conv(rank, 4 * filters, 1, f"{name}_3_conv")(x)
-    x = _batch_norm(f"{name}_3_bn")(x)
+    x = _conv_unit(x, _conv(rank, filters, 1, f"{name}_1_conv", strides=stride), f"{name}_1", relu=True, order=order)
+    conv2 = _conv(rank, filters, 3, f"{name}_2_conv", padding="same", temporal_kernel=temporal_kernel)
+    x = _conv_unit(x, conv2, f"{name}_2", relu=True, order=order)
+    x = _conv_unit(x, _conv(rank, 4 * filters, 1, f"{name}_3_conv"), f"{name}_3", relu=third_relu, order=order)
     if cbam is not None:
         x = CBAM(rank=rank, name=f"{name}_cbam", **cbam)(x)
     x = layers.Add(name=f"{name}_add")([shortcut, x])
+    if post_add_activation == "none":
+        return x
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _stages(x, *, rank, blocks, width, cbam, temporal_kernel):
+def _stage_stride(rank, stage, temporal_strides):
+    """Stride of a stage's first block: 2 in space from ``conv3`` on; in time per ``temporal_strides``."""
+    if stage == 0:
+        return 1
+    if rank == 2 or temporal_strides == "stages_3_to_5":
+        return 2
+    return (1, 2, 2)
+
+
+def _stages(
+    x,
+    *,
+    rank,
+    blocks,
+    width,
+    cbam,
+    temporal_kernel,
+    order="bn_relu",
+    third_relu=False,
+    shortcut_projection="first_block",
+    post_add_activation="relu",
+    temporal_strides="stages_3_to_5",
+):
     if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"blocks must be 4 positive ints (bottlenecks per stage), got {blocks!r}")
     if int(width) < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
+    _check_choice("bottleneck_order", order, BOTTLENECK_ORDERS)
+    _check_choice("shortcut_projection", shortcut_projection, SHORTCUT_PROJECTIONS)
+    _check_choice("post_add_activation", post_add_activation, POST_ADD_ACTIVATIONS)
+    _check_choice("temporal_strides", temporal_strides, TEMPORAL_STRIDES)
     for stage, (count, multiplier) in enumerate(zip(blocks, (1, 2, 4, 8))):
         stage_name = f"conv{stage + 2}"
         for index in range(1, int(count) + 1):
@@ -91,10 +160,13 @@ def _stages(x, *, rank, blocks, width, cbam, temporal_kernel):
                 x,
                 int(width) * multiplier,
                 rank=rank,
-                stride=(1 if stage == 0 else 2) if index == 1 else 1,
-                conv_shortcut=index == 1,
+                stride=_stage_stride(rank, stage, temporal_strides) if index == 1 else 1,
+                conv_shortcut=index == 1 or shortcut_projection == "every_block",
                 cbam=cbam,
                 temporal_kernel=temporal_kernel,
+                order=order,
+                third_relu=bool(third_relu),
+                post_add_activation=post_add_activation,
                 name=f"{stage_name}_block{index}",
             )
     return x
@@ -113,6 +185,26 @@ def _cbam_kwargs(cbam, reduction, gate, spatial_kernel):
     return {"reduction": reduction, "gate": gate, "spatial_kernel": spatial_kernel} if cbam else None
 
 
+def block_options(config) -> dict:
+    """The Fig. 5 reading switches of ``config``: keyword arguments of both the 2D and the 3D builders."""
+    return {
+        "cbam_spatial_kernel": config.cbam_spatial_kernel,
+        "bottleneck_order": config.bottleneck_order,
+        "bottleneck_third_relu": config.bottleneck_third_relu,
+        "shortcut_projection": config.shortcut_projection,
+        "post_add_activation": config.post_add_activation,
+    }
+
+
+def resnet3d_options(config) -> dict:
+    """``block_options`` plus the 3D-only switches (stem temporal kernel, temporal stride schedule)."""
+    return {
+        **block_options(config),
+        "stem_temporal_kernel": config.stem_temporal_kernel,
+        "temporal_strides": config.temporal_strides,
+    }
+
+
 def build_resnet50_2d(
     input_shape,
     num_classes,
@@ -121,12 +213,19 @@ def build_resnet50_2d(
     cbam=False,
     cbam_reduction=16,
     cbam_gate="sigmoid",
+    cbam_spatial_kernel=7,
+    bottleneck_order="bn_relu",
+    bottleneck_third_relu=False,
+    shortcut_projection="first_block",
+    post_add_activation="relu",
     name="resnet50",
 ) -> keras.Model:
     """2D ResNet50 (Table 4 methods 1-2; with ``cbam=True`` the Fer2013 pretraining net).
 
     With the defaults and ``cbam=False`` this is ``keras.applications.ResNet50(
     weights=None)`` layer for layer (25,636,712 parameters at (224, 224, 3) / 1000).
+    The bottleneck switches are ``bottleneck_block``'s (``block_options``), so
+    the 2D twin of a 3D model has the same layers to inflate from.
     """
     input_shape = _check_input_shape(input_shape, 2, "build_resnet50_2d")
     inputs = keras.Input(shape=input_shape)
@@ -136,8 +235,19 @@ def build_resnet50_2d(
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, 7)
-    x = _stages(x, rank=2, blocks=blocks, width=width, cbam=cbam_kwargs, temporal_kernel=1)
+    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, int(cbam_spatial_kernel))
+    x = _stages(
+        x,
+        rank=2,
+        blocks=blocks,
+        width=width,
+        cbam=cbam_kwargs,
+        temporal_kernel=1,
+        order=bottleneck_order,
+        third_relu=bottleneck_third_relu,
+        shortcut_projection=shortcut_projection,
+        post_add_activation=post_add_activation,
+    )
     return keras.Model(inputs, _classifier(x, num_classes, 2), name=name)
 
 
@@ -150,66 +260,75 @@ def build_resnet3d(
     cbam_reduction=16,
     cbam_gate="sigmoid",
     temporal_kernel=3,
-    cbam_temporal_kernel=7,
+    cbam_temporal_kernel=None,
+    cbam_spatial_kernel=7,
+    stem_temporal_kernel=None,
+    temporal_strides="stages_3_to_5",
+    bottleneck_order="bn_relu",
+    bottleneck_third_relu=False,
+    shortcut_projection="first_block",
+    post_add_activation="relu",
     pretrained=None,
     name="resnet3d_50",
 ) -> keras.Model:
     """3D ResNet50 on (T, H, W, C) flow sequences (Table 4 method 3; SPEC §5).
 
-    ``temporal_kernel`` is the time extent of the stem and 3x3x3 convs (3);
-    ``cbam_temporal_kernel`` that of CBAM's spatial-attention conv (7 -> 7x7x7).
-    Setting both to 1 gives a frame-wise 2D network (used to test inflation).
+    ``temporal_kernel`` is the time extent of the 3x3x3 convs (3) and, unless
+    ``stem_temporal_kernel`` is given, of the stem (``(kt, 7, 7)``).
+    ``cbam_spatial_kernel`` k makes CBAM's spatial-attention conv k x k x k, or
+    ``cbam_temporal_kernel`` x k x k when that is given (7 -> 7x7x7).
+    ``temporal_strides="stages_3_to_5"`` halves time with space at the first
+    block of ``conv3``..``conv5``; ``"none"`` keeps every frame. Setting
+    ``temporal_kernel`` and ``cbam_temporal_kernel`` to 1 gives a frame-wise 2D
+    network (used to test inflation). The other switches are ``bottleneck_block``'s.
     ``pretrained`` = path of a saved 2D ``.keras`` model to inflate from.
     """
     input_shape = _check_input_shape(input_shape, 3, "build_resnet3d")
     kt = int(temporal_kernel)
     if kt < 1:
         raise ValueError(f"temporal_kernel must be >= 1, got {temporal_kernel!r}")
+    stem_kt = kt if stem_temporal_kernel is None else int(stem_temporal_kernel)
+    if stem_kt < 1:
+        raise ValueError(f"stem_temporal_kernel must be >= 1, got {stem_temporal_kernel!r}")
+    spatial = int(cbam_spatial_kernel)
+    cbam_kt = spatial if cbam_temporal_kernel is None else int(cbam_temporal_kernel)
     inputs = keras.Input(shape=input_shape)
-    x = layers.ZeroPadding3D(padding=((kt // 2, (kt - 1) // 2), (3, 3), (3, 3)), name="conv1_pad")(inputs)
-    x = _conv(3, int(width), 7, "conv1_conv", strides=(1, 2, 2), temporal_kernel=kt)(x)
+    x = layers.ZeroPadding3D(padding=((stem_kt // 2, (stem_kt - 1) // 2), (3, 3), (3, 3)), name="conv1_pad")(inputs)
+    x = _conv(3, int(width), 7, "conv1_conv", strides=(1, 2, 2), temporal_kernel=stem_kt)(x)
     x = _batch_norm("conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding3D(padding=((0, 0), (1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling3D((1, 3, 3), strides=(1, 2, 2), name="pool1_pool")(x)
-    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, (int(cbam_temporal_kernel), 7, 7))
-    x = _stages(x, rank=3, blocks=blocks, width=width, cbam=cbam_kwargs, temporal_kernel=kt)
+    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, (cbam_kt, spatial, spatial))
+    x = _stages(
+        x,
+        rank=3,
+        blocks=blocks,
+        width=width,
+        cbam=cbam_kwargs,
+        temporal_kernel=kt,
+        order=bottleneck_order,
+        third_relu=bottleneck_third_relu,
+        shortcut_projection=shortcut_projection,
+        post_add_activation=post_add_activation,
+        temporal_strides=temporal_strides,
+    )
     model = keras.Model(inputs, _classifier(x, num_classes, 3), name=name)
     if pretrained:
         load_inflated(model, pretrained)
     return model
 
 
-def build_me_resnet(
-    input_shape,
-    num_classes,
-    blocks=RESNET50_BLOCKS,
-    width=64,
-    cbam_reduction=16,
-    cbam_gate="sigmoid",
-    temporal_kernel=3,
-    cbam_temporal_kernel=7,
-    pretrained=None,
-    name="me_resnet",
-) -> keras.Model:
+def build_me_resnet(input_shape, num_classes, name="me_resnet", **kwargs) -> keras.Model:
     """ME-ResNet = 3D ResNet50 with CBAM in every Bottleneck3D (Table 4 method 4).
 
-    At the paper's settings ((10, 112, 112, 3), 3 classes) it has 48,802,091
-    parameters (``tests/test_models.py`` derives the number).
+    Takes ``build_resnet3d``'s keyword arguments except ``cbam``. At the
+    paper's settings ((10, 112, 112, 3), 3 classes) it has 48,789,139
+    parameters (``tests/models/test_models.py`` derives the number).
     """
-    return build_resnet3d(
-        input_shape,
-        num_classes,
-        blocks=blocks,
-        width=width,
-        cbam=True,
-        cbam_reduction=cbam_reduction,
-        cbam_gate=cbam_gate,
-        temporal_kernel=temporal_kernel,
-        cbam_temporal_kernel=cbam_temporal_kernel,
-        pretrained=pretrained,
-        name=name,
-    )
+    if "cbam" in kwargs:
+        raise ValueError("build_me_resnet always has CBAM; use build_resnet3d(cbam=False) for a model without")
+    return build_resnet3d(input_shape, num_classes, cbam=True, name=name, **kwargs)
 
 
 def load_inflated(model, pretrained_path):
@@ -232,34 +351,3 @@ def load_inflated(model, pretrained_path):
         raise ValueError(f"pretrained model {path} shares no layer names with {model.name}")
     logger.info("%s <- %s: %s", model.name, path, report.summary())
     return report
-
-
-def build_model(name, input_shape, num_classes, config) -> keras.Model:
-    """Model of method ``name`` (``me_resnet.models.registry``) from ``config``'s model fields.
-
-    Uses ``config.blocks``, ``width``, ``cbam_reduction``, ``cbam_gate`` and
-    ``pretrained`` (inflated for 3D, copied by name for 2D). The baselines come
-    from ``me_resnet.models.baselines`` and ignore those fields.
-    """
-    common = {"blocks": config.blocks, "width": config.width}
-    if name in ("resnet50_image", "resnet50_flow"):
-        model = build_resnet50_2d(input_shape, num_classes, name=name, **common)
-        if config.pretrained:
-            load_inflated(model, config.pretrained)
-        return model
-    if name == "resnet3d_flow":
-        return build_resnet3d(input_shape, num_classes, pretrained=config.pretrained, name=name, **common)
-    if name == "me_resnet":
-        return build_me_resnet(
-            input_shape,
-            num_classes,
-            cbam_reduction=config.cbam_reduction,
-            cbam_gate=config.cbam_gate,
-            pretrained=config.pretrained,
-            name=name,
-            **common,
-        )
-    if name in ("ststnet", "off_apexnet"):
-        builder = baselines.build_ststnet if name == "ststnet" else baselines.build_off_apexnet
-        return builder(input_shape, num_classes)
-    raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")

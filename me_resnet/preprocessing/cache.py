@@ -3,8 +3,11 @@
 One ``.npz`` per clip and feature kind under
 ``paths.feature_cache_dir(cache_dir)/<kind>/<hh>/<hash>.npz``. The file name is
 a hash of everything that changes its content: the key frames' paths, sizes and
-modification times, N, face detector / margin, image size and Farneback
-parameters. Settings applied at load time (scale factor a, flow_mode,
+modification times, N, face detector / margin / alignment, image size, flow method and Farneback
+parameters, the declared version of the pre-processing code
+(``PREPROCESSING_VERSION``) and the installed versions of the libraries that
+compute the features (OpenCV, mtcnn, NumPy): an upgrade of any of them gives new
+entries, never a silent reuse of old ones. Settings applied at load time (scale factor a, flow_mode,
 mask_reading, channels, normalise) are deliberately NOT part of the key: the
 cache holds the unmasked flow and the grey differences P_i, so a sweep over
 them recomputes no flow.
@@ -17,6 +20,7 @@ the wrong checksum is logged, deleted and recomputed, never used.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -24,6 +28,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from me_resnet.config import Config
@@ -32,22 +37,43 @@ from me_resnet.preprocessing.face import DETECTION_SIDE
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+PREPROCESSING_VERSION = 1
+"""Bump whenever a change to the pre-processing code changes what a cache entry holds."""
+FEATURE_LIBRARIES = ("numpy", "opencv-python-headless", "opencv-contrib-python-headless")
+DETECTOR_LIBRARIES = ("mtcnn", "tensorflow")  # MTCNN runs on TensorFlow: both change the face boxes
 _CHECKSUM = "checksum"
+
+
+def library_versions(names=FEATURE_LIBRARIES + DETECTOR_LIBRARIES) -> dict[str, str]:
+    """Installed versions of the libraries ``names`` plus the imported ``cv2`` (``"absent"``: not installed)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    versions["cv2"] = cv2.__version__  # the module actually imported, whichever wheel provides it
+    return versions
 
 
 def settings_for_kind(config: Config, kind: str) -> dict:
     """The settings that change a cached entry of ``kind`` (not the load-time ones)."""
     settings = {
         "format": CACHE_FORMAT,
+        "preprocessing_version": PREPROCESSING_VERSION,
+        "libraries": library_versions(FEATURE_LIBRARIES),
         "kind": kind,
         "image_size": config.image_size,
         "face_detector": config.face_detector,
     }
     if config.face_detector == "mtcnn":
-        settings.update(face_margin=config.face_margin, detection_side=DETECTION_SIDE)
+        settings.update(face_margin=config.face_margin, face_align=config.face_align, detection_side=DETECTION_SIDE)
+        settings["libraries"] |= library_versions(DETECTOR_LIBRARIES)
     if kind == "sequence":
         settings["num_frames"] = config.num_frames
     if kind in ("sequence", "apex_flow"):
+        settings["flow_method"] = config.flow_method
+    if kind in ("sequence", "apex_flow") and config.flow_method == "farneback":
         settings.update(
             {
                 name: getattr(config, name)

@@ -75,7 +75,7 @@ def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | N
     distinct = {path: frames.read_grey(path) for path in dict.fromkeys(key.paths)}
     timings["decode"] += time.perf_counter() - start
     start = time.perf_counter()
-    cropper = FaceCropper(config.face_detector, config.face_margin, config.image_size)
+    cropper = FaceCropper.from_config(config)
     if face is None:
         onset = distinct[key.paths[0]]
         onset_rgb = frames.read_rgb(key.paths[0]) if config.face_detector == "mtcnn" else onset[..., None]
@@ -86,7 +86,7 @@ def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | N
     stack = np.stack([crops[path] for path in key.paths])
     timings["face"] += time.perf_counter() - start
 
-    entry = {"box": np.asarray(box, dtype=np.int64), "face_found": np.asarray(found)}
+    entry = {"box": np.asarray(box[:4], dtype=np.int64), "face_found": np.asarray(found)}
     if kind == "apex_image":
         entry["image"] = stack[-1]
         return entry, dict(timings)
@@ -113,7 +113,7 @@ def detect_onset_faces(records: Sequence[ClipRecord], config: Config, kind: str,
     images = [frames.read_rgb(path) for path in onsets]
     timings["decode"] += time.perf_counter() - start
     start = time.perf_counter()
-    cropper = FaceCropper(config.face_detector, config.face_margin, config.image_size)
+    cropper = FaceCropper.from_config(config)
     faces = cropper.boxes(images, [f"{r.key} onset frame {p}" for r, p in zip(records, onsets)])
     timings["face"] += time.perf_counter() - start
     timings["face_detections"] += len(records)
@@ -138,6 +138,7 @@ def check_settings(config: Config, kind: str) -> None:
     choices = {
         "kind": (kind, KINDS),
         "flow_mode": (config.flow_mode, flow.FLOW_MODES),
+        "flow_method": (config.flow_method, flow.FLOW_METHODS),
         "mask_reading": (config.mask_reading, flow.MASK_READINGS),
         "channels": (config.channels, tuple(flow.CHANNEL_SETS)),
         "normalise": (config.normalise, flow.NORMALISE_MODES),
@@ -147,7 +148,7 @@ def check_settings(config: Config, kind: str) -> None:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     if config.num_frames < 2:
         raise ValueError(f"num_frames must be >= 2, got {config.num_frames}")
-    FaceCropper(config.face_detector, config.face_margin, config.image_size)  # validates its own fields
+    FaceCropper.from_config(config)  # validates its own fields
 
 
 def _compute_missing(jobs, config, kind, workers, bar, timings) -> dict[int, dict]:
@@ -199,9 +200,10 @@ def extract_features(
     """Features of ``records`` for ``kind``, cached per clip under ``paths.feature_cache_dir(cache_dir)``.
 
     ``workers`` processes compute cache misses (default ``os.cpu_count()``;
-    1 runs in this process). ``Features.info`` holds the settings hash, cache
-    hits / misses / corrupt files, face fallbacks and clips with repeated key
-    frames (lists of clip keys), and summed timings per stage.
+    1 runs in this process). ``Features.fallbacks`` lists the clips whose face
+    was not found (centre crop used) and those with repeated key frames;
+    ``Features.info`` holds the settings hash, cache hits / misses / corrupt
+    files, the same two lists, and summed timings per stage.
     """
     check_settings(config, kind)
     records = list(records)
@@ -241,7 +243,7 @@ def extract_features(
     if fallbacks:
         log.warning("face detection fell back to the centre crop for %d clip(s): %s", len(fallbacks), fallbacks)
     if repeated:
-        log.info("%d clip(s) have repeated key frames (fewer than N distinct frames onset->apex)", len(repeated))
+        log.warning("%d clip(s) have repeated key frames (fewer than N distinct frames onset->apex)", len(repeated))
     info = {
         "kind": kind,
         "cache_key": feature_cache.settings_hash(config, kind),
@@ -263,6 +265,7 @@ def extract_features(
         clips=np.array([r.clip for r in records], dtype=str),
         channels=channel_names(config, kind),
         info=info,
+        fallbacks={"face_not_found": list(fallbacks), "repeated_frames": list(repeated)},
     )
 
 

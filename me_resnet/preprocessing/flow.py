@@ -1,12 +1,16 @@
-"""Farneback flow, the improved-Farneback continuity mask and optical strain.
+"""Farneback (or TV-L1) flow, the improved-Farneback continuity mask and optical strain.
 
 Paper §2.1.1-§2.1.3, eq. (5)-(9); SPEC §4.3-§4.5. All Farneback calls go
 through ``farneback`` so tests can count them (``FARNEBACK_CALLS``) or patch it.
+``config.flow_method="tvl1"`` computes the fields with OpenCV's Dual TV-L1
+(``cv2.optflow``, from the opencv-contrib wheel) instead: the flow the STSTNet
+and OFF-ApexNet authors fed their networks; ME-ResNet keeps Farneback, the
+paper's method.
 
 Pipeline of one clip (``flow_features``)::
 
     grey key frames I_1..I_N (uint8, face crops)
-      -> F_i = farneback(I_i, I_{i+1})            N-1 fields (u, v)     [cached]
+      -> F_i = farneback(I_i, I_{i+1})            N-1 fields (u, v)     [cached] (or tvl1)
       -> P_i = |I_{i+1} - I_i|                    eq. (6)               [cached]
       -> channels (u, v, strain | magnitude) from the unmasked F_i
       -> mask Q_i = P_i > U, U = a * p            eq. (5), (7)-(9)      (flow_mode="improved")
@@ -23,6 +27,7 @@ from me_resnet.config import Config
 FARNEBACK_CALLS = [0]
 """Number of Farneback calls made in this process (a one-item list so it can be reset)."""
 
+FLOW_METHODS = ("farneback", "tvl1")
 FLOW_MODES = ("improved", "vanilla")
 MASK_READINGS = ("grey_difference", "flow_difference")
 CHANNEL_SETS = {"strain": ("u", "v", "strain"), "magnitude": ("u", "v", "magnitude")}
@@ -53,9 +58,34 @@ def farneback(prev: np.ndarray, next_: np.ndarray, config: Config) -> np.ndarray
     return flow.astype(np.float32, copy=False)
 
 
+def tvl1(prev: np.ndarray, next_: np.ndarray) -> np.ndarray:
+    """Dense Dual TV-L1 flow (H, W, 2) float32 from ``prev`` to ``next_`` (uint8 grey).
+
+    ``cv2.optflow.DualTVL1OpticalFlow_create()`` with OpenCV's default
+    parameters (Zach, Pock & Bischof 2007; Javier Sanchez et al. 2013), the
+    flow STSTNet and OFF-ApexNet were published on.
+    """
+    if prev.shape != next_.shape or prev.ndim != 2:
+        raise ValueError(f"tvl1 needs two grey frames of equal shape, got {prev.shape} and {next_.shape}")
+    if not hasattr(cv2, "optflow"):
+        raise RuntimeError(
+            "flow_method='tvl1' needs OpenCV's contrib build (cv2.optflow): "
+            "pip uninstall opencv-python-headless && pip install opencv-contrib-python-headless"
+        )
+    flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, next_, None)
+    return flow.astype(np.float32, copy=False)
+
+
+def pair_flow(prev: np.ndarray, next_: np.ndarray, config: Config) -> np.ndarray:
+    """Flow of one frame pair with ``config.flow_method`` ("farneback" or "tvl1")."""
+    if config.flow_method not in FLOW_METHODS:
+        raise ValueError(f"flow_method must be one of {FLOW_METHODS}, got {config.flow_method!r}")
+    return farneback(prev, next_, config) if config.flow_method == "farneback" else tvl1(prev, next_)
+
+
 def sequence_flow(frames: np.ndarray, config: Config) -> np.ndarray:
-    """(N-1, H, W, 2) flow between consecutive frames of a (N, H, W) uint8 stack."""
-    return np.stack([farneback(frames[i], frames[i + 1], config) for i in range(len(frames) - 1)])
+    """(N-1, H, W, 2) flow (``config.flow_method``) between consecutive frames of a (N, H, W) uint8 stack."""
+    return np.stack([pair_flow(frames[i], frames[i + 1], config) for i in range(len(frames) - 1)])
 
 
 def grey_differences(frames: np.ndarray) -> np.ndarray:
@@ -72,6 +102,12 @@ def flow_differences(flows: np.ndarray) -> np.ndarray:
     difference on the target (flow) image I_m of frames t and t-1 rather than
     on the grey frames. The first field has no predecessor, so its own
     magnitude stands in (motion from rest).
+
+    This is a reading of its own, not eq. (6)-(8): under it the threshold
+    ``U = a * mean(D)`` is computed from these flow differences too (one scale
+    for the quantity compared and its threshold), whereas eq. (6)-(8) define
+    p from the grey-level differences P_i. Comparing a flow difference (pixels
+    per frame) with a grey-level threshold (intensity levels) would mix units.
     """
     magnitude = np.hypot(flows[..., 0], flows[..., 1])
     previous = np.concatenate([np.zeros_like(magnitude[:1]), magnitude[:-1]])

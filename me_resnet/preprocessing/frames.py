@@ -7,6 +7,8 @@ nearest frame that exists on disk); ``key_frames`` maps them to the record's
 files. A clip with fewer than N distinct frames between onset and apex gets
 repeated (nearest) frames, which is logged and reported back so callers can
 count it; apex == onset gives N copies of the onset frame (zero flow).
+Frames are read with ``me_resnet.utils.images.read_image``: a truncated or
+damaged file is an error naming it, never a frame with grey rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 from me_resnet.data.records import ClipRecord
+from me_resnet.utils.images import read_image
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +85,14 @@ def apex_pair(record: ClipRecord) -> KeyFrames:
 
 
 def _read(path: str | os.PathLike, flag: int) -> np.ndarray:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"frame file not found: {path}")
-    image = cv2.imread(os.fspath(path), flag)
-    if image is None or image.size == 0:
-        raise ValueError(f"cannot decode image file {path} (unreadable or not an image)")
-    return image
+    try:
+        return read_image(path, flag)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"frame file not found: {path}") from None
 
 
 def read_grey(path: str | os.PathLike) -> np.ndarray:
-    """The image at ``path`` as a 2-D uint8 grey array; clear error if missing/unreadable."""
+    """The image at ``path`` as a 2-D uint8 grey array; clear error if missing, truncated or unreadable."""
     return _read(path, cv2.IMREAD_GRAYSCALE)
 
 

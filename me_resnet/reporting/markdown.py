@@ -29,3 +29,13 @@ def demo_banner(demo: bool) -> str:
         "> **Synthetic demo data.** These numbers come from the kit's generated demo datasets and a small demo "
         "model; they show what a result looks like and say nothing about the paper's claims.\n\n"
     )
+
+
+def coverage_banner(coverage) -> str:
+    """A warning for a partial result (a ``reporting.outputs.Coverage`` that is not complete); '' otherwise."""
+    if coverage is None or coverage.complete:
+        return ""
+    return (
+        f"> **Partial result: {coverage.describe()}.** It covers only part of the protocol, so it is not comparable "
+        'with the paper\'s numbers: no "this kit − paper" differences are shown.\n\n'
+    )

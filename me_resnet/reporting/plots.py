@@ -1,4 +1,4 @@
-"""Plots of the kit's results beside the paper's printed values (matplotlib, Agg)."""
+"""Plots of the kit's results beside the paper's printed values (matplotlib, Agg); files written atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from me_resnet.models.registry import method_title  # noqa: E402
 from me_resnet.reporting import paper  # noqa: E402
+from me_resnet.reporting.outputs import write_figure  # noqa: E402
 
 DEMO_NOTE = "synthetic DEMO data — says nothing about the paper's claims"
 
@@ -19,7 +21,7 @@ DEMO_NOTE = "synthetic DEMO data — says nothing about the paper's claims"
 def _finish(fig, path: Path, title: str, demo: bool) -> Path:
     fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -34,7 +36,13 @@ def table5_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
     for ax, metric in zip(axes, ("uf1", "uar")):
         for i, method in enumerate(methods):
             rows = metrics[metrics["method"] == method].set_index("dataset").reindex(datasets)
-            ax.bar(x + i * width, rows[metric], width, yerr=rows.get(f"{metric}_std"), label=f"{method} (this kit)")
+            ax.bar(
+                x + i * width,
+                rows[metric],
+                width,
+                yerr=rows.get(f"{metric}_std"),
+                label=f"{method_title(method)} (this kit)",
+            )
         quoted = [paper.TABLE5["ME-ResNet"].get(d, (np.nan, np.nan))[0 if metric == "uf1" else 1] for d in datasets]
         ax.bar(x + len(methods) * width, quoted, width, color="grey", label="ME-ResNet (paper)")
         for position, value in zip(x + len(methods) * width, quoted):
@@ -88,7 +96,31 @@ def ablation_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
             zorder=3,
             label="paper (printed)" if i == 0 else None,
         )
-    ax.set_xticks(x + 0.27, [f"method {methods.index(m) + 1}\n{m}" for m in rows.index], fontsize=8)
+    ax.set_xticks(x + 0.27, [f"method {methods.index(m) + 1}\n{method_title(m)}" for m in rows.index], fontsize=8)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
     return _finish(fig, path, "Fig. 11 ablation on CASME II (methods 1-3 not printed in the paper)", demo)
+
+
+FLOW_PANELS = (
+    ("apex", "apex face crop", "gray"),
+    ("vanilla_strain", "Farneback strain", "inferno"),
+    ("improved_strain", "improved Farneback strain", "inferno"),
+    ("vanilla_magnitude", "Farneback |flow|", "inferno"),
+    ("improved_magnitude", "improved Farneback |flow|", "inferno"),
+)
+
+
+def flow_plot(maps: dict, path: Path, *, title: str, demo: bool) -> Path:
+    """Fig. 2/3: apex face, vanilla vs improved Farneback strain and magnitude (one colour scale per pair)."""
+    fig, axes = plt.subplots(1, len(FLOW_PANELS), figsize=(3 * len(FLOW_PANELS), 3.4))
+    for axis, (name, panel_title, cmap) in zip(axes, FLOW_PANELS):
+        pair = name.replace("improved", "vanilla")  # same colour scale for vanilla and improved
+        axis.imshow(maps[name], cmap=cmap, vmin=0, vmax=maps[pair].max() or 1)
+        axis.set_title(panel_title, fontsize=9)
+        axis.axis("off")
+    fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
+    fig.tight_layout()
+    write_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return path

@@ -7,13 +7,33 @@ a leftward one, so the horizontal component ``u`` must change sign as well as
 being mirrored, and an up-down flip negates the vertical component ``v``. Optical
 strain and flow magnitude are invariant under both and are only moved.
 
-Only training clips are augmented; ``me_resnet.training.fold`` never calls this on
-validation or test data.
+Where the copies go (``Config.augment_scope``):
+
+- ``"train"`` (default): only training clips are augmented, inside each fold
+  (``me_resnet.training.fold``); validation and test clips are never copied.
+- ``"whole_dataset"``: the reading of Table 2, whose counts are whole datasets
+  ×4 (CASME II 146 -> 584): every clip is copied before the LOSO split
+  (``augment_features``, applied by ``me_resnet.evaluation.runner.LosoRun``), so
+  the test subject's mirrored / flipped copies are scored too and each test clip
+  counts four times in the metrics, with four correlated predictions. The split
+  stays by subject, so no copy of a test clip is trained on; the result is still
+  labelled optimistic/leaky wherever it is reported, like ``early_stop_on="test"``.
+
+Other choices, all the paper's or SPEC §6's: 4 copies (original, mirror, flip,
+mirror + flip; no rotations, crops or colour changes); the same copies every
+epoch (no random augmentation); signs of u / v follow the geometry.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+
+from me_resnet.data.records import Features
+
+AUGMENT_SCOPES = ("train", "whole_dataset")
+VARIANT_SUFFIXES = ("", "~mirror", "~flip", "~mirror_flip")  # clip-name suffix of each copy, in VARIANTS order
 
 NEGATED_BY_MIRROR = frozenset({"u"})  # horizontal component changes sign under a left-right mirror
 NEGATED_BY_FLIP = frozenset({"v"})  # vertical component changes sign under an up-down flip
@@ -71,3 +91,38 @@ def augment_4x(X: np.ndarray, y: np.ndarray, channels: tuple[str, ...]) -> tuple
 def source_index(n: int) -> np.ndarray:
     """Row ``j`` of ``augment_4x``'s output comes from clip ``source_index(n)[j]``."""
     return np.tile(np.arange(n), 4)
+
+
+def whole_dataset_augmentation(config) -> bool:
+    """Whether ``config`` asks for the whole-dataset reading of Table 2 (optimistic/leaky, see the module doc)."""
+    if config.augment_scope not in AUGMENT_SCOPES:
+        raise ValueError(f"augment_scope must be one of {AUGMENT_SCOPES}, got {config.augment_scope!r}")
+    return bool(config.augment) and config.augment_scope == "whole_dataset"
+
+
+def augmentation_label(config) -> str:
+    """How a run augmented, for tables and metrics: says 'optimistic/leaky' for the whole-dataset reading."""
+    if not config.augment:
+        return "no augmentation"
+    if whole_dataset_augmentation(config):
+        return "4x augmentation of the WHOLE dataset before the split, test copies scored (optimistic/leaky)"
+    return "4x augmentation of training clips only"
+
+
+def augment_features(features: Features) -> Features:
+    """Every clip of ``features`` in its 4 ``augment_4x`` versions, as one ``Features`` of 4n rows.
+
+    Copies keep the subject, dataset and label of their clip and are named
+    ``clip``, ``clip~mirror``, ``clip~flip``, ``clip~mirror_flip``.
+    """
+    X4, y4 = augment_4x(features.X, features.y, features.channels)
+    clips = np.concatenate([np.char.add(features.clips.astype(str), suffix) for suffix in VARIANT_SUFFIXES])
+    return dataclasses.replace(
+        features,
+        X=X4,
+        y=y4,
+        subjects=np.tile(features.subjects, 4),
+        datasets=np.tile(features.datasets, 4),
+        clips=clips,
+        info={**features.info, "augment_scope": "whole_dataset"},
+    )

@@ -32,9 +32,10 @@ import numpy as np
 
 from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
-from me_resnet.models.resnet import build_model
-from me_resnet.training.augment import augment_4x
+from me_resnet.models.registry import build_model
+from me_resnet.training.augment import augment_4x, whole_dataset_augmentation
 from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, standardise
+from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import class_alpha, focal_loss
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,8 @@ def _check_precision_kernels(model, precision: str) -> None:
     ]
     if precision == "mixed_bfloat16" and short:
         raise ValueError(
-            f"precision='mixed_bfloat16' would train {model.name} with wrong gradients on this CPU: TensorFlow/oneDNN's "
+            f"precision='mixed_bfloat16' would train {model.name} with wrong gradients on this CPU: "
+            "TensorFlow/oneDNN's "
             f"bfloat16 Conv3D filter gradient is wrong for inputs of <= 2 frames ({short[:3]}); use precision='float32'"
         )
 
@@ -229,7 +231,9 @@ def train_fold(
     "none"``). Adam(``learning_rate``), ``batch_size``, ``epochs``, focal loss
     (eq. 15) with alpha from the training labels or plain cross-entropy,
     ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
-    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible.
+    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible;
+    ``config.deterministic`` also selects the backend's deterministic ops
+    (``me_resnet.training.determinism``).
     ``callbacks`` are extra Keras callbacks for ``fit`` (e.g. benchmark timers).
     Training clips are augmented and stored as ``config.feature_dtype``; the
     statistics are computed from the stored values.
@@ -253,7 +257,7 @@ def train_fold(
     missing = tuple(CLASS_NAMES[k] for k in range(NUM_CLASSES) if not np.any(train.y == k))
     if missing:
         log.warning("training fold has no clip of class(es) %s; the model cannot learn them", missing)
-    if config.augment:
+    if config.augment and not whole_dataset_augmentation(config):  # whole_dataset: copied before the split
         X_fit, y_fit = augment_4x(as_feature_dtype(train.X, config.feature_dtype), train.y, train.channels)
     else:
         X_fit, y_fit = as_feature_dtype(train.X, config.feature_dtype), train.y
@@ -271,6 +275,7 @@ def train_fold(
     keras.config.set_dtype_policy(config.precision)
     try:
         keras.utils.set_random_seed(config.seed)
+        use_deterministic_ops(config.deterministic)
         model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
         _check_precision_kernels(model, config.precision)
         # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)

@@ -44,7 +44,8 @@ def class_alpha(y, num_classes: int = 3) -> np.ndarray:
     missing = [_class_name(i, num_classes) for i in np.flatnonzero(counts == 0)]
     if missing:
         raise ValueError(
-            f"class(es) {missing} absent from the training labels; inverse frequency undefined (counts {counts.tolist()})"
+            f"class(es) {missing} absent from the training labels; "
+            f"inverse frequency undefined (counts {counts.tolist()})"
         )
     inverse = 1.0 / counts
     return inverse / inverse.sum()

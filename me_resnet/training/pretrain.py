@@ -10,11 +10,23 @@ follow the config (focal loss with inverse-frequency alpha, Adam).
 
 Library only: ``pretrain_fer2013`` returns the model and its numbers;
 ``reproduce/pretrain_fer2013.py`` writes the ``.keras`` file and the summary.
+
+The paper path pretrains by default: ``apply_pretraining`` (``ensure_pretrained``
+underneath) trains once per FER2013 content and pretraining config, caches the
+weights under ``$ME_RESNET_CACHE/pretrained/`` keyed by the hash of both, and
+returns the config that inflates them into every fold's model. Without FER2013
+it stops with ``PretrainingMissing`` unless the caller chose no pretraining;
+``pretraining_label`` is what every output then says.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +36,16 @@ import keras
 import numpy as np
 
 from me_resnet.config import Config
-from me_resnet.models.resnet import build_resnet50_2d
+from me_resnet.data.demo import is_demo_folder
+from me_resnet.data.loading import load_fer2013
+from me_resnet.models.resnet import block_options, build_resnet50_2d
+from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import make_loss
 from me_resnet.utils import paths
+from me_resnet.utils.io import write_json_atomic
 from me_resnet.utils.provenance import provenance
+
+log = logging.getLogger(__name__)
 
 NUM_FER_CLASSES = 7
 SPLITS = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"}
@@ -91,13 +109,20 @@ def build_pretrain_model(config: Config, num_classes: int = NUM_FER_CLASSES) -> 
         cbam_reduction=config.cbam_reduction,
         cbam_gate=config.cbam_gate,
         name="resnet50_cbam_fer2013",
+        **block_options(config),
     )
 
 
 def pretrained_weights_path(config: Config) -> Path:
     """Cache location of the pretrained model for ``config``'s architecture (never in git)."""
     blocks = "-".join(str(b) for b in config.blocks)
-    name = f"fer2013_resnet50cbam_{config.image_size}px_w{config.width}_b{blocks}_r{config.cbam_reduction}_{config.cbam_gate}.keras"
+    switches = block_options(config)
+    name = (
+        f"fer2013_resnet50cbam_{config.image_size}px_w{config.width}_b{blocks}"
+        f"_r{config.cbam_reduction}_{config.cbam_gate}"
+        + ("" if switches == block_options(Config()) else "_" + hashlib.sha256(repr(switches).encode()).hexdigest()[:8])
+        + ".keras"
+    )
     return paths.cache_root() / "pretrained" / name
 
 
@@ -130,6 +155,7 @@ def pretrain_fer2013(data, config: Config, verbose: int = 1) -> PretrainResult:
     if len(splits["train"][1]) == 0:
         raise ValueError(f"FER2013 data has no 'Training' images (usages found: {sorted(set(np.asarray(data.usage)))})")
     keras.utils.set_random_seed(config.seed)
+    use_deterministic_ops(config.deterministic)
     model = build_pretrain_model(config)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -168,11 +194,18 @@ def pretrain_fer2013(data, config: Config, verbose: int = 1) -> PretrainResult:
     )
 
 
-def pretrain_summary(result: PretrainResult, config: Config, weights_path: Path, data_root: Path) -> dict:
-    """JSON-ready record of a pretraining run (config, versions, accuracies, weights path)."""
+def pretrain_summary(
+    result: PretrainResult, config: Config, weights_path: Path, data_root: Path, *, synthetic: bool = False
+) -> dict:
+    """JSON-ready record of a pretraining run (config, versions, accuracies, weights path).
 
+    ``synthetic`` marks a run on the kit's generated demo faces: the record
+    then says so in its title and in ``"synthetic"``, so it cannot pass for FER2013.
+    """
+    title = "Fer2013 pretraining of the 2D ResNet50-CBAM (paper section 3.2)"
     return {
-        "artifact": "Fer2013 pretraining of the 2D ResNet50-CBAM (paper section 3.2)",
+        "artifact": f"SYNTHETIC demo faces, not FER2013 -- {title}" if synthetic else title,
+        "synthetic": bool(synthetic),
         "data_root": str(data_root),
         "weights_path": str(weights_path),
         "counts": result.counts,
@@ -186,3 +219,152 @@ def pretrain_summary(result: PretrainResult, config: Config, weights_path: Path,
         "config": config.to_dict(),
         "provenance": provenance(),
     }
+
+
+NO_PRETRAINING_LABEL = "no Fer2013 pretraining (deviation from the paper)"
+PRETRAIN_CACHE_FORMAT = 1
+PRETRAIN_FIELDS = (
+    "image_size",
+    "blocks",
+    "width",
+    "cbam_reduction",
+    "cbam_gate",
+    "cbam_spatial_kernel",
+    "bottleneck_order",
+    "bottleneck_third_relu",
+    "shortcut_projection",
+    "post_add_activation",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "patience",
+    "focal_gamma",
+    "focal_alpha",
+    "loss",
+    "seed",
+    "precision",
+)
+"""The config fields that change the pretrained 2D weights (the architecture and the training run)."""
+
+
+class PretrainingMissing(ValueError):
+    """The paper path needs FER2013 pretraining and no FER2013 data (and no explicit opt-out) was given."""
+
+
+def data_fingerprint(data) -> str:
+    """SHA-256 of a ``Fer2013Data``'s content (images, labels, usage), whatever file layout it came from."""
+    digest = hashlib.sha256()
+    for array in (np.ascontiguousarray(data.images, dtype=np.uint8), np.asarray(data.labels, dtype=np.int64)):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    digest.update("\n".join(np.asarray(data.usage, dtype=str).tolist()).encode())
+    return digest.hexdigest()
+
+
+def pretrain_key(data_sha256: str, config: Config) -> str:
+    """SHA-256 of the FER2013 content hash and the ``PRETRAIN_FIELDS`` of ``config``: the cache key."""
+    settings = {name: getattr(config, name) for name in PRETRAIN_FIELDS}
+    payload = {"format": PRETRAIN_CACHE_FORMAT, "data": data_sha256, "config": settings}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached(weights: Path, record_path: Path) -> str | None:
+    """SHA-256 of a cached weights file that matches its record, else None (a bad file is logged)."""
+    if not (weights.is_file() and record_path.is_file()):
+        return None
+    try:
+        expected = json.loads(record_path.read_text())["weights_sha256"]
+    except (ValueError, KeyError) as error:
+        log.warning("unreadable pretraining record %s (%s); pretraining again", record_path, error)
+        return None
+    actual = file_sha256(weights)
+    if actual != expected:
+        log.warning(
+            "pretrained weights %s do not match their record (sha256 %s != %s); pretraining again",
+            weights,
+            actual[:12],
+            expected[:12],
+        )
+        return None
+    return actual
+
+
+def ensure_pretrained(fer2013_source, config: Config, *, verbose: int = 0) -> tuple[Path, str]:
+    """``(path, sha256)`` of the 2D ResNet50-CBAM pretrained on ``fer2013_source`` under ``config``.
+
+    ``fer2013_source`` is anything ``load_fer2013`` reads (csv file or folder).
+    The first call trains (``pretrain_fer2013``) and stores the ``.keras`` file
+    and a JSON record (accuracies, counts, hashes) under
+    ``$ME_RESNET_CACHE/pretrained/``, named by ``pretrain_key`` of the data's
+    content hash and the config; later calls with the same content and config
+    return the stored file. ``sha256`` is the weights file's, for the outputs.
+    """
+    if fer2013_source is None:
+        raise PretrainingMissing("ensure_pretrained needs a FER2013 source (csv file or folder), got None")
+    source = Path(fer2013_source).expanduser()
+    data = load_fer2013(source)
+    data_sha256 = data_fingerprint(data)
+    key = pretrain_key(data_sha256, config)
+    folder = paths.cache_root() / "pretrained"
+    weights, record_path = folder / f"fer2013_{key[:24]}.keras", folder / f"fer2013_{key[:24]}.json"
+    sha256 = _cached(weights, record_path)
+    if sha256 is not None:
+        log.info("FER2013 pretraining: reusing %s (sha256 %s)", weights, sha256[:12])
+        return weights, sha256
+    log.info("FER2013 pretraining on %s (%d images, sha256 %s) -> %s", source, len(data), data_sha256[:12], weights)
+    result = pretrain_fer2013(data, config, verbose=verbose)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"fer2013_{key[:24]}.{os.getpid()}.partial.keras"
+    try:
+        result.model.save(partial)
+        os.replace(partial, weights)
+    finally:
+        partial.unlink(missing_ok=True)
+    sha256 = file_sha256(weights)
+    synthetic = is_demo_folder(source if source.is_dir() else source.parent)
+    record = pretrain_summary(result, config, weights, source, synthetic=synthetic)
+    record.update(data_sha256=data_sha256, pretrain_key=key, weights_sha256=sha256)
+    write_json_atomic(record_path, record)
+    return weights, sha256
+
+
+def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True, verbose: int = 0) -> Config:
+    """``config`` whose ``pretrained`` names the FER2013-pretrained weights to inflate into every fold's model.
+
+    - ``config.pretrained`` already set: returned unchanged (the user's weights).
+    - ``pretraining=False``: returned unchanged, without weights; outputs carry
+      ``pretraining_label`` = "no Fer2013 pretraining (deviation from the paper)".
+    - otherwise ``fer2013`` is required (paper §3.2): ``ensure_pretrained``
+      trains once or reuses the cached weights; with ``fer2013=None`` this
+      raises ``PretrainingMissing`` saying how to give FER2013 or opt out.
+    """
+    if config.pretrained or not pretraining:
+        return config
+    if fer2013 is None:
+        raise PretrainingMissing(
+            "the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given: pass "
+            "--fer2013 PATH (fer2013.csv, icml_face_data.csv or the train/test folders; or set ME_RESNET_FER2013), "
+            "or --no-pretraining to run without it, labelled 'no Fer2013 pretraining (deviation from the paper)'"
+        )
+    weights, sha256 = ensure_pretrained(fer2013, config, verbose=verbose)
+    log.info("inflating FER2013-pretrained weights %s (sha256 %s) into every fold's model", weights, sha256[:12])
+    return dataclasses.replace(config, pretrained=str(weights))
+
+
+def pretraining_label(config: Config) -> str:
+    """What tables, plots, metrics and README blocks say about pretraining for a run of ``config``."""
+    if not config.pretrained:
+        return NO_PRETRAINING_LABEL
+    weights = Path(config.pretrained)
+    record = weights.with_suffix(".json")
+    if record.is_file() and json.loads(record.read_text()).get("synthetic"):
+        return f"pretrained on SYNTHETIC demo faces, not Fer2013 ({weights.name})"
+    return f"Fer2013-pretrained 2D weights inflated ({weights.name})"

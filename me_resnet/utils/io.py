@@ -9,12 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
+TEMPORARY_SUFFIX = ".tmp"
+"""Suffix of the temporary files; a killed write leaves one behind, which run dirs remove when opened."""
+
 
 def write_atomic(path: Path, write) -> None:
-    """Write via a temp file in the same directory, flush + fsync, then ``os.replace``."""
+    """Write via a temp file in the same directory, flush + fsync, then ``os.replace``.
+
+    Any error (a full disk: ``OSError(ENOSPC)``) leaves the previous file as it was and removes the temp file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(handle, "w", newline="") as stream:
             write(stream)

@@ -94,10 +94,10 @@ def test_slash_apex_dropped_with_bad_apex_drop(tree, megc):
 
 
 def test_paper_protocol_maps_emotions_and_counts_exclusions(tree):
-    result = load_casme2(tree, protocol="paper")
+    result = load_casme2(tree, protocol="paper_extended")
     labels = {c: r.label for c, r in by_clip(result).items()}
     assert labels == {"EP02_01f": 1, "EP19_05f": 0, "EP09f": 0, "EP12_01f": 0, "EP06_02_01": 2}
-    assert any("1 rows excluded by the paper protocol: others 1" in p for p in result.problems)
+    assert any("1 rows excluded by the paper_extended protocol: others 1" in p for p in result.problems)
     assert any("EP03_01: row without folder" in p for p in result.problems)
     assert result.class_counts() == {"negative": 3, "positive": 1, "surprise": 1}
 
@@ -155,14 +155,14 @@ def test_unknown_protocol_and_bad_apex_mode(tree):
 def test_missing_column_names_column_and_file(tree):
     path = tree / "CASME2-coding-20190701.xlsx"
     book = openpyxl.load_workbook(path)
-    book.active["E1"] = "Apex"  # was ApexFrame
+    book.active["E1"] = "Apex"  # the sheet's "ApexFrame" header renamed
     book.save(path)
     with pytest.raises(ValueError, match=r"CASME2-coding-20190701.xlsx: missing required column\(s\) \['ApexFrame'\]"):
         load_casme2(tree)
 
 
 def test_load_dataset_uses_config_switches(tree):
-    config = dataclasses.replace(Config(), protocol="paper", bad_apex="drop")
+    config = dataclasses.replace(Config(), protocol="paper_extended", bad_apex="drop")
     result = load_dataset("casme2", tree, config)
     assert result.dataset == "casme2"
     assert sorted(by_clip(result)) == ["EP02_01f", "EP06_02_01", "EP09f", "EP19_05f"]

@@ -32,9 +32,9 @@ def no_env_roots(monkeypatch):
 
 def test_json_report_paper_protocol(roots, capsys):
     casme2, smic = roots
-    assert main(["--casme2", str(casme2), "--smic", str(smic), "--protocol", "paper", "--json"]) == 0
+    assert main(["--casme2", str(casme2), "--smic", str(smic), "--protocol", "paper_extended", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["protocol"] == "paper"
+    assert report["protocol"] == "paper_extended"
     entry = report["datasets"]["casme2"]
     assert entry["clips"] == 5 and entry["classes"] == {"negative": 3, "positive": 1, "surprise": 1}
     assert entry["subjects"] == {"sub01": 2, "sub02": 1, "sub04": 1, "sub05": 1}
@@ -45,7 +45,7 @@ def test_json_report_paper_protocol(roots, capsys):
 def test_text_report_bad_apex_drop_and_env_root(roots, capsys, monkeypatch):
     casme2, _ = roots
     monkeypatch.setenv("ME_RESNET_CASME2", str(casme2))
-    assert main(["--protocol", "paper", "--bad-apex", "drop"]) == 0
+    assert main(["--protocol", "paper_extended", "--bad-apex", "drop"]) == 0
     out = capsys.readouterr().out
     assert "clips: 4" in out and "per class: negative 2, positive 1, surprise 1" in out
     assert "per subject (3): sub01 2, sub02 1, sub05 1" in out

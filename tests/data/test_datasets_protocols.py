@@ -8,6 +8,8 @@ import pytest
 
 from me_resnet.data.protocols import (
     MEGC2019_LIST,
+    PROTOCOL_DESCRIPTIONS,
+    PROTOCOLS,
     canonical_clip,
     canonical_subject,
     check_protocol,
@@ -63,11 +65,35 @@ def test_canonical_clip_only_changes_smic_prefix():
     assert canonical_clip("samm", "006_1_2") == "006_1_2"
 
 
-def test_paper_mapping():
-    assert paper_label("casme2", "Happiness") == 1 and paper_label("casme2", "repression") == 0
-    assert paper_label("casme2", "others") is None
-    assert paper_label("samm", "Contempt") == 0 and paper_label("samm", "Anger") == 0
-    assert paper_label("samm", "Other") is None and paper_label("smic", "surprise") == 2
+def test_paper_literal_mapping_is_the_texts_list():
+    """§3.1: negative = 消极, 压抑, 恐惧, 悲伤; positive = 积极, 快乐; surprise = 惊讶; nothing else."""
+    assert paper_label("casme2", "Happiness", "paper_literal") == 1
+    for emotion in ("repression", "fear", "sadness"):
+        assert paper_label("casme2", emotion, "paper_literal") == 0
+    assert paper_label("casme2", "disgust", "paper_literal") is None
+    for emotion in ("Anger", "Contempt", "Disgust", "Other"):
+        assert paper_label("samm", emotion, "paper_literal") is None
+    assert paper_label("samm", "Fear", "paper_literal") == 0 and paper_label("smic", "negative", "paper_literal") == 0
+
+
+def test_paper_extended_mapping_adds_disgust_anger_contempt():
+    assert paper_label("casme2", "Happiness", "paper_extended") == 1
+    assert paper_label("casme2", "disgust", "paper_extended") == 0
+    assert paper_label("casme2", "others", "paper_extended") is None
+    assert (
+        paper_label("samm", "Contempt", "paper_extended") == 0 and paper_label("samm", "Anger", "paper_extended") == 0
+    )
+    assert (
+        paper_label("samm", "Other", "paper_extended") is None
+        and paper_label("smic", "surprise", "paper_extended") == 2
+    )
+    with pytest.raises(ValueError, match="'megc2019'"):
+        paper_label("casme2", "fear", "megc2019")
+
+
+def test_every_protocol_is_described():
+    assert set(PROTOCOL_DESCRIPTIONS) == set(PROTOCOLS)
+    assert "paper" not in PROTOCOLS  # ambiguous: a run names the literal or the extended mapping
 
 
 def test_malformed_list_line_and_unknown_protocol(tmp_path):

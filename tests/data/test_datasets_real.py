@@ -95,7 +95,7 @@ def test_casme2_megc2019_counts(casme2_tree):
 
 
 def test_casme2_sheet_quirks(casme2_tree):
-    result = load_casme2(casme2_tree, protocol="paper")
+    result = load_casme2(casme2_tree, protocol="paper_extended")
     records = {r.key: r for r in result.records}
     slash = records["casme2/sub04/EP12_01f"]  # ApexFrame '/'
     assert slash.apex == slash.onset + (slash.offset - slash.onset) // 2 and slash.problems
@@ -119,6 +119,6 @@ def test_samm_megc2019_counts_keep_repaired_rows(samm_tree):
 
 def test_samm_paper_protocol_matches_table1(samm_tree):
     root, sheet = samm_tree
-    result = load_samm(root, annotations=sheet, protocol="paper")
+    result = load_samm(root, annotations=sheet, protocol="paper_extended")
     assert result.class_counts() == {"negative": 92, "positive": 26, "surprise": 15}  # Table 1: 133 (26/92/15)
-    assert any("excluded by the paper protocol: Other 26" in p for p in result.problems)
+    assert any("excluded by the paper_extended protocol: Other 26" in p for p in result.problems)

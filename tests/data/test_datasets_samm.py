@@ -59,10 +59,10 @@ def test_four_and_five_digit_frame_numbers_in_numeric_order(tmp_path, megc):
 
 
 def test_paper_protocol_samm_emotions(tmp_path):
-    result = load_samm(make_samm(tmp_path / "samm", ROWS, nested=False), protocol="paper")
+    result = load_samm(make_samm(tmp_path / "samm", ROWS, nested=False), protocol="paper_extended")
     labels = {c: r.label for c, r in by_clip(result).items()}
     assert labels == {"006_1_2": 0, "006_1_3": 1, "028_4_1": 0, "032_3_1": 2}  # anger, contempt negative
-    assert any("excluded by the paper protocol: Other 1" in p for p in result.problems)
+    assert any("excluded by the paper_extended protocol: Other 1" in p for p in result.problems)
 
 
 def test_row_without_folder_and_folder_without_row(tmp_path, megc):

@@ -57,7 +57,7 @@ def test_onset_offset_and_middle_apex_from_frames(tmp_path, megc):
 
 def test_paper_protocol_labels_from_class_folders_raw_names(tmp_path):
     make_smic(tmp_path, CLIPS, prefix="image")
-    result = load_smic(tmp_path, protocol="paper")
+    result = load_smic(tmp_path, protocol="paper_extended")
     assert {c: r.label for c, r in by_clip(result).items()} == {
         "s1_ne_01": 0,
         "s1_po_01": 1,
@@ -71,11 +71,11 @@ def test_paper_protocol_labels_from_class_folders_raw_names(tmp_path):
 
 def test_spot_apex_is_frame_most_different_from_onset(tmp_path):
     make_smic(tmp_path, [(1, "negative", 1, 10, 5)], values=[0, 20, 90, 40, 10])
-    record = load_smic(tmp_path, protocol="paper", smic_apex="spot").records[0]
+    record = load_smic(tmp_path, protocol="paper_extended", smic_apex="spot").records[0]
     assert record.apex == 12
-    assert load_smic(tmp_path, protocol="paper").records[0].apex == 12  # middle agrees here by design
+    assert load_smic(tmp_path, protocol="paper_extended").records[0].apex == 12  # middle agrees here by design
     make_smic(tmp_path, [(1, "negative", 1, 10, 5)], values=[0, 90, 20, 40, 10])
-    assert load_smic(tmp_path, protocol="paper", smic_apex="spot").records[0].apex == 11
+    assert load_smic(tmp_path, protocol="paper_extended", smic_apex="spot").records[0].apex == 11
 
 
 def test_spot_unreadable_frame_names_file(tmp_path):
@@ -83,13 +83,13 @@ def test_spot_unreadable_frame_names_file(tmp_path):
     bad = hs / "s1" / "micro" / "negative" / "s1_ne_01" / "reg_image000011.bmp"
     bad.write_bytes(b"not an image")
     with pytest.raises(ValueError, match="reg_image000011.bmp"):
-        load_smic(tmp_path, protocol="paper", smic_apex="spot")
+        load_smic(tmp_path, protocol="paper_extended", smic_apex="spot")
 
 
 def test_gap_in_frames_drops_clip(tmp_path):
     hs = make_smic(tmp_path, CLIPS)
     (hs / "s1" / "micro" / "negative" / "s1_ne_01" / "reg_image000102.bmp").unlink()
-    result = load_smic(tmp_path, protocol="paper")
+    result = load_smic(tmp_path, protocol="paper_extended")
     assert "s1_ne_01" not in by_clip(result)
     assert any("s1_ne_01: 1 of 5 frames 100..104 missing" in p for p in result.problems)
 

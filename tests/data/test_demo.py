@@ -209,7 +209,7 @@ def test_mtcnn_finds_a_face_on_an_onset_frame_of_each_dataset(demo_dir):
         assert w > 0.4 * image.shape[1], (dataset, faces[0]["box"])  # the face, not a patch of background
 
 
-@pytest.mark.parametrize("protocol", ["megc2019", "paper"])
+@pytest.mark.parametrize("protocol", ["megc2019", "paper_extended"])
 def test_loaders_read_the_demo_back(demo_dir, expected_clips, protocol):
     datasets = pytest.importorskip("me_resnet.data.loading")
     loaders = {"casme2": datasets.load_casme2, "samm": datasets.load_samm, "smic": datasets.load_smic}

@@ -20,7 +20,7 @@ SMALL_LIST = [
 
 
 def write_list(path, rows=SMALL_LIST):
-    path.write_bytes("".join(f"{d},{s},{c},{l}\r\n" for d, s, c, l in rows).encode())
+    path.write_bytes("".join(f"{d},{s},{c},{label}\r\n" for d, s, c, label in rows).encode())
     return path
 
 
@@ -107,7 +107,7 @@ def test_wrong_size_image_names_file_and_shape(tmp_path):
 def test_unreadable_image_is_named(tmp_path):
     root = per_subject_tree(tmp_path / "tree")
     (root / "sub02" / "u_test" / "2" / "sub02_EP01_11f.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match=r"sub02_EP01_11f\.png: not a readable image"):
+    with pytest.raises(ValueError, match=r"cannot decode image file .*sub02_EP01_11f\.png"):
         load_precomputed_flow(root, megc_list=write_list(tmp_path / "list.csv"))
 
 

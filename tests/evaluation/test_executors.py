@@ -12,13 +12,14 @@ from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor, make_
 from me_resnet.evaluation.runner import LosoRun
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
-TESTS_DIR = str(Path(__file__).parent)
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
 HAS_RAY = importlib.util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray not installed (pip install -e '.[ray]')")
 
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    """A private local Ray instance (never a remote address); workers import ``tiny_build`` from tests/."""
+    """A private local Ray instance (never a remote address); workers import ``tests.support.tiny``."""
     ray = pytest.importorskip("ray")
     from me_resnet.evaluation.executors import RayExecutor
 
@@ -27,7 +28,7 @@ def ray_executor():
         num_cpus=2,
         include_dashboard=False,
         logging_level="ERROR",
-        runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "TF_CPP_MIN_LOG_LEVEL": "2"}},
+        runtime_env={"env_vars": {"PYTHONPATH": REPO_ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}},
     )
     yield RayExecutor(cpus_per_fold=1)
     ray.shutdown()
@@ -154,7 +155,7 @@ def test_process_executor_names_the_fold_whose_process_died(tmp_path, monkeypatc
 
     features = tiny_features(subjects=2)
     run = LosoRun(features, "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
-    monkeypatch.setattr(executors, "_run_job", _die)  # the child imports tests/test_executors.py's _die
+    monkeypatch.setattr(executors, "_run_job", _die)  # the child imports _die from this module
     with pytest.raises(executors.FoldsFailedError, match=r"fold 0 \(casme2/000\).*died.*rerun to resume"):
         ProcessExecutor().run(run.jobs, progress=False)
 
@@ -171,17 +172,20 @@ def test_executor_options_are_checked():
     assert make_executor("local").threads is None and make_executor("local", cpus_per_fold=2).threads == 2
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         LocalExecutor(threads=0)
-    if HAS_RAY:
-        with pytest.raises(ValueError, match="cpus_per_fold must be > 0, got 0"):
-            make_executor("ray", cpus_per_fold=0)
-        env = make_executor("ray", cpus_per_fold=2, gpus_per_fold=0.5).worker_env()
-        assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"]
+
+
+@needs_ray
+def test_ray_executor_options_are_checked():
+    with pytest.raises(ValueError, match="cpus_per_fold must be > 0, got 0"):
+        make_executor("ray", cpus_per_fold=0)
+    env = make_executor("ray", cpus_per_fold=2, gpus_per_fold=0.5).worker_env()
+    assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"]
 
 
 def test_cli_flags_build_the_executor(tmp_path):
     from me_resnet.cli import common as cli
 
-    parser = cli.make_parser("test")
+    parser = cli.make_parser("test", "test")
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
     assert isinstance(ctx.executor, ProcessExecutor) and ctx.executor.threads is None  # paper profile: all cores
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
@@ -190,11 +194,13 @@ def test_cli_flags_build_the_executor(tmp_path):
     assert type(ctx.executor) is LocalExecutor
     with pytest.raises(SystemExit):
         cli.parse(parser, "table5", ["--out", str(tmp_path), "--gpus-per-fold", "1"], needs_data=False)
-    if HAS_RAY:
-        ctx = cli.parse(
-            parser,
-            "table5",
-            ["--out", str(tmp_path), "--executor", "ray", "--cpus-per-fold", "2", "--gpus-per-fold", "0.5"],
-            needs_data=False,
-        )
-        assert (ctx.executor.cpus_per_fold, ctx.executor.gpus_per_fold, ctx.executor.address) == (2.0, 0.5, None)
+
+
+@needs_ray
+def test_cli_flags_build_the_ray_executor(tmp_path):
+    from me_resnet.cli import common as cli
+
+    parser = cli.make_parser("test", "test")
+    flags = ["--out", str(tmp_path), "--executor", "ray", "--cpus-per-fold", "2", "--gpus-per-fold", "0.5"]
+    ctx = cli.parse(parser, "table5", flags, needs_data=False)
+    assert (ctx.executor.cpus_per_fold, ctx.executor.gpus_per_fold, ctx.executor.address) == (2.0, 0.5, None)

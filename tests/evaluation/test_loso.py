@@ -1,11 +1,7 @@
 import dataclasses
+import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,26 +11,10 @@ from me_resnet.evaluation import runner
 from me_resnet.evaluation.folds import LeakageError, check_no_leak, fold_plan
 from me_resnet.evaluation.loso import run_loso
 from me_resnet.evaluation.metrics import compute_metrics
-from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS
+from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS, prepare_run_dir
 from me_resnet.training.augment import augment_4x
 from me_resnet.training.fold import channel_stats
 from tests.support.tiny import FAST, tiny_build, tiny_features
-
-
-def run_in_subprocess(run_dir: Path) -> subprocess.Popen:
-    """The same LOSO run as ``run_loso(tiny_features(), ..., FAST, run_dir)``, in a killable process."""
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from tests.support.tiny import FAST, tiny_build, tiny_features; from me_resnet.evaluation.loso import run_loso;"
-        "run_loso(tiny_features(), 'tiny', FAST, run_dir=sys.argv[2], build_fn=tiny_build, progress=False)"
-    )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.Popen(
-        [sys.executable, "-c", code, str(Path(__file__).parents[2]), str(run_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
 
 
 def test_predictions_table_one_row_per_clip():
@@ -105,31 +85,6 @@ def test_folds_by_index_or_group_name():
         run_loso(features, "tiny", FAST, folds=[4], build_fn=tiny_build, progress=False)
 
 
-def test_killed_run_resumes_to_identical_results(tmp_path):
-    reference = run_loso(tiny_features(), "tiny", FAST, run_dir=tmp_path / "whole", build_fn=tiny_build, progress=False)
-    run_dir = tmp_path / "killed"
-    process = run_in_subprocess(run_dir)
-    deadline = time.monotonic() + 180
-    while len(list(run_dir.glob("fold_*.csv"))) < 2:
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "no fold file after 180 s"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    finished = len(list(run_dir.glob("fold_*.csv")))
-    assert 2 <= finished < 6, "the kill came too late to test resuming"
-    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
-
-    calls = []
-    counting_build = lambda *args: calls.append(args) or tiny_build(*args)  # noqa: E731
-    resumed = run_loso(tiny_features(), "tiny", FAST, run_dir=run_dir, build_fn=counting_build, progress=False)
-    assert len(calls) == 6 - finished  # finished folds were read back, not retrained
-    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
-    pd.testing.assert_frame_equal(compute_metrics(resumed, 100), compute_metrics(reference, 100), check_exact=True)
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["status"] == "finished" and sum(f["resumed"] for f in manifest["folds"].values()) == finished
-
-
 def test_truncated_fold_file_is_recomputed(tmp_path):
     features = tiny_features(subjects=3)
     reference = run_loso(features, "tiny", FAST, run_dir=tmp_path, build_fn=tiny_build, progress=False)
@@ -157,6 +112,34 @@ def test_run_dir_of_another_run_is_refused(tmp_path):
     with pytest.raises(ValueError, match="model"):
         run_loso(features, "other", FAST, run_dir=tmp_path, build_fn=tiny_build)
     assert len(list(tmp_path.glob("fold_*.csv"))) == 1  # the refused runs wrote nothing
+
+
+def test_pretrained_weights_are_identified_by_content(tmp_path):
+    features = tiny_features(subjects=3)
+    weights = tmp_path / "pretrained.keras"
+    weights.write_bytes(b"weights of the first pretraining")
+    config = dataclasses.replace(FAST, pretrained=str(weights))
+    prepare_run_dir(tmp_path / "run", config, "tiny", features)
+    identity = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert identity["pretrained_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    prepare_run_dir(tmp_path / "run", config, "tiny", features)  # same weights: the same run
+    weights.write_bytes(b"weights of a second pretraining, same path")
+    with pytest.raises(ValueError, match="pretrained_sha256"):
+        prepare_run_dir(tmp_path / "run", config, "tiny", features)
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match="pretrained.keras"):
+        prepare_run_dir(tmp_path / "other", config, "tiny", features)
+
+
+def test_manifest_records_fallbacks(tmp_path):
+    features = tiny_features(subjects=3)
+    features.fallbacks = {"face_not_found": ["casme2/001/c5"], "repeated_frames": []}
+    run_loso(features, "tiny", FAST, run_dir=tmp_path, folds=[0], build_fn=tiny_build, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["fallbacks"] == {
+        "face_not_found": {"count": 1, "clips": ["casme2/001/c5"]},
+        "repeated_frames": {"count": 0, "clips": []},
+    }
 
 
 def test_bad_inputs():

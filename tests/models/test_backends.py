@@ -17,7 +17,7 @@ assert keras.backend.backend() == BACKEND, keras.backend.backend()
 from me_resnet.config import DEMO
 from me_resnet.models.cbam import CBAM
 from me_resnet.training.losses import focal_loss
-from me_resnet.models.resnet import build_model
+from me_resnet.models.registry import build_model
 
 x = np.random.default_rng(0).normal(size=(2, 5, 8, 8, 16)).astype("float32")
 for gate in ("sigmoid", "softmax"):

@@ -126,7 +126,7 @@ def test_report_accounts_for_every_weighted_layer_and_logs(caplog):
     weighted = {layer.name for layer in model_3d.layers if layer.weights}
     accounted = set(report.inflated) | set(report.copied) | set(report.skipped)
     assert accounted == weighted and not report.mismatched
-    assert set(report.unused_source) == {l.name for l in model_2d.layers if isinstance(l, CBAM)}
+    assert set(report.unused_source) == {layer.name for layer in model_2d.layers if isinstance(layer, CBAM)}
     assert "conv2_block1_1_bn" in report.copied and "conv1_conv" in report.inflated
     np.testing.assert_array_equal(
         model_3d.get_layer("conv1_bn").get_weights()[2], model_2d.get_layer("conv1_bn").get_weights()[2]

@@ -1,18 +1,20 @@
-"""Model builders (me_resnet/models.py) and FLOP counting (me_resnet/flops.py)."""
+"""Model builders (me_resnet/models/resnet.py, registry.build_model) and FLOP counting (models/flops.py).
+
+The demo model's build and step times are measured by benchmarks/demo_model_step.py, not asserted here.
+"""
 
 import dataclasses
-import time
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from me_resnet.config import DEMO, PAPER  # noqa: E402
-from me_resnet.models.cbam import CBAM  # noqa: E402
-from me_resnet.models.flops import count_flops  # noqa: E402
-from me_resnet.models.resnet import build_me_resnet, build_model, build_resnet3d, build_resnet50_2d  # noqa: E402
-from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.config import DEMO, PAPER
+from me_resnet.models.cbam import CBAM
+from me_resnet.models.flops import count_flops
+from me_resnet.models.registry import build_model
+from me_resnet.models.resnet import build_me_resnet, build_resnet3d, build_resnet50_2d
+from me_resnet.training.losses import focal_loss
 
 DEMO_SHAPE = (5, 32, 32, 3)  # DEMO: num_frames 6 -> 5 flow fields of 32x32x3
 
@@ -58,11 +60,10 @@ def test_small_time_axis_still_builds(frames):
     assert out.shape == (1, 3)
 
 
-def test_demo_profile_forward_and_train_step_are_fast():
+def test_demo_profile_forward_and_train_step():
     keras.utils.set_random_seed(0)
-    start = time.perf_counter()
     model = build_model("me_resnet", DEMO_SHAPE, 3, DEMO)
-    assert model.count_params() < 1_500_000  # ~1.09 M at the demo width 16: small enough for a CPU demo
+    assert model.count_params() < 1_500_000  # small enough for the CPU demo
     model.compile(optimizer=keras.optimizers.Adam(DEMO.learning_rate), loss=focal_loss([0.2, 0.3, 0.5]))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4,) + DEMO_SHAPE).astype("float32")
@@ -73,21 +74,17 @@ def test_demo_profile_forward_and_train_step_are_fast():
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-    assert time.perf_counter() - start < 90  # build + graph tracing of the first step (~10-20 s on 2 busy cores)
-    step_start = time.perf_counter()
-    model.train_on_batch(x, y)
-    assert time.perf_counter() - step_start < 5  # a traced step of the demo model: ~0.05 s
 
 
 def test_build_model_dispatch():
     config = dataclasses.replace(DEMO, cbam_gate="softmax")
     image = build_model("resnet50_image", (32, 32, 3), 3, config)
-    assert image.input_shape == (None, 32, 32, 3) and not any(isinstance(l, CBAM) for l in image.layers)
+    assert image.input_shape == (None, 32, 32, 3) and not any(isinstance(layer, CBAM) for layer in image.layers)
     plain3d = build_model("resnet3d_flow", DEMO_SHAPE, 3, config)
-    assert not any(isinstance(l, CBAM) for l in plain3d.layers)
+    assert not any(isinstance(layer, CBAM) for layer in plain3d.layers)
     me = build_model("me_resnet", DEMO_SHAPE, 3, config)
-    cbams = [l for l in me.layers if isinstance(l, CBAM)]
-    assert cbams and all(l.gate == "softmax" and l.reduction == DEMO.cbam_reduction for l in cbams)
+    cbams = [layer for layer in me.layers if isinstance(layer, CBAM)]
+    assert cbams and all(layer.gate == "softmax" and layer.reduction == DEMO.cbam_reduction for layer in cbams)
     assert me.get_layer("conv2_block1_1_conv").filters == DEMO.width
 
 
@@ -104,7 +101,6 @@ def test_build_model_rejects_unknown_names_and_shapes():
 
 @pytest.mark.parametrize("name", ["ststnet", "off_apexnet"])
 def test_build_model_baselines(name):
-    pytest.importorskip("me_resnet.models.baselines")
     model = build_model(name, (28, 28, 3), 3, PAPER)
     assert model.output_shape == (None, 3)
 

@@ -1,19 +1,24 @@
-"""MTCNN face box on the onset frame, square crop, centre fallback (me_resnet/face.py, SPEC §4.2)."""
+"""MTCNN face box and eye alignment on the onset frame, square crop, centre fallback.
+
+me_resnet/preprocessing/face.py, SPEC §4.2.
+"""
 
 import logging
 
+import cv2
 import matplotlib.cbook
 import matplotlib.image
 import numpy as np
 import pytest
 import skimage.data
 
+from me_resnet.data.demo_faces import PHOTO_LANDMARKS
 from me_resnet.preprocessing import face
 from me_resnet.preprocessing.face import FaceCropper, centre_box, square_box
 
 
 def _inside(box, x, y):
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = box[:4]
     return x0 <= x < x1 and y0 <= y < y1
 
 
@@ -26,7 +31,7 @@ def test_finds_the_astronauts_face(cropper):
     rgb = skimage.data.astronaut()  # face around x 180-265, y 65-170 (eyes ~ (205, 100), (245, 100))
     box, found = cropper.box(rgb)
     assert found
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = box[:4]
     assert x1 - x0 == y1 - y0 and 80 <= x1 - x0 <= 200
     assert _inside(box, 205, 100) and _inside(box, 245, 100) and _inside(box, 225, 140)
     assert not _inside(box, 400, 400)
@@ -50,7 +55,7 @@ def test_blank_frame_takes_the_logged_centre_fallback(cropper, caplog):
     with caplog.at_level(logging.WARNING, logger="me_resnet.preprocessing.face"):
         box, found = cropper.box(blank, name="blank.jpg")
     assert not found
-    assert box == (15, 0, 105, 90)
+    assert box[:4] == (15, 0, 105, 90) and box.angle == 0.0  # the fallback is never rotated
     assert "blank.jpg" in caplog.text and "centre" in caplog.text
 
 
@@ -69,6 +74,71 @@ def test_square_box_margin_and_clipping():
 
 def test_centre_detector_and_bad_settings():
     box, found = FaceCropper("center", image_size=32).box(np.zeros((40, 50, 3), np.uint8))
-    assert found and box == (5, 0, 45, 40)
+    assert found and box == (5, 0, 45, 40, 0.0)
     with pytest.raises(ValueError, match="face_detector"):
         FaceCropper("haar")
+
+
+def _rotated(rgb, angle):
+    """``rgb`` rotated counter-clockwise by ``angle`` degrees about its centre (same size)."""
+    height, width = rgb.shape[:2]
+    return face.rotate_frame(rgb, angle, ((width - 1) / 2.0, (height - 1) / 2.0))
+
+
+def test_eye_angle_sign_levels_the_eyes():
+    assert face.eye_angle((10.0, 20.0), (30.0, 20.0)) == 0.0
+    assert face.eye_angle((10.0, 20.0), (30.0, 40.0)) == pytest.approx(45.0)  # right eye lower
+    # rotating by that angle about the midpoint brings the right eye level with the left
+    image = np.zeros((60, 60), np.uint8)
+    image[20, 10] = image[40, 30] = 255
+    levelled = face.rotate_frame(image, 45.0, (20.0, 30.0))
+    rows = np.nonzero(levelled > 60)[0]
+    assert rows.max() - rows.min() <= 2
+
+
+@pytest.mark.parametrize("angle", [-12.0, 8.0])
+def test_alignment_recovers_a_known_rotation(cropper, angle):
+    rgb = skimage.data.astronaut()
+    (upright, _), (tilted, found) = cropper.boxes([rgb, _rotated(rgb, angle)])
+    assert found
+    # rotating the image counter-clockwise by `angle` tilts the eye line by -angle
+    assert tilted.angle - upright.angle == pytest.approx(-angle, abs=1.5)
+
+
+def test_aligned_crop_has_level_eyes(cropper):
+    rgb = _rotated(skimage.data.astronaut(), 15.0)
+    box, found = cropper.box(rgb)
+    upright = face.eye_angle(*PHOTO_LANDMARKS["astronaut"].as_array()[:2])  # the astronaut's own head tilt
+    assert found and box.angle == pytest.approx(upright - 15.0, abs=1.5)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    aligned = FaceCropper("mtcnn", 0.10, 160, align=True).crop(grey, box)
+    unaligned = FaceCropper("mtcnn", 0.10, 160, align=False).crop(grey, box[:4])
+    eyes = {}
+    for name, crop in (("aligned", aligned), ("unaligned", unaligned)):
+        detection = face.detect_faces_with_eyes([np.repeat(crop[..., None], 3, axis=2)])[0]
+        assert detection is not None and detection.left_eye is not None, name
+        eyes[name] = face.eye_angle(detection.left_eye, detection.right_eye)
+    assert abs(eyes["aligned"]) < 2.0 < abs(eyes["unaligned"])
+
+
+def test_align_switch_and_the_same_transform_for_every_frame():
+    rgb = _rotated(skimage.data.astronaut(), 10.0)
+    plain_box, _ = FaceCropper("mtcnn", 0.10, 64, align=False).box(rgb)
+    aligned_box, _ = FaceCropper("mtcnn", 0.10, 64, align=True).box(rgb)
+    assert plain_box.angle == 0.0 and aligned_box.angle != 0.0
+    assert plain_box[:4] == aligned_box[:4]  # alignment rotates about the same square box
+    cropper = FaceCropper("mtcnn", 0.10, 64, align=True)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    first, second = cropper.crop(grey, aligned_box), cropper.crop(grey.copy(), aligned_box)
+    np.testing.assert_array_equal(first, second)  # a pure function of frame and FaceBox: one transform per clip
+    with pytest.raises(ValueError, match="face_align"):
+        FaceCropper("mtcnn", align="yes")
+
+
+def test_cropper_from_config_reads_face_align():
+    import dataclasses
+
+    from me_resnet.config import Config
+
+    assert FaceCropper.from_config(Config()).align is True
+    assert FaceCropper.from_config(dataclasses.replace(Config(), face_align=False)).align is False

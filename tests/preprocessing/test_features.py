@@ -103,6 +103,49 @@ def test_load_time_settings_compute_no_flow_but_n_does(clips, tmp_path, count_fa
     assert longer.X.shape[1] == 4
 
 
+def test_code_or_library_upgrade_gives_new_entries_never_old_ones(clips, tmp_path, monkeypatch, count_farneback):
+    from me_resnet.preprocessing import cache as feature_cache
+
+    first = _extract(clips, tmp_path / "cache")
+    settings = feature_cache.settings_for_kind(CONFIG, "sequence")
+    assert settings["preprocessing_version"] == feature_cache.PREPROCESSING_VERSION
+    assert {"numpy", "cv2"} <= set(settings["libraries"])
+    assert settings["libraries"]["numpy"] == np.__version__ and settings["libraries"]["cv2"] == cv2.__version__
+    assert {"mtcnn", "tensorflow"} <= set(feature_cache.settings_for_kind(Config(), "sequence")["libraries"])
+    monkeypatch.setattr(feature_cache, "PREPROCESSING_VERSION", feature_cache.PREPROCESSING_VERSION + 1)
+    upgraded_code = _extract(clips, tmp_path / "cache")
+    assert upgraded_code.info["cache_misses"] == 2 and upgraded_code.info["cache_key"] != first.info["cache_key"]
+    real_versions = feature_cache.library_versions
+    monkeypatch.setattr(feature_cache, "library_versions", lambda names: real_versions(names) | {"numpy": "99.0"})
+    upgraded_numpy = _extract(clips, tmp_path / "cache")
+    assert upgraded_numpy.info["cache_misses"] == 2
+    assert len({first.info["cache_key"], upgraded_code.info["cache_key"], upgraded_numpy.info["cache_key"]}) == 3
+    assert len(count_farneback) == 3 * 6 and len(list((tmp_path / "cache").rglob("*.npz"))) == 3 * 2
+
+
+def test_fallbacks_follow_subset_and_concatenate():
+    from me_resnet.data.records import Features
+
+    def part(dataset, clips, fallbacks):
+        n = len(clips)
+        return Features(
+            np.zeros((n, 2, 2, 3), np.float32),
+            np.zeros(n, np.int64),
+            np.array(["s1"] * n),
+            np.array([dataset] * n),
+            np.array(clips),
+            ("u", "v", "strain"),
+            fallbacks=fallbacks,
+        )
+
+    casme = part("casme2", ["a", "b", "c"], {"face_not_found": ["casme2/s1/b"], "repeated_frames": ["casme2/s1/c"]})
+    assert casme.subset([0, 1]).fallbacks == {"face_not_found": ["casme2/s1/b"], "repeated_frames": []}
+    assert casme.subset([0]).fallbacks == {"face_not_found": [], "repeated_frames": []}
+    both = Features.concatenate([casme, part("samm", ["d"], {"face_not_found": ["samm/s1/d"]})])
+    assert both.fallbacks == {"face_not_found": ["casme2/s1/b", "samm/s1/d"], "repeated_frames": ["casme2/s1/c"]}
+    assert part("samm", ["d"], {}).subset([0]).fallbacks == {}
+
+
 def test_corrupt_cache_file_is_detected_and_recomputed(clips, tmp_path, caplog, count_farneback):
     cache = tmp_path / "cache"
     first = _extract(clips, cache)
@@ -128,12 +171,14 @@ def test_still_clip_and_repeated_frames_are_counted(tmp_path):
     record = _write_clip(tmp_path / "data", "sub03", "EP03", 2, frames=4, apex=0)  # apex == onset
     features = _extract([record], tmp_path / "cache")
     assert features.info["repeated_frame_clips"] == ["casme2/sub03/EP03"]
+    assert features.fallbacks == {"face_not_found": [], "repeated_frames": ["casme2/sub03/EP03"]}
     assert np.all(np.isfinite(features.X)) and not features.X.any()  # zero flow, no NaN
 
 
 def test_face_fallbacks_are_listed(clips, tmp_path):
     features = _extract(clips[:1], tmp_path / "cache", dataclasses.replace(CONFIG, face_detector="mtcnn"))
     assert features.info["face_fallbacks"] == ["casme2/sub01/EP01"]  # 48x40 frames hold no detectable face
+    assert features.fallbacks["face_not_found"] == ["casme2/sub01/EP01"]
     assert features.info["face_detections"] == 1
     again = _extract(clips[:1], tmp_path / "cache", dataclasses.replace(CONFIG, face_detector="mtcnn"))
     assert again.info["face_fallbacks"] == ["casme2/sub01/EP01"] and again.info["face_detections"] == 0

@@ -1,7 +1,18 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
-from me_resnet.training.augment import augment_4x, source_index
+from me_resnet.evaluation.experiment import protocol_label
+from me_resnet.evaluation.loso import run_loso
+from me_resnet.training.augment import (
+    augment_4x,
+    augment_features,
+    augmentation_label,
+    source_index,
+    whole_dataset_augmentation,
+)
+from tests.support.tiny import FAST, tiny_build, tiny_features
 
 
 def rightward_flow(n=2, t=3, h=6, w=8):
@@ -64,3 +75,32 @@ def test_bad_inputs():
         augment_4x(X, np.array([0]), ("u", "v", "strain"))
     with pytest.raises(ValueError, match="channels"):
         augment_4x(X, np.array([0, 1]), ("u", "v"))
+
+
+def test_augment_features_copies_every_clip_with_named_variants():
+
+    features = tiny_features(subjects=2, clips=3)
+    augmented = augment_features(features)
+    n = len(features.y)
+    assert augmented.X.shape == (4 * n,) + features.X.shape[1:]
+    assert list(augmented.clips[:n]) == list(features.clips)
+    assert augmented.clips[n] == f"{features.clips[0]}~mirror" and augmented.clips[-1].endswith("~mirror_flip")
+    assert list(augmented.subjects) == list(features.subjects) * 4
+    np.testing.assert_array_equal(augmented.X[n, ..., 0], -features.X[0, :, ::-1, 0])  # mirrored u changes sign
+    assert augmented.info["augment_scope"] == "whole_dataset"
+
+
+def test_whole_dataset_reading_scores_test_copies_and_is_labelled_optimistic():
+
+    features = tiny_features(subjects=3, clips=3)
+    config = dataclasses.replace(FAST, augment_scope="whole_dataset", early_stop_on="none", epochs=1)
+    assert whole_dataset_augmentation(config) and not whole_dataset_augmentation(FAST)
+    table = run_loso(features, "tiny", config, build_fn=tiny_build, progress=False)
+    assert len(table) == 4 * len(features.y)  # every test clip scored in its 4 versions
+    assert table["optimistic"].all()
+    for subject, rows in table.groupby("subject"):
+        assert set(rows["fold"]) == {rows["fold"].iloc[0]}  # a clip's copies stay with its subject
+    assert "optimistic/leaky" in augmentation_label(config) and "optimistic/leaky" in protocol_label(config)
+    assert "optimistic" not in protocol_label(dataclasses.replace(FAST, early_stop_on="val"))
+    with pytest.raises(ValueError, match="augment_scope.*'everything'"):
+        whole_dataset_augmentation(dataclasses.replace(FAST, augment_scope="everything"))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,84 @@ def test_script_trains_saves_and_the_model_inflates_into_me_resnet(tmp_path, mon
     np.testing.assert_array_equal(
         from_builder.get_layer("conv1_conv").kernel.numpy(), model_3d.get_layer("conv1_conv").kernel.numpy()
     )
+
+
+@pytest.fixture
+def fake_pretraining(monkeypatch, tmp_path):
+    """``pretrain_fer2013`` replaced by an untrained tiny twin, calls counted (the caching is tested, not the fit)."""
+    from me_resnet.training import pretrain
+
+    monkeypatch.setenv("ME_RESNET_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def fake(data, config, verbose=0):
+        calls.append(len(data))
+        model = pretrain.build_pretrain_model(config)
+        return pretrain.PretrainResult(model=model, accuracy={"train": 0.5}, counts={"train": len(data)})
+
+    monkeypatch.setattr(pretrain, "pretrain_fer2013", fake)
+    return calls
+
+
+def test_ensure_pretrained_trains_once_per_content_and_config(fake_pretraining, tmp_path, caplog):
+    from me_resnet.training import pretrain
+
+    calls = fake_pretraining
+    csv = _write_fer_csv(tmp_path / "fer2013.csv")
+    path, sha256 = pretrain.ensure_pretrained(csv, TINY)
+    assert path.is_file() and sha256 == pretrain.file_sha256(path) and len(calls) == 1
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["weights_sha256"] == sha256 and record["synthetic"] is False
+    assert record["data_sha256"] == pretrain.data_fingerprint(pretrain.load_fer2013(csv))
+    assert pretrain.ensure_pretrained(csv, TINY) == (path, sha256) and len(calls) == 1  # cached
+    moved = tmp_path / "copy" / "fer2013.csv"  # same content elsewhere: same key
+    moved.parent.mkdir()
+    moved.write_bytes(csv.read_bytes())
+    assert pretrain.ensure_pretrained(moved, TINY)[0] == path and len(calls) == 1
+    other_data = _write_fer_csv(tmp_path / "other.csv", seed=1)
+    assert pretrain.ensure_pretrained(other_data, TINY)[0] != path and len(calls) == 2
+    other_config = dataclasses.replace(TINY, learning_rate=TINY.learning_rate / 2)
+    assert pretrain.ensure_pretrained(csv, other_config)[0] != path and len(calls) == 3
+    assert pretrain.ensure_pretrained(csv, dataclasses.replace(TINY, num_frames=9))[0] == path  # not a 2D field
+    path.write_bytes(path.read_bytes() + b"x")  # a damaged file is never used
+    again, repaired = pretrain.ensure_pretrained(csv, TINY)
+    assert again == path and len(calls) == 4 and repaired == pretrain.file_sha256(path)
+    assert "do not match their record" in caplog.text
+
+
+def test_apply_pretraining_requires_fer2013_or_an_explicit_opt_out(fake_pretraining, tmp_path):
+    from me_resnet.training import pretrain
+
+    with pytest.raises(pretrain.PretrainingMissing, match=r"--fer2013 PATH.*--no-pretraining"):
+        pretrain.apply_pretraining(TINY)
+    unpretrained = pretrain.apply_pretraining(TINY, pretraining=False)
+    assert unpretrained.pretrained is None
+    assert pretrain.pretraining_label(unpretrained) == "no Fer2013 pretraining (deviation from the paper)"
+    config = pretrain.apply_pretraining(TINY, fer2013=_write_fer_csv(tmp_path / "fer2013.csv"))
+    assert config.pretrained and pretrain.pretraining_label(config).startswith("Fer2013-pretrained")
+    model = build_me_resnet((3, 24, 24, 3), 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=2)
+    assert load_inflated(model, config.pretrained).inflated  # what every fold's model gets
+    given = dataclasses.replace(TINY, pretrained=config.pretrained)
+    assert pretrain.apply_pretraining(given) is given  # the user's own weights: nothing to do
+    assert len(fake_pretraining) == 1
+
+
+def test_pretraining_on_demo_faces_is_labelled_synthetic(fake_pretraining, tmp_path):
+    from me_resnet.data.demo import DATASET_MARKER
+    from me_resnet.training import pretrain
+
+    folder = tmp_path / "demo_fer"
+    folder.mkdir()
+    (folder / DATASET_MARKER).write_text("demo\n")
+    config = pretrain.apply_pretraining(TINY, fer2013=_write_fer_csv(folder / "fer2013.csv"))
+    assert "SYNTHETIC" in pretrain.pretraining_label(config)
+    record = json.loads(Path(config.pretrained).with_suffix(".json").read_text())
+    assert record["synthetic"] is True and record["artifact"].startswith("SYNTHETIC")
+
+
+def test_weights_path_separates_the_fig5_switches(monkeypatch, tmp_path):
+    monkeypatch.setenv("ME_RESNET_CACHE", str(tmp_path))
+    default = pretrained_weights_path(TINY)
+    assert "_" not in default.stem.rsplit("_sigmoid", 1)[1]  # default switches: the plain name
+    assert pretrained_weights_path(dataclasses.replace(TINY, shortcut_projection="every_block")) != default
+    assert pretrained_weights_path(dataclasses.replace(TINY, num_frames=5)) == default  # not a 2D setting

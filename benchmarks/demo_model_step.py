@@ -1,0 +1,88 @@
+"""Build and training-step time of the DEMO-profile ME-ResNet, the model every demo fold trains.
+
+    python benchmarks/demo_model_step.py [--steps 20] [--out results/bench/demo_model_step.json]
+
+Measures (1) building the model, compiling it with the focal loss and its first ``train_on_batch`` (graph
+tracing included), as a demo fold starts, and (2) the median of ``--steps`` further traced steps on a batch of
+4 clips. Targets: first step <= 90 s and a traced step <= 5 s on 2 busy cores, so a demo LOSO stays minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's package when run as a script
+
+import keras
+import numpy as np
+
+from me_resnet.config import DEMO, Config
+from me_resnet.models.registry import build_model
+from me_resnet.training.losses import focal_loss
+from me_resnet.utils.paths import RESULTS_DIR
+from me_resnet.utils.provenance import provenance
+
+TARGETS = {"first_step_seconds": 90.0, "traced_step_seconds": 5.0}
+BATCH_SIZE = 4
+
+
+def measure(config: Config = DEMO, steps: int = 20, method: str = "me_resnet") -> dict:
+    """Seconds to build + compile + run the first training step, and the median of ``steps`` traced steps."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    shape = (config.num_frames - 1, config.image_size, config.image_size, 3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH_SIZE,) + shape).astype("float32")
+    y = keras.utils.to_categorical(np.arange(BATCH_SIZE) % 3, 3)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    model = build_model(method, shape, 3, config)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=focal_loss([1 / 3] * 3))
+    model.train_on_batch(x, y)
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(steps):
+        step_start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - step_start)
+    traced = float(np.median(times))
+    return {
+        "method": method,
+        "input_shape": list(shape),
+        "batch_size": BATCH_SIZE,
+        "parameters": model.count_params(),
+        "first_step_seconds": round(first, 3),
+        "traced_step_seconds": round(traced, 4),
+        "timed_steps": steps,
+        "targets": TARGETS,
+        "targets_met": {
+            "first_step_seconds": first <= TARGETS["first_step_seconds"],
+            "traced_step_seconds": traced <= TARGETS["traced_step_seconds"],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="traced steps to time after the first")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "bench" / "demo_model_step.json")
+    args = parser.parse_args(argv)
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    result = measure(DEMO, args.steps)
+    result["profile"] = "demo"
+    result["load_average_before_after"] = [load_before, [round(v, 2) for v in os.getloadavg()]]  # shared cores
+    result["provenance"] = provenance()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({key: value for key, value in result.items() if key != "provenance"}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""``me-resnet leakage``: how much test-subject early stopping inflates LOSO numbers.
+
+Each method runs twice: early stopping on held-out TRAINING subjects (honest) and
+on the TEST subject (optimistic).
+
+    me-resnet leakage --demo
+    me-resnet leakage --casme2 DIR --smic DIR --samm DIR --methods me_resnet ststnet off_apexnet
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from me_resnet.cli import common, loso
+from me_resnet.evaluation import experiment
+from me_resnet.models.registry import METHODS
+from me_resnet.reporting import markdown, tables
+from me_resnet.reporting.outputs import write_text
+
+ARTIFACT = "protocol_leakage"
+MONITORS = ("val", "test")
+
+
+def main(argv=None, prog: str = "me-resnet leakage") -> int:
+    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=list(METHODS),
+        help="methods to compare (default: me_resnet ststnet off_apexnet; "
+        "with --demo the two small baselines, to stay within minutes)",
+    )
+    ctx = common.parse(parser, ARTIFACT, argv)
+    methods = ctx.args.methods or (["ststnet", "off_apexnet"] if ctx.demo else ["me_resnet", "ststnet", "off_apexnet"])
+    loaded = loso.load(ctx)
+    coverage = ctx.coverage(methods=methods)
+    out = loso.output(ctx, coverage)
+    config = loso.base_config(ctx)
+    predictions, record = [], loso.Record()
+    for method in methods:
+        features, method_cfg = loso.features(ctx, loaded, method, config)
+        record.add(ctx, method, features, method_cfg)
+        for monitor in MONITORS:
+            monitored = dataclasses.replace(method_cfg, early_stop_on=monitor)
+            run = loso.run(ctx, features, method, monitored, label=f"early_stop_on={monitor}")
+            predictions.append(run.assign(early_stop_on=monitor))
+        del features
+    predictions = pd.concat(predictions, ignore_index=True)
+    metrics = experiment.metrics_over_seeds(predictions, ctx.config, by=("method", "variant", "early_stop_on"))
+    table = tables.leakage_table(metrics)
+    paths = loso.write(ctx, out, ARTIFACT, predictions, metrics, coverage, record)
+    paths["table_md"] = write_text(
+        out / "protocol_leakage.md", tables.leakage_markdown(table, demo=ctx.demo, coverage=coverage)
+    )
+    print(markdown.markdown_table(table))
+    common.report(paths)
+    return 0

@@ -1,0 +1,113 @@
+"""Steps shared by the LOSO subcommands (table5, fig9, fig10, ablation, leakage): flags → library calls → files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from me_resnet.cli.common import Context, check_folds, expected_errors
+from me_resnet.config import Config
+from me_resnet.data.records import Features
+from me_resnet.evaluation import experiment
+from me_resnet.evaluation.experiment import FoldSelectionError
+from me_resnet.reporting.outputs import Coverage, write_results
+from me_resnet.training.pretrain import apply_pretraining, pretraining_label
+
+
+def load(ctx: Context, config: Config | None = None) -> dict:
+    """The dataset records of the context's roots; input errors and unknown ``--folds`` exit 2."""
+    with expected_errors(ctx.prog):
+        loaded = experiment.load_records(ctx.roots, config or ctx.config, ctx.annotations)
+    check_folds(ctx, loaded)
+    return loaded
+
+
+def base_config(ctx: Context) -> Config:
+    """The run's config with the FER2013-pretrained weights (paper §3.2) to inflate into every fold's model.
+
+    ``--fer2013`` (or ``$ME_RESNET_FER2013``) pretrains once and reuses the cached weights; without it
+    the paper profile stops with a message unless ``--no-pretraining``; demo runs pretrain only when
+    ``--fer2013`` is given.
+    """
+    with expected_errors(ctx.prog):
+        return apply_pretraining(ctx.config, fer2013=ctx.fer2013, pretraining=ctx.pretraining)
+
+
+def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[Features, Config]:
+    with expected_errors(ctx.prog):
+        return experiment.method_features(
+            loaded,
+            method,
+            config,
+            explicit=ctx.explicit,
+            demo=ctx.demo,
+            cache_dir=ctx.args.cache_dir,
+            workers=ctx.args.workers,
+        )
+
+
+def run(ctx: Context, features: Features, method: str, config: Config, label: str = "") -> pd.DataFrame:
+    """``experiment.run_method`` with the context's seeds, folds, executor, engine and run root."""
+    with expected_errors(ctx.prog, (FoldSelectionError,)):  # raised while planning, before any fold trains
+        return experiment.run_method(
+            features,
+            method,
+            config,
+            seeds=ctx.seeds,
+            folds=ctx.folds,
+            executor=ctx.executor,
+            engine=ctx.engine,
+            run_root=ctx.run_root,
+            label=label,
+            verbose=int(ctx.args.verbose),
+        )
+
+
+@dataclasses.dataclass
+class Record:
+    """What the result files say about the runs beyond their predictions (kept, unlike the features)."""
+
+    fallbacks: dict = dataclasses.field(default_factory=dict)  # {run name: pre-processing fallbacks}
+    fold_groups: dict = dataclasses.field(default_factory=dict)  # {run name: {scope: groups run}} with --folds
+    pretraining: dict = dataclasses.field(default_factory=dict)  # {run name: pretraining label}
+
+    def add(self, ctx: Context, name: str, features: Features, config: Config) -> None:
+        self.fallbacks[name] = experiment.fallback_summary(features)
+        self.pretraining[name] = {"weights": config.pretrained, "label": pretraining_label(config)}
+        if ctx.folds is not None:
+            self.fold_groups[name] = experiment.selected_groups(features.groups, config.loso_scope, ctx.folds)
+
+
+def write(
+    ctx: Context,
+    out: Path,
+    artifact: str,
+    predictions: pd.DataFrame,
+    metrics: pd.DataFrame,
+    coverage: Coverage,
+    record: Record,
+) -> dict[str, Path]:
+    """predictions/metrics CSV + metrics.json (config, coverage, typed flags, pre-processing fallbacks)."""
+    extra = {
+        "typed_flags": sorted(ctx.typed),
+        "pretraining": record.pretraining,
+        "fallbacks": record.fallbacks,
+    }
+    return write_results(
+        out,
+        artifact,
+        predictions,
+        metrics,
+        config=ctx.config,
+        data=ctx.data_note(),
+        dataset_roots=ctx.roots,
+        coverage=dataclasses.replace(coverage, fold_groups=record.fold_groups),
+        extra=extra,
+    )
+
+
+def output(ctx: Context, coverage: Coverage) -> Path:
+    with expected_errors(ctx.prog):
+        return ctx.output(coverage)

@@ -1,0 +1,112 @@
+"""``me-resnet fig9`` / ``me-resnet fig10``: metrics of ME-ResNet against N (Fig. 9) or the mask scale a (Fig. 10).
+
+    me-resnet fig9 --demo
+    me-resnet fig9 --casme2 DIR --smic DIR --samm DIR --values 3 5 7 9 11 13 15
+    me-resnet fig10 --demo
+
+For Fig. 10 the flow is computed once: the feature cache keeps the unmasked flow
+and the grey differences, and the continuity mask (eq. 9, U = a * p) is applied
+at load time.
+"""
+
+from __future__ import annotations
+
+from me_resnet.cli import common, loso
+from me_resnet.evaluation import experiment
+from me_resnet.reporting import paper, plots, tables
+from me_resnet.reporting.outputs import write_text
+
+METHOD = "me_resnet"
+
+
+def sweep_main(
+    argv,
+    prog: str,
+    *,
+    artifact: str,
+    description: str,
+    parameter: str,
+    value_type,
+    paper_values,
+    demo_values,
+    markdown,
+    title: str,
+    paper_best,
+) -> int:
+    """Parse, run the sweep of config field ``parameter``, write predictions, metrics, table and plot."""
+    parser = common.make_parser(prog, description)
+    parser.add_argument(
+        "--values",
+        nargs="+",
+        type=value_type,
+        help=f"values of {parameter} (default: the paper's {paper_values}; with --demo {demo_values}, "
+        "to stay within minutes)",
+    )
+    ctx = common.parse(parser, artifact, argv)
+    values = ctx.args.values or (demo_values if ctx.demo else paper_values)
+    loaded = loso.load(ctx)
+    coverage = ctx.coverage(methods=[METHOD])
+    out = loso.output(ctx, coverage)
+    config = loso.base_config(ctx)
+    record = loso.Record()
+    with common.expected_errors(ctx.prog, (experiment.FoldSelectionError,)):  # raised while planning
+        predictions, metrics = experiment.sweep(
+            loaded,
+            parameter,
+            values,
+            config,
+            method=METHOD,
+            seeds=ctx.seeds,
+            folds=ctx.folds,
+            executor=ctx.executor,
+            engine=ctx.engine,
+            run_root=ctx.run_root,
+            explicit=ctx.explicit,
+            demo=ctx.demo,
+            cache_dir=ctx.args.cache_dir,
+            workers=ctx.args.workers,
+            verbose=int(ctx.args.verbose),
+            on_features=lambda value, features, method_cfg: record.add(
+                ctx, f"{parameter}={value}", features, method_cfg
+            ),
+        )
+    paths = loso.write(ctx, out, artifact, predictions, metrics, coverage, record)
+    paths["table_md"] = write_text(out / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
+    paths["plot"] = plots.sweep_plot(
+        metrics, parameter, out / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best
+    )
+    print(paths["table_md"].read_text())
+    common.report(paths)
+    return 0
+
+
+def fig9(argv=None, prog: str = "me-resnet fig9") -> int:
+    return sweep_main(
+        argv,
+        prog,
+        artifact="fig9_frames",
+        description="Fig. 9: accuracy (and UF1/UAR) of ME-ResNet against the number of key frames N, per dataset.",
+        parameter="num_frames",
+        value_type=int,
+        paper_values=paper.FIG9["frame_counts"],
+        demo_values=(3, 7, 11),
+        markdown=tables.fig9_markdown,
+        title="Fig. 9: metrics vs number of key frames N",
+        paper_best=paper.FIG9["best_num_frames"],
+    )
+
+
+def fig10(argv=None, prog: str = "me-resnet fig10") -> int:
+    return sweep_main(
+        argv,
+        prog,
+        artifact="fig10_scale",
+        description="Fig. 10: accuracy (and UF1/UAR) of ME-ResNet against the mask scale factor a, per dataset.",
+        parameter="scale_factor",
+        value_type=float,
+        paper_values=paper.FIG10["scale_factors"],
+        demo_values=(0.2, 0.8, 1.4),
+        markdown=tables.fig10_markdown,
+        title="Fig. 10: metrics vs mask scale factor a",
+        paper_best=paper.FIG10["best_scale_factor"],
+    )

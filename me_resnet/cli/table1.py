@@ -1,0 +1,29 @@
+"""``me-resnet table1``: Table 1 / Table 2, samples per dataset and class, the kit's counts beside the paper's.
+
+me-resnet table1 --demo
+me-resnet table1 --casme2 DIR --smic DIR --samm DIR
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from me_resnet.cli import common, loso
+from me_resnet.data.protocols import PROTOCOLS
+from me_resnet.reporting import markdown, tables
+from me_resnet.reporting.outputs import write_csv, write_text
+
+ARTIFACT = "table1_datasets"
+
+
+def main(argv=None, prog: str = "me-resnet table1") -> int:
+    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1], seeds=False)
+    ctx = common.parse(parser, ARTIFACT, argv)
+    loaded = {protocol: loso.load(ctx, dataclasses.replace(ctx.config, protocol=protocol)) for protocol in PROTOCOLS}
+    out = loso.output(ctx, ctx.coverage())
+    table = tables.table1(loaded)
+    csv_path = write_csv(out / "table1_datasets.csv", table)
+    md_path = write_text(out / "table1_datasets.md", tables.table1_markdown(table, demo=ctx.demo))
+    print(markdown.markdown_table(table[list(tables.TABLE1_SHOWN)]))
+    common.report({"table_csv": csv_path, "table_md": md_path})
+    return 0

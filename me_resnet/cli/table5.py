@@ -1,0 +1,62 @@
+"""``me-resnet table5``: Table 5, UF1 / UAR (+ accuracy, 95 % intervals) per dataset and composite, beside the paper.
+
+me-resnet table5 --demo                       # the demo main job
+me-resnet table5 --casme2 DIR --smic DIR --samm DIR --seeds 1 2 3
+me-resnet table5 --demo --methods me_resnet ststnet off_apexnet
+me-resnet table5 --precomputed-flow DIR --methods ststnet
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from me_resnet.cli import common, loso
+from me_resnet.data.records import DATASETS
+from me_resnet.evaluation import experiment
+from me_resnet.models.registry import METHODS
+from me_resnet.reporting import markdown, plots, tables
+from me_resnet.reporting.outputs import write_text
+
+ARTIFACT = "table5"
+
+
+def main(argv=None, prog: str = "me-resnet table5") -> int:
+    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    parser.add_argument("--methods", nargs="+", default=["me_resnet"], choices=list(METHODS), help="methods to run")
+    parser.add_argument(
+        "--precomputed-flow",
+        type=Path,
+        help="onset->apex flow images (STSTNet authors' layout) instead of raw datasets",
+    )
+    ctx = common.parse(parser, ARTIFACT, argv, needs_data=lambda args: args.precomputed_flow is None)
+    precomputed = ctx.args.precomputed_flow
+    loaded = None if precomputed else loso.load(ctx)
+    datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None
+    coverage = ctx.coverage(methods=ctx.args.methods, datasets=datasets)
+    out = loso.output(ctx, coverage)
+    config = loso.base_config(ctx)
+    predictions, record = [], loso.Record()
+    for method in ctx.args.methods:
+        if precomputed:
+            with common.expected_errors(ctx.prog):
+                features, method_cfg = experiment.precomputed_features(
+                    precomputed, method, config, datasets=ctx.args.datasets, explicit=ctx.explicit, demo=ctx.demo
+                )
+        else:
+            features, method_cfg = loso.features(ctx, loaded, method, config)
+        record.add(ctx, method, features, method_cfg)
+        predictions.append(loso.run(ctx, features, method, method_cfg))
+        del features
+    predictions = pd.concat(predictions, ignore_index=True)
+    metrics = experiment.metrics_over_seeds(predictions, ctx.config)
+    table = tables.table5(metrics, demo=ctx.demo, coverage=coverage)
+    paths = loso.write(ctx, out, ARTIFACT, predictions, metrics, coverage, record)
+    paths["table_md"] = write_text(
+        out / "table5.md", tables.table5_markdown(table, metrics, demo=ctx.demo, coverage=coverage)
+    )
+    paths["plot"] = plots.table5_plot(metrics, out / "table5.png", demo=ctx.demo)
+    print(markdown.markdown_table(table))
+    common.report(paths)
+    return 0

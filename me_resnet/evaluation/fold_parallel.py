@@ -1,0 +1,197 @@
+"""Run the pending folds of a LOSO run together on the fold-parallel engine (docs/fold_parallel.md).
+
+``FoldParallelExecutor`` takes the ``FoldJob``s that ``executors.run_all``
+collects, groups the jobs of each run, and for every run whose model the
+engine fits (``training.fold_parallel.choose_engine``) trains all its pending
+folds in one ``train_folds`` call; the other runs go to the ``fallback``
+executor (the per-fold loop). It writes the same fold files and sidecars as
+``runner.run_fold`` (plus ``"engine"``), so resume, manifest and metrics do not
+change, and with a run dir it keeps:
+
+- ``fold_parallel_checkpoint_<first fold>.npz`` while training (every
+  ``checkpoint_every`` epochs; a killed run restarts from it; removed when the
+  folds are written);
+- ``fold_parallel_epochs_<first fold>.npz``: every kept epoch's test
+  probabilities and every epoch's test loss per fold, for last-epoch vs
+  best-test-epoch comparisons.
+
+Folds train in passes of at most ``max_folds`` (default: as many as fit
+``training.fold_parallel.STATE_BUDGET_BYTES``, ``folds_per_pass``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from me_resnet.evaluation.folds import check_no_leak, fold_plan, split_fold
+from me_resnet.evaluation.run_dir import fold_file, read_fold_file
+from me_resnet.evaluation.runner import FoldJob, _fold_table
+from me_resnet.training.fold_parallel import (
+    ENGINES,
+    FoldSpec,
+    choose_engine,
+    folds_per_pass,
+    inspect_model,
+    save_npz_atomic,
+    train_folds,
+)
+from me_resnet.utils.io import write_csv_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "fold_parallel_checkpoint_{first:03d}.npz"  # {first}: the pass's first fold index
+EPOCHS_NAME = "fold_parallel_epochs_{first:03d}.npz"
+
+
+class FoldParallelExecutor:
+    """Train each run's pending folds together where the engine fits; hand the rest to ``fallback``.
+
+    Args:
+        fallback: executor for runs the engine does not take (default ``LocalExecutor()``).
+        engine: ``auto`` | ``fold-parallel`` | ``per-fold`` (``choose_engine``).
+        checkpoint_every: epochs between checkpoints (runs with a run dir).
+        keep_epochs: 1-based epochs whose test probabilities are kept (None: all).
+        max_folds: folds trained together in one pass (None: as many as ``folds_per_pass`` allows).
+    """
+
+    parallel = False
+    fold_parallel = True
+
+    def __init__(
+        self, fallback=None, engine: str = "auto", checkpoint_every: int = 50, keep_epochs=None, max_folds=None
+    ):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+        if fallback is None:
+            from me_resnet.evaluation.executors import LocalExecutor
+
+            fallback = LocalExecutor()
+        self.fallback, self.engine = fallback, engine
+        self.checkpoint_every, self.keep_epochs = int(checkpoint_every), keep_epochs
+        if max_folds is not None and int(max_folds) < 1:
+            raise ValueError(f"max_folds must be >= 1, got {max_folds!r}")
+        self.max_folds = None if max_folds is None else int(max_folds)
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        outcomes: list = [None] * len(jobs)
+        runs: dict = {}
+        for position, job in enumerate(jobs):
+            key = (id(job.features), job.run_dir, job.model_name, job.config, job.build_fn)
+            runs.setdefault(key, []).append(position)
+        per_fold = []
+        for positions in runs.values():
+            job = jobs[positions[0]]
+            shape = tuple(job.features.X.shape[1:])
+            if choose_engine(job.model_name, job.config, self.engine, job.build_fn, shape) == "fold-parallel":
+                if getattr(self.fallback, "threads", None):  # --cpus-per-fold: the engine's thread count too
+                    from me_resnet.evaluation.executors import pin_threads
+
+                    pin_threads(self.fallback.threads)
+                _, parameters, activations = inspect_model(job.model_name, job.config, job.build_fn, shape)
+                size = self.max_folds or folds_per_pass(parameters, activations, job.config.batch_size)
+                for start in range(0, len(positions), size):
+                    chunk = positions[start : start + size]
+                    together = run_folds_together(
+                        [jobs[p] for p in chunk], progress, self.checkpoint_every, self.keep_epochs
+                    )
+                    for position, outcome in zip(chunk, together):
+                        outcomes[position] = outcome
+            else:
+                per_fold += positions
+        if per_fold:
+            done = self.fallback.run([jobs[p] for p in per_fold], progress=progress)
+            for position, (table, info) in zip(per_fold, done):
+                outcomes[position] = (table, dict(info, engine=info.get("engine", "per-fold")))
+        return outcomes
+
+
+def fold_specs(jobs: Sequence[FoldJob]) -> list[FoldSpec]:
+    """The jobs' folds as ``FoldSpec``s, each checked by ``check_no_leak`` before training."""
+    job = jobs[0]
+    plan = job.plan if job.plan is not None else fold_plan(job.features)
+    specs = []
+    for each in jobs:
+        group, train_index, test_index = plan[each.fold]
+        fit_index, val_index = split_fold(job.features, train_index, job.config)
+        check_no_leak(job.features, group, fit_index, val_index, test_index)
+        monitor = {"val": val_index, "test": test_index, "none": None}[job.config.early_stop_on]
+        specs.append(FoldSpec(group, fit_index, monitor, test_index))
+    return specs
+
+
+def run_folds_together(
+    jobs: Sequence[FoldJob], progress: bool = True, checkpoint_every: int = 50, keep_epochs=None
+) -> list[tuple[pd.DataFrame, dict]]:
+    """Train the folds of ONE run (``jobs`` share features, config, model and run dir); ``(table, info)`` per job."""
+    job = jobs[0]
+    features, config, run_dir = job.features, job.config, job.run_dir
+    if any((j.features is not features) or j.config != config or j.run_dir != run_dir for j in jobs):
+        raise ValueError("run_folds_together needs the folds of one run (same features, config and run dir)")
+    specs = fold_specs(jobs)
+    first = jobs[0].fold
+    checkpoint = None if run_dir is None else Path(run_dir) / CHECKPOINT_NAME.format(first=first)
+    outcome = train_folds(
+        features,
+        specs,
+        config,
+        job.build_fn,
+        job.model_name,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        keep_epochs=keep_epochs,
+        progress=progress,
+    )
+    done = []
+    for each, spec, result in zip(jobs, specs, outcome.results):
+        val_index = spec.monitor_index if config.early_stop_on == "val" else None
+        check_no_leak(
+            features, spec.group, spec.fit_index, val_index, spec.test_index, result, config.early_stop_on == "test"
+        )
+        table = _fold_table(features, spec.test_index, result, each.fold, job.model_name, config)
+        info = {
+            "fold": each.fold,
+            "group": spec.group,
+            "n_test": int(len(spec.test_index)),
+            "n_fit": int(len(spec.fit_index)),
+            "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
+            "epochs_trained": result.epochs_trained,
+            "best_epoch": result.best_epoch,
+            "wall_seconds": round(result.wall_seconds, 3),
+            "missing_train_classes": list(result.missing_train_classes),
+            "resumed": False,
+            "engine": "fold-parallel",
+            "folds_trained_together": len(jobs),
+        }
+        if run_dir is not None:
+            path = fold_file(run_dir, each.fold, spec.group)
+            write_json_atomic(path.with_suffix(".json"), info)  # before the csv: the csv marks the fold finished
+            write_csv_atomic(path, table)
+            table = read_fold_file(path, features.clips[spec.test_index])
+        done.append((table, info))
+    if run_dir is not None:
+        _write_epochs(Path(run_dir) / EPOCHS_NAME.format(first=first), jobs, specs, features, outcome)
+        checkpoint.unlink(missing_ok=True)
+    return done
+
+
+def _write_epochs(path: Path, jobs, specs, features, outcome) -> None:
+    """Per-epoch test probabilities and losses of every fold (``fold_parallel_epochs.npz``)."""
+    clips = np.full(outcome.test_probabilities.shape[1:3], "", dtype=object)
+    for f, spec in enumerate(specs):
+        clips[f, : len(spec.test_index)] = features.clips[spec.test_index].astype(str)
+    save_npz_atomic(
+        path,
+        {
+            "folds": np.array([job.fold for job in jobs]),
+            "groups": np.array([spec.group for spec in specs]),
+            "clips": clips.astype(str),
+            "kept_epochs": outcome.kept_epochs,
+            "test_probabilities": outcome.test_probabilities,
+            "test_loss": outcome.test_loss,
+        },
+    )

@@ -1,0 +1,120 @@
+"""One figure that shows why the model said what it said about a clip.
+
+Four panels: the motion curve with the onset and apex marked (when it was
+computed), the apex face, the improved-Farneback flow onset -> apex (the
+continuity-masked fields of the key frames summed, colour = direction,
+brightness = magnitude), and the spatial attention of the model's last CBAM
+layer (``me_resnet.models.cbam.CBAM``; the last stage, averaged over time)
+upsampled over the face. Models without CBAM get a note in that panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from me_resnet.inference.predict import Prediction
+from me_resnet.models.cbam import CBAM
+from me_resnet.preprocessing import flow
+from me_resnet.training.model_card import card_config
+
+
+def last_cbam_attention(model, model_input: np.ndarray) -> np.ndarray | None:
+    """Spatial attention (h, w) of the last CBAM layer for one input, averaged over time; None without CBAM."""
+    import keras
+
+    cbams = [layer for layer in model.layers if isinstance(layer, CBAM)]
+    if not cbams:
+        return None
+    layer = cbams[-1]
+    features = keras.Model(model.input, layer.input)(model_input[None], training=False)
+    spatial = np.asarray(keras.ops.convert_to_numpy(layer.attention_maps(features)["spatial"]), dtype=np.float64)
+    spatial = spatial[0, ..., 0]
+    return spatial.mean(axis=0) if spatial.ndim == 3 else spatial
+
+
+def improved_flow(entry: dict, config) -> np.ndarray | None:
+    """(H, W, 2) continuity-masked Farneback flow of the key frames, summed (None for the apex image input)."""
+    if "flows" not in entry:
+        return None
+    flows = entry["flows"].astype(np.float32)
+    mask = flow.motion_mask(flows, entry["grey_diffs"], config)
+    if mask is not None:
+        flows = flows * mask[..., None]
+    return flows.sum(axis=0)
+
+
+def flow_colours(field: np.ndarray) -> np.ndarray:
+    """RGB picture of a flow field: hue = direction, value = magnitude (scaled to its 99th percentile)."""
+    magnitude, angle = cv2.cartToPolar(field[..., 0].astype(np.float32), field[..., 1].astype(np.float32))
+    top = float(np.percentile(magnitude, 99)) or 1.0
+    hsv = np.zeros(field.shape[:2] + (3,), dtype=np.uint8)
+    hsv[..., 0] = (angle * 90 / np.pi).astype(np.uint8)
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(magnitude / top * 255, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) -> Path:
+    """Write the four-panel PNG for ``prediction`` to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = card_config(card)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(1, 4, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1.8, 1, 1, 1]})
+    probabilities = ", ".join(f"{name} {p:.2f}" for name, p in prediction.to_dict()["probabilities"].items())
+    figure.suptitle(f"{Path(prediction.source).name}: {prediction.label}  ({probabilities})", fontsize=11)
+
+    curve_axis = axes[0]
+    if prediction.spotting is not None:
+        spotted = prediction.spotting
+        numbers = np.asarray(spotted.numbers)
+        curve_axis.plot(numbers, spotted.spotting.raw_motion, color="0.7", lw=1, label="motion (raw)")
+        curve_axis.plot(numbers, spotted.spotting.motion, color="C0", lw=1.6, label="motion (smoothed)")
+        curve_axis.axhline(spotted.spotting.threshold, color="0.5", ls=":", lw=1, label="episode threshold")
+        curve_axis.set_xlabel("frame")
+        curve_axis.set_ylabel(f"frame-to-frame motion ({spotted.spotting.measure})")
+    else:
+        curve_axis.text(0.5, 0.5, "onset and apex given:\nno motion curve computed", ha="center", va="center")
+        curve_axis.set_xticks([])
+        curve_axis.set_yticks([])
+    source = "spotted" if prediction.spotted else "given"
+    curve_axis.axvline(prediction.onset, color="C2", lw=1.5, label=f"onset {prediction.onset} ({source})")
+    curve_axis.axvline(prediction.apex, color="C3", lw=1.5, label=f"apex {prediction.apex} ({source})")
+    curve_axis.legend(fontsize=7, loc="upper right")
+    curve_axis.set_title("motion over the face")
+
+    axes[1].imshow(prediction.apex_face, cmap="gray")
+    axes[1].set_title(f"apex face (frame {prediction.apex})" + ("" if prediction.face_found else ", no face found"))
+
+    field = improved_flow(prediction.entry, config)
+    if field is not None:
+        axes[2].imshow(flow_colours(field))
+        axes[2].set_title(f"{config.flow_mode} Farneback flow, onset->apex")
+    else:
+        axes[2].text(0.5, 0.5, "this model takes the apex image,\nnot flow", ha="center", va="center")
+        axes[2].set_title("flow")
+
+    attention = last_cbam_attention(model, prediction.model_input)
+    axes[3].imshow(prediction.apex_face, cmap="gray")
+    if attention is not None:
+        size = prediction.apex_face.shape[:2][::-1]
+        heat = cv2.resize(attention.astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
+        shown = axes[3].imshow(heat, cmap="jet", alpha=0.45)
+        figure.colorbar(shown, ax=axes[3], fraction=0.046, pad=0.04)
+        axes[3].set_title(f"last-stage CBAM spatial attention ({attention.shape[0]}x{attention.shape[1]})")
+    else:
+        axes[3].set_title(f"{config.model} has no CBAM layer")
+    for axis in axes[1:]:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,403 @@
+"""Fold-parallel training: every LOSO fold of a small model in one compiled step (docs/fold_parallel.md).
+
+``train_folds`` trains F folds together with the per-fold loop's semantics
+(``me_resnet.training.fold.train_fold``): training-fold channel
+standardisation and focal alpha, 4x augmentation if ``config.augment``, Adam
+(``learning_rate``), ``batch_size``, ``epochs``, ``EarlyStopping`` per fold on
+its own monitor data with best-weight restore, the last epoch when
+``early_stop_on == "none"``. Every fold starts from the weights
+``keras.utils.set_random_seed(config.seed)`` gives the model, as each
+per-fold run does.
+
+Batches are shared: each epoch one seeded permutation of the run's training
+rows is cut into ``batch_size`` rows, and fold ``f`` trains on the rows of each
+batch that belong to its own training set (``member``, B x F). Its loss, its
+gradients and its batch-norm moments are masked means over those rows only
+(``me_resnet.training.stacked_model``), so a fold's batches hold about
+``batch_size * n_fit / n_rows`` of its clips. Every batch is checked against
+the fold plan: a row of fold ``f``'s test subject (or, unless the test subject
+is the early-stopping monitor, of its validation subjects) raises
+``LeakageError``.
+
+After every epoch each fold's held-out subject is predicted (probabilities
+kept for ``keep_epochs``), so the last-epoch and best-test-epoch results come
+from one run. With ``checkpoint`` the complete state is saved every
+``checkpoint_every`` epochs; a rerun resumes from it and gives the same
+predictions as an uninterrupted run.
+
+The compiled step uses TensorFlow (``tf.function`` + ``GradientTape``); the
+model math is ``keras.ops``. Other backends use the per-fold loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from me_resnet.config import Config
+from me_resnet.data.records import CLASS_NAMES, Features
+from me_resnet.training.determinism import use_deterministic_ops
+from me_resnet.training.fold import (
+    FoldResult,
+    check_finite,
+    check_precision,
+    clip_keys,
+    default_build_fn,
+)
+from me_resnet.training.fold_parallel_state import (
+    CompiledSteps,
+    EvalSet,
+    FoldData,
+    FoldEarlyStopping,
+    FoldSpec,
+    LeakageError,
+    check_fold,
+    epoch_batches,
+    prepare_fold_data,
+)
+from me_resnet.training.stacked_model import StackedModel, unsupported_layers
+
+log = logging.getLogger(__name__)
+
+NUM_CLASSES = len(CLASS_NAMES)
+ENGINES = ("auto", "fold-parallel", "per-fold")
+MAX_PARAMETERS = 5_000_000  # per fold: STSTNet and OFF-ApexNet fit; ResNet50 (23 M) does not
+SMALL_METHODS = ("ststnet", "off_apexnet")  # registry methods worth building to check (the rest are large or 3D)
+
+
+@dataclass
+class FoldParallelOutcome:
+    """What ``train_folds`` produced for its F folds."""
+
+    results: list[FoldResult]
+    kept_epochs: np.ndarray  # (E,) 1-based epochs whose test probabilities are kept
+    test_probabilities: np.ndarray  # (E, F, max_test, K); rows past a fold's n_test are padding
+    test_loss: np.ndarray  # (epochs_run, F)
+    weights: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # final stacked weights by path
+
+
+def choose_engine(
+    method: str, config: Config, engine: str = "auto", build_fn=None, input_shape: tuple | None = None
+) -> str:
+    """``"fold-parallel"`` or ``"per-fold"`` for a run of ``method`` under ``config``.
+
+    ``auto``: the fold-parallel engine for the small registry models
+    (``SMALL_METHODS``) where it can run them (see ``engine_unavailable``);
+    ``per-fold`` forces the per-fold loop;
+    ``fold-parallel`` raises ``ValueError`` saying why when it cannot.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+    if engine == "per-fold":
+        return "per-fold"
+    reason = engine_unavailable(method, config, build_fn, input_shape, explicit=engine == "fold-parallel")
+    if reason is None:
+        return "fold-parallel"
+    if engine == "fold-parallel":
+        raise ValueError(f"engine='fold-parallel' cannot train {method!r}: {reason}; use engine='per-fold'")
+    return "per-fold"
+
+
+_INSPECTED: dict = {}
+STATE_BUDGET_BYTES = 5 * 2**29  # one pass's weights, optimizer state and activations: the run stays under 4 GB
+
+
+def inspect_model(method: str, config: Config, build_fn=None, input_shape: tuple | None = None):
+    """(unsupported layers, parameters, activation values per clip) of the model a run builds (cached)."""
+    if input_shape is None:
+        input_shape = (config.image_size, config.image_size, 3)
+    key = (method, build_fn, tuple(input_shape), json.dumps(config.to_dict(), sort_keys=True, default=str))
+    if key not in _INSPECTED:
+        model = (build_fn or default_build_fn)(method, tuple(input_shape), NUM_CLASSES, config)
+        activations = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers)
+        _INSPECTED[key] = (unsupported_layers(model), int(model.count_params()), activations)
+    return _INSPECTED[key]
+
+
+def engine_unavailable(
+    method: str, config: Config, build_fn=None, input_shape: tuple | None = None, explicit: bool = False
+) -> str | None:
+    """Why the fold-parallel engine cannot train this run (None: it can); ``explicit``: it was asked for by name."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return f"its compiled step needs the tensorflow backend, not {keras.backend.backend()}"
+    if config.precision != "float32":
+        return f"it trains in float32 only (config.precision={config.precision!r})"
+    if build_fn is None and method not in SMALL_METHODS:
+        return f"{method!r} is not one of the small models {SMALL_METHODS}"
+    if build_fn is not None and not explicit:
+        return "a custom build_fn runs fold-parallel only when asked (engine='fold-parallel')"
+    problems, parameters, _ = inspect_model(method, config, build_fn, input_shape)
+    if problems:
+        return f"unsupported layers {problems[:5]}"
+    if parameters > MAX_PARAMETERS:
+        return f"{parameters} parameters, over the engine's {MAX_PARAMETERS}"
+    return None
+
+
+def folds_per_pass(
+    parameters: int, activations_per_clip: int = 0, batch_size: int = 1, budget_bytes: int = STATE_BUDGET_BYTES
+) -> int:
+    """Folds trained together in one pass, so that their state and one step's activations fit in ``budget_bytes``.
+
+    Per fold: five float32 copies of the weights (weights, best weights, two
+    Adam moments, gradients) and three of every layer's output for a batch
+    (values, gradients, temporaries).
+    """
+    per_fold = 4 * (5 * max(1, int(parameters)) + 3 * int(batch_size) * int(activations_per_clip))
+    return max(1, int(budget_bytes // per_fold))
+
+
+def _identity(specs: list[FoldSpec], config: Config, data: FoldData) -> str:
+    """What a checkpoint must match to be resumed: config, fold plan, training rows."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (data.X, data.member, data.mean, data.std):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for spec in specs:
+        digest.update(spec.group.encode())
+        for index in (spec.fit_index, spec.monitor_index, spec.test_index):
+            digest.update(b"-" if index is None else np.asarray(index, np.int64).tobytes())
+    return json.dumps({"config": config.to_dict(), "data": digest.hexdigest()}, sort_keys=True, default=str)
+
+
+def save_npz_atomic(path: Path, arrays: dict) -> None:
+    """``np.savez`` via a temporary file and ``os.replace``: a reader sees the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")  # run dirs remove *.tmp left by a killed write
+    with open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
+def train_folds(
+    features: Features,
+    specs: list[FoldSpec],
+    config: Config,
+    build_fn=None,
+    model_name: str | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 50,
+    keep_epochs=None,
+    progress: bool = True,
+    on_epoch_end=None,
+    data: FoldData | None = None,
+) -> FoldParallelOutcome:
+    """Train the folds ``specs`` of ``features`` together; one ``FoldResult`` per fold, in ``specs`` order.
+
+    ``checkpoint``: a ``.npz`` path for the full training state, written every
+    ``checkpoint_every`` epochs (and resumed from when it exists and matches).
+    ``keep_epochs``: 1-based epochs whose test probabilities are kept (None:
+    all). ``on_epoch_end(epoch, logs)`` is called after each epoch (1-based)
+    with the per-fold losses. ``data`` replaces ``prepare_fold_data``'s arrays
+    (tests use it to inject a leak).
+    """
+    import keras
+    from tqdm.auto import tqdm
+
+    if config.early_stop_on not in ("val", "test", "none"):
+        raise ValueError(f"config.early_stop_on must be 'val', 'test' or 'none', got {config.early_stop_on!r}")
+    if not specs:
+        raise ValueError("train_folds needs at least one fold")
+    if int(checkpoint_every) < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every!r}")
+    check_precision(config.precision)
+    if config.precision != "float32":
+        raise ValueError(f"the fold-parallel engine trains in float32 only, got precision={config.precision!r}")
+    for spec in specs:
+        if (spec.monitor_index is None) != (config.early_stop_on == "none"):
+            raise ValueError(f"fold {spec.group}: early_stop_on={config.early_stop_on!r} but monitor rows do not match")
+    check_finite(features, "fold-parallel input")
+    started = time.perf_counter()
+    model_name = model_name or config.model
+    data = data if data is not None else prepare_fold_data(features, specs, config)
+    for f, spec in enumerate(specs):
+        check_fold(f, spec, data.member[:, f], data.forbidden[:, f])
+    folds = len(specs)
+
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        keras.utils.set_random_seed(config.seed)  # the per-fold loop's initial weights, for every fold
+        use_deterministic_ops(config.deterministic)
+        model = (build_fn or default_build_fn)(model_name, tuple(data.X.shape[1:]), NUM_CLASSES, config)
+        stacked = StackedModel(model, folds)
+        steps = CompiledSteps(stacked, data, config)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    tests = EvalSet(features, [spec.test_index for spec in specs], data)
+    monitor = None
+    if config.early_stop_on == "val":
+        monitor = EvalSet(features, [spec.monitor_index for spec in specs], data)
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[data.y]
+    keep = None if keep_epochs is None else {int(epoch) for epoch in keep_epochs}
+
+    rng = np.random.default_rng(config.seed)
+    stopper = FoldEarlyStopping(folds, config.patience)
+    active = np.ones(folds, bool)
+    train_loss, monitor_loss, test_loss, kept, kept_epochs = [], [], [], [], []
+    start_epoch = 0
+    identity = _identity(specs, config, data)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if checkpoint is not None and checkpoint.exists():
+        start_epoch, active = _resume(
+            checkpoint, identity, steps, rng, stopper, (train_loss, monitor_loss, test_loss, kept, kept_epochs)
+        )
+        log.info("fold-parallel: resumed %s at epoch %d", checkpoint, start_epoch)
+
+    bar = tqdm(total=config.epochs, initial=start_epoch, disable=not progress, unit="epoch", desc=f"{folds} folds")
+    for epoch in range(start_epoch, config.epochs):
+        if not active.any():
+            break
+        sums, counts = np.zeros(folds), np.zeros(folds)
+        for rows in epoch_batches(rng, len(data.X), config.batch_size):
+            member = data.member[rows] & active
+            leaked = (member & data.forbidden[rows]).any(axis=0)
+            if leaked.any():
+                names = [specs[f].group for f in np.flatnonzero(leaked)]
+                raise LeakageError(f"epoch {epoch + 1}: a batch puts test/monitor rows into the training of {names}")
+            weight = member.sum(0)
+            update = (weight > 0).astype(np.float32)
+            losses = steps.train_step(data.X[rows], targets[rows], member.astype(np.float32), update)
+            sums += np.asarray(losses) * weight
+            counts += weight
+        train_loss.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+        probabilities, losses = steps.evaluate(tests.X, tests.targets, tests.mask)
+        test_loss.append(np.asarray(losses))
+        if keep is None or epoch + 1 in keep or epoch + 1 == config.epochs:
+            kept.append(np.swapaxes(np.asarray(probabilities), 0, 1))  # (F, Q, K)
+            kept_epochs.append(epoch + 1)
+        if config.early_stop_on != "none":
+            current = (
+                test_loss[-1]
+                if monitor is None
+                else np.asarray(steps.evaluate(monitor.X, monitor.targets, monitor.mask)[1])
+            )
+            monitor_loss.append(current)
+            snapshot, stop = stopper.update(epoch, current, active)
+            if snapshot.any():
+                steps.snapshot(snapshot.astype(np.float32))
+            if (epoch + 1 not in kept_epochs) and snapshot.any():  # the best epoch's predictions are needed
+                kept.append(np.swapaxes(np.asarray(probabilities), 0, 1))
+                kept_epochs.append(epoch + 1)
+            active &= ~stop
+        bar.update()
+        bar.set_postfix(loss=f"{np.nanmean(train_loss[-1]):.4f}", active=int(active.sum()))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, {"loss": train_loss[-1], "test_loss": test_loss[-1]})
+        if checkpoint is not None and ((epoch + 1) % int(checkpoint_every) == 0 or not active.any()):
+            state = steps.state() | stopper.state()
+            state |= {
+                "identity": np.array(identity),
+                "epoch": np.array(epoch + 1),
+                "active": active,
+                "rng": np.array(json.dumps(rng.bit_generator.state)),
+                "train_loss": np.array(train_loss),
+                "monitor_loss": np.array(monitor_loss).reshape(len(monitor_loss), folds),
+                "test_loss": np.array(test_loss),
+                "kept": np.array(kept).reshape((len(kept), folds) + tests.rows.shape[1:] + (NUM_CLASSES,)),
+                "kept_epochs": np.array(kept_epochs, int),
+            }
+            save_npz_atomic(checkpoint, state)
+    bar.close()
+    return _outcome(
+        features,
+        specs,
+        config,
+        data,
+        steps,
+        stopper,
+        tests,
+        train_loss,
+        monitor_loss,
+        test_loss,
+        kept,
+        kept_epochs,
+        started,
+    )
+
+
+def _resume(path: Path, identity: str, steps: CompiledSteps, rng, stopper: FoldEarlyStopping, histories):
+    """Load a checkpoint into the engine's state and ``histories``; (epoch to continue from, active folds)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        if str(arrays["identity"]) != identity:
+            log.warning("ignoring checkpoint %s: made for other folds, config or data", path)
+            return 0, np.ones(len(stopper.best), bool)
+        steps.load(arrays)
+        stopper.load(arrays)
+        rng.bit_generator.state = json.loads(str(arrays["rng"]))
+        train_loss, monitor_loss, test_loss, kept, kept_epochs = histories
+        train_loss.extend(arrays["train_loss"])
+        monitor_loss.extend(arrays["monitor_loss"])
+        test_loss.extend(arrays["test_loss"])
+        kept.extend(arrays["kept"])
+        kept_epochs.extend(int(e) for e in arrays["kept_epochs"])
+        return int(arrays["epoch"]), arrays["active"].copy()
+
+
+def _outcome(
+    features,
+    specs,
+    config,
+    data,
+    steps,
+    stopper,
+    tests,
+    train_loss,
+    monitor_loss,
+    test_loss,
+    kept,
+    kept_epochs,
+    started,
+):
+    """Per-fold ``FoldResult``s: the last epoch, or the best monitored epoch's weights and predictions."""
+    folds, epochs_run = len(specs), len(test_loss)
+    kept = np.array(kept).reshape((len(kept), folds) + tests.rows.shape[1:] + (NUM_CLASSES,))
+    position = {epoch: index for index, epoch in enumerate(kept_epochs)}
+    early_stopping = config.early_stop_on != "none"
+    final = steps.best if early_stopping else steps.weights
+    weights = {path: np.asarray(variable.numpy()) for path, variable in final.items()}
+    wall = (time.perf_counter() - started) / folds
+    results = []
+    for f, spec in enumerate(specs):
+        best_epoch = int(stopper.best_epoch[f]) + 1 if early_stopping else None
+        trained = int(stopper.stopped_epoch[f]) + 1 if early_stopping and stopper.stopped_epoch[f] > 0 else epochs_run
+        chosen = best_epoch if early_stopping else epochs_run
+        probabilities = kept[position[chosen], f, : len(spec.test_index)].astype(np.float64)
+        keys = clip_keys(features.subset(spec.fit_index))
+        history = {"loss": [float(v) for v in np.asarray(train_loss)[:trained, f]]}
+        history["test_loss"] = [float(v) for v in np.asarray(test_loss)[:trained, f]]
+        if early_stopping:
+            history["val_loss"] = [float(v) for v in np.asarray(monitor_loss)[:trained, f]]
+        results.append(
+            FoldResult(
+                probabilities=probabilities,
+                epochs_trained=trained,
+                best_epoch=best_epoch,
+                fit_keys=keys,
+                val_keys=() if spec.monitor_index is None else clip_keys(features.subset(spec.monitor_index)),
+                stats_keys=clip_keys(features.subset(np.unique(data.source[data.member[:, f]]))),
+                alpha_keys=keys if data.alpha is not None else (),
+                mean=data.mean[f],
+                std=data.std[f],
+                alpha=None if data.alpha is None else data.alpha[f],
+                missing_train_classes=tuple(
+                    CLASS_NAMES[k] for k in range(NUM_CLASSES) if not np.any(features.y[spec.fit_index] == k)
+                ),
+                history=history,
+                wall_seconds=wall,
+            )
+        )
+    return FoldParallelOutcome(results, np.array(kept_epochs, int), kept, np.array(test_loss), weights)

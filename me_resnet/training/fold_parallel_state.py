@@ -1,0 +1,259 @@
+"""The fold-parallel engine's data and state: training rows and masks, per-fold early stopping, compiled steps.
+
+``prepare_fold_data`` builds the training rows of all folds (augmented copies
+when ``config.augment``), each fold's membership mask, the rows it must never
+see (``forbidden``: its test subject and monitored clips, derived from the fold
+plan alone) and its own standardisation statistics and focal alpha.
+``CompiledSteps`` holds the stacked weights, their best-epoch copies and Adam
+state as backend variables, with the ``tf.function`` train and evaluation steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from me_resnet.config import Config
+from me_resnet.data.records import CLASS_NAMES, Features
+from me_resnet.training.augment import augment_4x, source_index
+from me_resnet.training.fold import _alpha, channel_stats
+from me_resnet.training.stacked_model import StackedAdam, StackedModel
+
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+class LeakageError(RuntimeError):
+    """A test-subject clip reached a fold's training rows, statistics or monitor data."""
+
+
+@dataclass(frozen=True)
+class FoldSpec:
+    """One fold: its test group and row indices into the run's ``Features``.
+
+    ``monitor_index``: the early-stopping rows (validation subjects, or the test
+    rows when ``early_stop_on == "test"``); None when ``early_stop_on == "none"``.
+    """
+
+    group: str
+    fit_index: np.ndarray
+    monitor_index: np.ndarray | None
+    test_index: np.ndarray
+
+
+@dataclass
+class FoldData:
+    """The arrays the engine trains from, and the membership matrices the leakage checks read.
+
+    ``rows`` are the training rows (augmented copies when ``config.augment``):
+    ``X`` (R, ...), ``y`` (R,), ``source`` (R,) = index of the clip in the run's
+    features. ``member`` (R, F): row r is in fold f's training set.
+    ``forbidden`` (R, F): row r comes from fold f's test subject or from a clip
+    it monitors; computed from the fold plan alone, independently of ``member``.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    source: np.ndarray
+    member: np.ndarray
+    forbidden: np.ndarray
+    mean: np.ndarray  # (F, C)
+    std: np.ndarray  # (F, C)
+    alpha: np.ndarray | None  # (F, K)
+
+
+def prepare_fold_data(features: Features, specs: list[FoldSpec], config: Config) -> FoldData:
+    """Training rows of all folds, per-fold statistics from each fold's own training rows."""
+    n = len(features)
+    candidates = np.unique(np.concatenate([spec.fit_index for spec in specs]))
+    X = np.asarray(features.X[candidates], np.float32)
+    y = np.asarray(features.y[candidates], int)
+    source = candidates
+    if config.augment:
+        X, y = augment_4x(X, y, features.channels)
+        source = candidates[source_index(len(candidates))]
+    member = np.zeros((len(X), len(specs)), bool)
+    forbidden = np.zeros((len(X), len(specs)), bool)
+    mean, std, alphas = [], [], []
+    for f, spec in enumerate(specs):
+        in_fit = np.zeros(n, bool)
+        in_fit[spec.fit_index] = True
+        member[:, f] = in_fit[source]
+        off_limits = features.groups == spec.group
+        if spec.monitor_index is not None:
+            off_limits[spec.monitor_index] = True
+        forbidden[:, f] = off_limits[source]
+        check_fold(f, spec, member[:, f], forbidden[:, f])
+        fold_mean, fold_std = channel_stats(X[member[:, f]])  # the fold's own (augmented) training rows
+        mean.append(fold_mean)
+        std.append(fold_std)
+        alphas.append(_alpha(features.y[spec.fit_index], config))
+    alpha = None if alphas[0] is None else np.stack(alphas).astype(np.float32)
+    return FoldData(X, y, source, member, forbidden, np.stack(mean), np.stack(std), alpha)
+
+
+def check_fold(f: int, spec: FoldSpec, member: np.ndarray, forbidden: np.ndarray) -> None:
+    """``LeakageError`` if fold ``f``'s training rows include its test subject or monitor clips."""
+    if np.any(member & forbidden):
+        raise LeakageError(f"fold {spec.group}: {int(np.sum(member & forbidden))} test/monitor row(s) in training")
+    if not np.any(member):
+        raise ValueError(f"fold {spec.group}: no training rows")
+
+
+def epoch_batches(rng: np.random.Generator, rows: int, batch_size: int) -> list[np.ndarray]:
+    """One epoch's shared batches: a permutation of ``range(rows)`` cut into ``batch_size`` (sorted inside)."""
+    order = rng.permutation(rows)
+    return [np.sort(order[start : start + batch_size]) for start in range(0, rows, batch_size)]
+
+
+def pad_rows(indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(1, max(len(index) for index in indices))
+    rows = np.zeros((len(indices), width), int)
+    valid = np.zeros((len(indices), width), bool)
+    for f, index in enumerate(indices):
+        rows[f, : len(index)] = index
+        valid[f, : len(index)] = True
+    return rows, valid
+
+
+class EvalSet:
+    """Per-fold clips (e.g. each fold's test subject), standardised with that fold's statistics."""
+
+    def __init__(self, features: Features, indices: list[np.ndarray], data: FoldData):
+        self.rows, self.valid = pad_rows(indices)  # (F, Q)
+        X = np.asarray(features.X[self.rows], np.float32)  # (F, Q, ...)
+        shape = (len(indices), 1) + (1,) * (X.ndim - 3) + (X.shape[-1],)
+        X = (X - data.mean.reshape(shape)) / data.std.reshape(shape)
+        self.X = np.ascontiguousarray(np.moveaxis(X, 0, -2))  # (Q, ..., F, C)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(features.y, int)[self.rows]]  # (F, Q, K)
+        self.targets = np.ascontiguousarray(np.swapaxes(targets, 0, 1))  # (Q, F, K)
+        self.mask = np.ascontiguousarray(self.valid.T.astype(np.float32))  # (Q, F)
+
+
+class FoldEarlyStopping:
+    """``keras.callbacks.EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``, per fold."""
+
+    def __init__(self, folds: int, patience: int):
+        self.patience = patience
+        self.best = np.full(folds, np.inf)
+        self.wait = np.zeros(folds, int)
+        self.best_epoch = np.full(folds, -1)
+        self.stopped_epoch = np.zeros(folds, int)
+
+    def update(self, epoch: int, losses: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(snapshot, stop): folds whose weights become the best ones, folds that stop after this epoch."""
+        first = active & (self.best_epoch < 0)
+        self.best_epoch[first] = epoch
+        self.wait[active] += 1
+        improved = active & (losses < self.best)
+        self.best[improved] = losses[improved]
+        self.best_epoch[improved] = epoch
+        self.wait[improved] = 0
+        stop = active & ~improved & (self.wait >= self.patience) & (epoch > 0)
+        self.stopped_epoch[stop] = epoch
+        return first | improved, stop
+
+    def state(self) -> dict:
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+        }
+
+    def load(self, state: dict) -> None:
+        for name in ("best", "wait", "best_epoch", "stopped_epoch"):
+            setattr(self, name, np.array(state[name]))
+
+
+class CompiledSteps:
+    """The engine's state as backend variables and its two compiled functions (TensorFlow).
+
+    ``train_step`` is one shared batch for every fold (forward, masked loss,
+    gradients, Adam, BN moving statistics); ``evaluate`` predicts per-fold clips
+    in inference mode. State: stacked weights, their best-epoch copies, Adam
+    moments and per-fold step counts, the dropout seed.
+    """
+
+    def __init__(self, stacked: StackedModel, data: FoldData, config: Config):
+        import keras
+        import tensorflow as tf  # the compiled step; the model math is keras.ops
+
+        self.stacked, self.config = stacked, config
+        initial = stacked.initial_weights()
+        trainable = set(stacked.trainable_paths)
+        self.paths = list(initial)
+        self.weights = {
+            p: keras.Variable(a, trainable=p in trainable, name=f"w{i}") for i, (p, a) in enumerate(initial.items())
+        }
+        self.best = {p: keras.Variable(a, trainable=False, name=f"best{i}") for i, (p, a) in enumerate(initial.items())}
+        zeros = {p: np.zeros_like(initial[p]) for p in stacked.trainable_paths}
+        self.m = {p: keras.Variable(z, trainable=False, name=f"m{i}") for i, (p, z) in enumerate(zeros.items())}
+        self.v = {p: keras.Variable(z, trainable=False, name=f"v{i}") for i, (p, z) in enumerate(zeros.items())}
+        self.steps = keras.Variable(np.zeros(stacked.folds, np.float32), trainable=False, name="steps")
+        self.seed = keras.random.SeedGenerator(config.seed)
+        self.mean = keras.ops.convert_to_tensor(data.mean)
+        self.std = keras.ops.convert_to_tensor(data.std)
+        self.alpha = None if data.alpha is None else keras.ops.convert_to_tensor(data.alpha)
+        self.adam = StackedAdam(config.learning_rate)
+        self.train_step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
+        self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
+        self.snapshot = tf.function(self._snapshot, autograph=False)
+
+    def _train_step(self, x, targets, member, update):
+        import tensorflow as tf
+
+        from me_resnet.training.stacked_model import SharedRows, per_fold_loss
+
+        values = {p: v.value for p, v in self.weights.items()}
+        with tf.GradientTape() as tape:
+            probabilities, moving = self.stacked.forward(
+                values, SharedRows(x, self.mean, self.std), True, member, self.seed
+            )
+            losses = per_fold_loss(
+                probabilities, targets, member, self.config.loss, self.alpha, self.config.focal_gamma
+            )
+            total = tf.reduce_sum(losses)
+        trainable = self.stacked.trainable_paths
+        gradients = tape.gradient(total, [values[p] for p in trainable])
+        steps = self.steps.value + update
+        for path, gradient in zip(trainable, gradients):
+            gradient = tf.zeros_like(values[path]) if gradient is None else gradient
+            new, m, v = self.adam.apply(values[path], gradient, self.m[path].value, self.v[path].value, steps, update)
+            self.weights[path].assign(new)
+            self.m[path].assign(m)
+            self.v[path].assign(v)
+        for path, value in moving.items():
+            self.weights[path].assign(value)
+        self.steps.assign(steps)
+        return losses
+
+    def _evaluate(self, x, targets, mask):
+        from me_resnet.training.stacked_model import per_fold_loss
+
+        values = {p: v.value for p, v in self.weights.items()}
+        probabilities, _ = self.stacked.forward(values, x, False)
+        return probabilities, per_fold_loss(
+            probabilities, targets, mask, self.config.loss, self.alpha, self.config.focal_gamma
+        )
+
+    def _snapshot(self, chosen):
+        import keras
+
+        for path in self.paths:
+            keep = keras.ops.reshape(chosen, (-1,) + (1,) * (len(self.weights[path].shape) - 1)) > 0
+            self.best[path].assign(keras.ops.where(keep, self.weights[path].value, self.best[path].value))
+
+    def state(self) -> dict[str, np.ndarray]:
+        arrays = {"steps": np.asarray(self.steps.numpy()), "seed": np.asarray(self.seed.state.numpy())}
+        for group, variables in (("w", self.weights), ("best", self.best), ("m", self.m), ("v", self.v)):
+            for index, path in enumerate(variables):
+                arrays[f"{group}{index}"] = np.asarray(variables[path].numpy())
+        return arrays
+
+    def load(self, arrays) -> None:
+        self.steps.assign(arrays["steps"])
+        self.seed.state.assign(arrays["seed"])
+        for group, variables in (("w", self.weights), ("best", self.best), ("m", self.m), ("v", self.v)):
+            for index, path in enumerate(variables):
+                variables[path].assign(arrays[f"{group}{index}"])

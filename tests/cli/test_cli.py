@@ -1,0 +1,159 @@
+"""The ``me-resnet`` command and the shared flags: help, exit statuses, typed-flag precedence, early errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from me_resnet import cli
+from me_resnet.cli import common, table5
+from me_resnet.evaluation import experiment
+from me_resnet.models.registry import method_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parse(argv, artifact="table5", **kwargs):
+    parser = common.make_parser("me-resnet test", "test")
+    parser.add_argument("--precomputed-flow", type=Path)
+    return common.parse(parser, artifact, argv, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(cli.SUBCOMMANDS))
+def test_every_subcommand_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([name, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_usage_lists_the_subcommands_and_errors_exit_2(capsys):
+    assert cli.main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("table5", "fig9", "fig10", "ablation", "leakage", "pretrain", "table1", "fig3", "datasets", "demo"):
+        assert f"  {name} " in listed
+    assert cli.main([]) == 2
+    assert cli.main(["tabel5"]) == 2
+    assert "unknown subcommand 'tabel5'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["table5", "--no-such-flag-value"])  # not --key value: a usage error
+    assert exit_info.value.code == 2
+
+
+def test_typed_flags_win_over_method_defaults_even_when_equal_to_the_profile(tmp_path):
+    ctx = parse(["--out", str(tmp_path), "--epochs", "100", "--executor", "local"], needs_data=False)
+    assert ctx.config.epochs == 100 == common.get_profile("paper").epochs
+    assert "epochs" in ctx.explicit and "out" in ctx.typed and "executor" in ctx.typed
+    assert method_config("ststnet", ctx.config, explicit=ctx.explicit).epochs == 100
+    untyped = parse(["--out", str(tmp_path), "--executor", "local"], needs_data=False)
+    assert "epochs" not in untyped.explicit and "seeds" not in untyped.typed
+    assert method_config("ststnet", untyped.config, explicit=untyped.explicit).epochs == 800
+    stop = parse(["--out", str(tmp_path), "--executor", "local", "--early-stop-on", "val"], needs_data=False)
+    assert method_config("ststnet", stop.config, explicit=stop.explicit).early_stop_on == "val"
+
+
+def test_a_config_key_is_not_taken_for_a_longer_flag(tmp_path):
+    ctx = parse(["--out", str(tmp_path), "--executor", "local", "--seed", "4"], needs_data=False)
+    assert ctx.config.seed == 4 and ctx.seeds == [0]
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--early_stop_on", "bogus"], "--early_stop_on"),
+        (["--epochs", "0"], "--epochs"),
+        (["--num_frames", "five"], "num_frames"),
+        (["--engine", "fast"], "--engine"),
+        (["--nonsense", "1"], "nonsense"),
+    ],
+)
+def test_bad_values_are_usage_errors_before_any_data_work(flags, named, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(common, "ensure_demo_data", lambda: pytest.fail("data touched before the flags were checked"))
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--demo", "--out", str(tmp_path), *flags])
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_precomputed_flow_with_equals_sign_counts_as_data(tmp_path, capsys):
+    needs = lambda args: args.precomputed_flow is None  # noqa: E731
+    ctx = parse([f"--precomputed-flow={tmp_path}", "--out", str(tmp_path), "--executor", "local"], needs_data=needs)
+    assert ctx.args.precomputed_flow == tmp_path
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--out", str(tmp_path), "--executor", "local"], needs_data=needs)
+    assert exit_info.value.code == 2 and "no dataset given" in capsys.readouterr().err
+
+
+def test_a_bad_dataset_path_is_one_paragraph_and_status_2(tmp_path, capsys, monkeypatch):
+    for name in ("ME_RESNET_CASME2", "ME_RESNET_SMIC", "ME_RESNET_SAMM", "ME_RESNET_FER2013"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        table5.main(["--casme2", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--executor", "local"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "nowhere" in error and "Traceback" not in error
+
+
+def fake_loaded(groups):
+    records = [SimpleNamespace(dataset=dataset, subject=subject) for dataset, subject in (g.split("/") for g in groups)]
+    by_dataset = {}
+    for record in records:
+        by_dataset.setdefault(record.dataset, SimpleNamespace(records=[], problems=[])).records.append(record)
+    return by_dataset
+
+
+def test_unknown_folds_stop_before_training_and_list_the_valid_names(tmp_path, capsys, monkeypatch):
+    loaded = fake_loaded(["casme2/sub01", "casme2/sub02", "smic/s1", "smic/s2"])
+    monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: loaded)
+    monkeypatch.setattr(experiment, "method_features", lambda *a, **k: pytest.fail("features computed"))
+    base = ["--casme2", str(tmp_path), "--smic", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    with pytest.raises(SystemExit) as exit_info:
+        table5.main([*base, "--folds", "casme2/sub1"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "casme2/sub1" in error and "casme2/sub01" in error and "smic/s1" in error
+    with pytest.raises(SystemExit):
+        table5.main([*base, "--folds", "7"])
+    assert "no such fold" in capsys.readouterr().err
+
+
+def test_tensorflow_start_up_is_quiet():
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import me_resnet.cli.common, keras; keras.ops.ones(2)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cuda" not in result.stderr.lower() and "absl" not in result.stderr, result.stderr
+
+
+def test_retracing_warnings_between_folds_are_silenced(caplog):
+    common.quiet_tensorflow()
+    logger = common.logging.getLogger("tensorflow")
+    with caplog.at_level("WARNING"):
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is ...")
+        logger.warning("something else")
+    assert [record.getMessage() for record in caplog.records] == ["something else"]
+
+
+def test_the_paper_profile_asks_for_fer2013_or_an_explicit_opt_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ME_RESNET_FER2013", raising=False)
+    monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: fake_loaded(["casme2/sub01"]))
+    monkeypatch.setattr(experiment, "method_features", lambda *a, **k: pytest.fail("features computed"))
+    with pytest.raises(SystemExit) as exit_info:
+        table5.main(["--casme2", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--fer2013" in error and "--no-pretraining" in error and "Traceback" not in error
+    ctx = parse(["--out", str(tmp_path), "--executor", "local", "--no-pretraining"], needs_data=False)
+    assert ctx.pretraining is False and ctx.fer2013 is None
+    monkeypatch.setattr(common, "ensure_demo_data", lambda: tmp_path)
+    demo = parse(["--demo", "--out", str(tmp_path)], needs_data=False)
+    assert demo.pretraining is False  # demo runs pretrain only on a FER2013 given with --fer2013

@@ -1,0 +1,84 @@
+"""The experiment API: strict fold selection, runs per scope and seed, run-dir identity, metrics over seeds."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from me_resnet.data.records import Features
+from me_resnet.evaluation import experiment, identity
+from me_resnet.evaluation.experiment import FoldSelectionError, select_folds, selected_groups
+from tests.support.tiny import FAST, tiny_build, tiny_features
+
+SCOPES = {"casme2": ["casme2/sub01", "casme2/sub02", "casme2/sub03"], "smic": ["smic/s1", "smic/s2"]}
+
+
+def test_groups_select_folds_of_their_own_scope_only():
+    assert select_folds(["casme2/sub02"], SCOPES) == {"casme2": ["casme2/sub02"], "smic": []}
+    assert select_folds([0, "smic/s2"], SCOPES) == {"casme2": [0], "smic": [0, "smic/s2"]}
+    assert select_folds([2], SCOPES) == {"casme2": [2], "smic": []}  # index 2 exists only in casme2
+    assert select_folds(None, SCOPES) == {"casme2": None, "smic": None}
+
+
+@pytest.mark.parametrize("folds", [["casme2/sub2"], ["sub01"], [3], ["casme2/sub01", "smic/s9"]])
+def test_a_fold_of_no_scope_is_an_error_listing_the_valid_names(folds):
+    with pytest.raises(FoldSelectionError) as error:
+        select_folds(folds, SCOPES)
+    assert "casme2: 0-2 or casme2/sub01" in str(error.value) and "smic: 0-1 or smic/s1, smic/s2" in str(error.value)
+
+
+def test_selected_groups_name_the_folds_that_run():
+    groups = ["casme2/sub01", "casme2/sub02", "smic/s1", "smic/s2", "smic/s1"]
+    assert selected_groups(groups, "dataset", [1]) == {"casme2": ["casme2/sub02"], "smic": ["smic/s2"]}
+    assert selected_groups(groups, "composite", [3, "casme2/sub01"]) == {"composite": ["smic/s2", "casme2/sub01"]}
+    assert selected_groups(groups, "dataset", ["smic/s1"]) == {"smic": ["smic/s1"]}
+
+
+def two_datasets() -> Features:
+    return Features.concatenate(
+        [tiny_features(subjects=3, dataset="casme2"), tiny_features(subjects=2, dataset="smic")]
+    )
+
+
+def test_plan_runs_only_the_scopes_that_hold_a_selected_fold(tmp_path):
+    features = two_datasets()
+    planned = experiment.plan_method(
+        features, "tiny", FAST, seeds=[0, 1], folds=["smic/001"], run_root=tmp_path, label="check"
+    )
+    assert [(columns["seed"], run.features.datasets[0]) for run, columns in planned] == [(0, "smic"), (1, "smic")]
+    assert [len(run.jobs) for run, _ in planned] == [1, 1]
+    run_dir = planned[0][0].run_dir
+    assert run_dir.parent == tmp_path / "tiny" / "check" / "smic"
+    assert run_dir.name.endswith(f"code{identity.code_fingerprint()}")
+    with pytest.raises(FoldSelectionError):
+        experiment.plan_method(features, "tiny", FAST, seeds=[0], folds=["casme2/007"])
+
+
+def test_run_method_and_metrics_over_seeds(monkeypatch):
+    monkeypatch.setattr("me_resnet.training.fold.default_build_fn", tiny_build)
+    features = tiny_features(subjects=3)
+    predictions = experiment.run_method(features, "tiny", FAST, seeds=[0, 1], folds=[0])
+    assert set(predictions["seed"]) == {0, 1} and set(predictions["method"]) == {"tiny"}
+    assert len(predictions) == 2 * int(np.sum(features.groups == "casme2/000"))
+    metrics = experiment.metrics_over_seeds(predictions, FAST)
+    assert set(metrics["seeds"]) == {"0 1"} and {"uf1", "uf1_std", "uar", "accuracy"} <= set(metrics.columns)
+
+
+def test_the_code_fingerprint_follows_the_training_code_on_disk(tmp_path):
+    root = tmp_path / "me_resnet"
+    shutil.copytree(identity.PACKAGE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = identity.code_fingerprint(root)
+    assert before == identity.code_fingerprint(identity.PACKAGE_ROOT)
+    names = [path.relative_to(root).as_posix() for path in identity.training_code_files(root)]
+    assert "training/fold.py" in names and "models/resnet.py" in names and "evaluation/runner.py" in names
+    assert "reporting/tables.py" not in names  # reporting does not decide what a fold predicts
+
+    fold = root / "training" / "fold.py"
+    fold.write_text(fold.read_text() + "\n# changed\n")
+    changed = identity.code_fingerprint(root)
+    assert changed != before
+    (root / "models" / "extra_layer.py").write_text("X = 1\n")  # a new module counts too
+    added = identity.code_fingerprint(root)
+    assert added not in (before, changed)
+    (root / "reporting" / "tables.py").write_text("")  # code outside the training path does not
+    assert identity.code_fingerprint(root) == added
