@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "leakage": ("me_resnet.cli.leakage", "early stopping on the test subject vs on held-out training subjects"),
     "datasets": ("me_resnet.cli.datasets", "check dataset trees: clips per class and subject, every problem found"),
     "demo": ("me_resnet.cli.demo", "write the synthetic demo datasets in the official layouts"),
+    "cache": ("me_resnet.cli.cache", "list and prune the caches: features, run dirs, pretrained weights, demo data"),
     "train": ("me_resnet.cli.train", "train one model on all clips of the chosen datasets; save it with a model card"),
     "predict": ("me_resnet.cli.predict", "spot onset/apex in a video or frame folder and print class probabilities"),
 }

@@ -28,14 +28,13 @@ import os
 import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from me_resnet.evaluation.run_dir import fold_file
-from me_resnet.evaluation.runner import FoldJob, LosoRun, run_fold
+from me_resnet.evaluation.runner import FoldJob, run_fold
 from me_resnet.utils.io import write_atomic
 from me_resnet.utils.quiet import import_backend_quietly
 
@@ -131,6 +130,7 @@ def _run_job(job: FoldJob) -> tuple[pd.DataFrame, dict]:
 
 def pin_threads(threads: int) -> None:
     """This process's TensorFlow intra/inter-op and OpenMP threads = ``threads`` (must precede TF's first op)."""
+    preset = os.environ.get("TF_NUM_INTRAOP_THREADS") == str(threads)  # TensorFlow read it when it started
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = str(threads)
     if "tensorflow" not in sys.modules:
@@ -141,7 +141,7 @@ def pin_threads(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
-        if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        if not preset and tf.config.threading.get_intra_op_parallelism_threads() != threads:
             raise ValueError(
                 f"cannot pin {threads} threads per fold: TensorFlow is already running in this process "
                 f"with another thread count; set TF_NUM_INTRAOP_THREADS={threads} before starting"
@@ -306,36 +306,6 @@ def _keep_on_driver(job: FoldJob, info: dict, files: dict) -> None:
     write_atomic(path, lambda stream: stream.write(files["csv"].decode()))  # the csv last: it marks the fold finished
 
 
-def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> list[pd.DataFrame]:
-    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run.
-
-    Unless ``executor.engine == "per-fold"``, the runs whose small model the fold-parallel engine fits
-    (``me_resnet.training.fold_parallel.choose_engine``) train all their pending folds at once.
-    """
-    executor = executor or LocalExecutor()
-    engine = getattr(executor, "engine", "auto")
-    if engine != "per-fold" and not getattr(executor, "fold_parallel", False):
-        from me_resnet.evaluation.fold_parallel import FoldParallelExecutor
-
-        executor = FoldParallelExecutor(fallback=executor, engine=engine)  # small models: all folds of a run at once
-    jobs = [job for run in runs for job in run.jobs]
-    started = time.perf_counter()
-    try:
-        outcomes = iter(executor.run(jobs, progress=progress))
-        if jobs:
-            log.debug(
-                "%d folds of %d runs in %.1f s on %s",
-                len(jobs),
-                len(runs),
-                time.perf_counter() - started,
-                type(executor).__name__,
-            )
-        return [run.finish([next(outcomes) for _ in run.jobs]) for run in runs]
-    finally:
-        for run in runs:
-            run.close()  # a failed run releases its run dir's lock too
-
-
 def require_ray():
     """``import ray``, or an ``ImportError`` that says how to install it."""
     try:
@@ -388,5 +358,4 @@ __all__ = [
     "make_executor",
     "pin_threads",
     "require_ray",
-    "run_all",
 ]

@@ -27,8 +27,9 @@ from me_resnet.config import Config
 from me_resnet.data.loading import load_dataset
 from me_resnet.data.precomputed_flow import load_precomputed_flow
 from me_resnet.data.records import DATASETS, Features
-from me_resnet.evaluation.executors import make_executor, run_all
+from me_resnet.evaluation.executors import make_executor
 from me_resnet.evaluation.identity import code_fingerprint, config_hash
+from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.runner import LosoRun
 from me_resnet.models.registry import get_method, method_config

@@ -1,6 +1,6 @@
 """Run the pending folds of a LOSO run together on the fold-parallel engine (docs/fold_parallel.md).
 
-``FoldParallelExecutor`` takes the ``FoldJob``s that ``executors.run_all``
+``FoldParallelExecutor`` takes the ``FoldJob``s that ``loso.run_all``
 collects, groups the jobs of each run, and for every run whose model the
 engine fits (``training.fold_parallel.choose_engine``) trains all its pending
 folds in one ``train_folds`` call; the other runs go to the ``fallback``
@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from me_resnet.evaluation.executors import LocalExecutor, pin_threads
 from me_resnet.evaluation.folds import check_no_leak, fold_plan, split_fold
 from me_resnet.evaluation.run_dir import fold_file, read_fold_file
 from me_resnet.evaluation.runner import FoldJob, _fold_table
@@ -68,8 +69,6 @@ class FoldParallelExecutor:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
         if fallback is None:
-            from me_resnet.evaluation.executors import LocalExecutor
-
             fallback = LocalExecutor()
         self.fallback, self.engine = fallback, engine
         self.checkpoint_every, self.keep_epochs = int(checkpoint_every), keep_epochs
@@ -89,8 +88,6 @@ class FoldParallelExecutor:
             shape = tuple(job.features.X.shape[1:])
             if choose_engine(job.model_name, job.config, self.engine, job.build_fn, shape) == "fold-parallel":
                 if getattr(self.fallback, "threads", None):  # --cpus-per-fold: the engine's thread count too
-                    from me_resnet.evaluation.executors import pin_threads
-
                     pin_threads(self.fallback.threads)
                 _, parameters, activations = inspect_model(job.model_name, job.config, job.build_fn, shape)
                 size = self.max_folds or folds_per_pass(parameters, activations, job.config.batch_size)

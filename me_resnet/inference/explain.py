@@ -96,19 +96,21 @@ def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) 
     field = improved_flow(prediction.entry, config)
     if field is not None:
         axes[2].imshow(flow_colours(field))
-        axes[2].set_title(f"{config.flow_mode} Farneback flow, onset->apex")
+        axes[2].set_title(f"{config.flow_mode} Farneback flow\nonset->apex")
     else:
         axes[2].text(0.5, 0.5, "this model takes the apex image,\nnot flow", ha="center", va="center")
         axes[2].set_title("flow")
 
     attention = last_cbam_attention(model, prediction.model_input)
     axes[3].imshow(prediction.apex_face, cmap="gray")
-    if attention is not None:
+    if attention is not None and attention.size == 1:
+        axes[3].set_title(f"last CBAM: a 1x1 map ({attention.item():.3f})\nno spatial detail at this input size")
+    elif attention is not None:
         size = prediction.apex_face.shape[:2][::-1]
-        heat = cv2.resize(attention.astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
+        heat = cv2.resize(attention.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
         shown = axes[3].imshow(heat, cmap="jet", alpha=0.45)
         figure.colorbar(shown, ax=axes[3], fraction=0.046, pad=0.04)
-        axes[3].set_title(f"last-stage CBAM spatial attention ({attention.shape[0]}x{attention.shape[1]})")
+        axes[3].set_title(f"last CBAM spatial attention ({attention.shape[0]}x{attention.shape[1]})")
     else:
         axes[3].set_title(f"{config.model} has no CBAM layer")
     for axis in axes[1:]:

@@ -147,11 +147,11 @@ def folds_per_pass(
 ) -> int:
     """Folds trained together in one pass, so that their state and one step's activations fit in ``budget_bytes``.
 
-    Per fold: five float32 copies of the weights (weights, best weights, two
-    Adam moments, gradients) and three of every layer's output for a batch
-    (values, gradients, temporaries).
+    Per fold: ten float32 copies of the weights (weights, best weights, two
+    Adam moments, gradients and the update's temporaries) and three of every
+    layer's output for a batch (values, gradients, temporaries).
     """
-    per_fold = 4 * (5 * max(1, int(parameters)) + 3 * int(batch_size) * int(activations_per_clip))
+    per_fold = 4 * (10 * max(1, int(parameters)) + 3 * int(batch_size) * int(activations_per_clip))
     return max(1, int(budget_bytes // per_fold))
 
 

@@ -157,7 +157,11 @@ class StackedModel:
         if isinstance(layer, (layers.ReLU, layers.Activation)):
             return layer.call(x)
         if isinstance(layer, layers.Dense):
-            y = ops.einsum("...fi,fio->...fo", x, weights[layer.kernel.path])
+            kernel = weights[layer.kernel.path]
+            if len(x.shape) == 3:  # (B, F, I): a batched matmul over folds, whose gradients stay batched matmuls
+                y = ops.transpose(ops.matmul(ops.transpose(x, (1, 0, 2)), kernel), (1, 0, 2))
+            else:
+                y = ops.einsum("...fi,fio->...fo", x, kernel)
             if layer.use_bias:
                 y = y + weights[layer.bias.path]
             return layer.activation(y)

@@ -30,6 +30,13 @@ def test_every_subcommand_has_help(name, capsys):
     assert "usage:" in capsys.readouterr().out
 
 
+def test_every_command_module_is_a_registered_subcommand():
+    helpers = {"__init__", "__main__", "common", "loso"}  # shared flags and steps, not commands
+    modules = {path.stem for path in Path(cli.__file__).parent.glob("*.py")} - helpers
+    registered = {target.partition(":")[0].rsplit(".", 1)[-1] for target, _ in cli.SUBCOMMANDS.values()}
+    assert modules - registered == set(), "command modules that `me-resnet` does not reach"
+
+
 def test_usage_lists_the_subcommands_and_errors_exit_2(capsys):
     assert cli.main(["--help"]) == 0
     listed = capsys.readouterr().out

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor, make_executor, require_ray, run_all
+from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor, make_executor, require_ray
+from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.runner import LosoRun
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
