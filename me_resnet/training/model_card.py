@@ -63,6 +63,9 @@ def _comparable(config: Config) -> dict:
 def _row_config(document: dict, row: dict, demo: bool) -> Config | None:
     """The config a metrics row was computed with (its method's defaults and its sweep value applied)."""
     try:
+        unrecorded = set(Config.__dataclass_fields__) - set(document["config"]) - set(IGNORED_FOR_METRICS)
+        if unrecorded:  # written by a kit without these settings: its defaults then may differ from today's
+            return None
         base = Config.from_dict({k: v for k, v in document["config"].items() if k in Config.__dataclass_fields__})
         config = method_config(row["method"], base, demo=demo)
         variant = str(row.get("variant", "default"))

@@ -106,3 +106,6 @@ def test_loso_metrics_of_the_same_configuration_are_found(tmp_path):
     assert found[0]["rows"] == [{"dataset": "composite", "uf1": 0.7, "uar": 0.6, "n": 9}]
     assert find_loso_metrics(dataclasses.replace(config, num_frames=11), tmp_path)[0]["rows"][0]["uf1"] == 0.1
     assert find_loso_metrics(dataclasses.replace(config, width=99), tmp_path) == []
+    older_kit = dict(document, config={k: v for k, v in TINY.to_dict().items() if k != "face_align"})
+    (tmp_path / "table5" / "metrics.json").write_text(json.dumps(older_kit))
+    assert find_loso_metrics(config, tmp_path) == []  # a setting it did not record is not assumed equal
