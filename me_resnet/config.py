@@ -175,9 +175,6 @@ DEMO = dataclasses.replace(
     # fixed epochs stay honest (the test subject is never looked at). Paper profile keeps "val".
     early_stop_on="none",
     bootstrap_resamples=200,
-    # XLA: on CPUs without AVX-512, TensorFlow's own Conv3D filter gradient of the strided 3-channel stem is
-    # pathologically slow and dominates a demo training step; XLA's kernels avoid it (README, Compute).
-    jit_compile=True,
 )
 
 PROFILES: dict[str, Config] = {"paper": PAPER, "demo": DEMO}

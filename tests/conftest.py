@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+import me_resnet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before any test module imports TensorFlow)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

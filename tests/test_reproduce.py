@@ -76,7 +76,7 @@ def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path):
     assert {"dataset", "subject", "clip", "y_true", "y_pred", "seed", "method"} <= set(predictions.columns)
     table = (out / "table5.md").read_text()
     assert "Synthetic demo data" in table and f"{paper.TABLE5['ME-ResNet']['casme2'][0]:.4f}" in table
-    assert "Partial result: only folds 0" in table and "this kit − paper" not in table
+    assert "Partial result: only folds 0" in table and "ME-ResNet: this kit − paper" not in table
     document = json.loads((out / "metrics.json").read_text())
     assert document["config"]["epochs"] == 1 and "versions" in document["provenance"]
     assert document["coverage"]["complete"] is False and document["coverage"]["folds"] == [0]

@@ -68,13 +68,13 @@ def test_cbam_attention_maps_and_figure():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((2, 4, 4, 8))
     x = CBAM(rank=3, reduction=4, spatial_kernel=(1, 3, 3), name="attend")(inputs)
-    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling3D()(x))
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(keras.layers.GlobalAveragePooling3D()(x))
     model = keras.Model(inputs, outputs)
     clip = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype("float32")
     maps = pipeline_figures.cbam_attention(model, "attend", clip)
     assert maps["channel"].shape == (8,) and maps["spatial"].shape == (2, 4, 4, 1)
     assert 0 <= maps["spatial"].min() and maps["spatial"].max() <= 1
-    with pytest.raises(ValueError, match="'dense'.* not a CBAM layer"):
+    with pytest.raises(ValueError, match="layer 'head' .* is a Dense, not a CBAM layer"):
         pipeline_figures.cbam_attention(model, model.layers[-1].name, clip)
     fig = pipeline_figures.attention_figure(np.zeros((16, 16)), {"initial": maps, "later": maps}, "title")
     assert len(fig.axes) == 2 * 3 and fig.axes[2].get_title() == "channel weights a_c (initial)"

@@ -24,4 +24,5 @@ def test_deterministic_folds_turn_op_determinism_on_and_others_off(monkeypatch):
     np.testing.assert_array_equal(first.probabilities, second.probabilities)
     default = fold.train_fold(train, None, test, dataclasses.replace(config, deterministic=False), build_fn=build)
     assert seen == [True, True, False] and not deterministic_ops_enabled()
-    np.testing.assert_array_equal(default.probabilities, first.probabilities)  # on the CPU: the same arithmetic
+    # Without op determinism the CPU may sum in another order: equal up to float32 rounding, not bit for bit.
+    np.testing.assert_allclose(default.probabilities, first.probabilities, rtol=0, atol=1e-5)
