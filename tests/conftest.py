@@ -7,6 +7,11 @@ import me_resnet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before any test modu
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two pytest-xdist workers: one cache each
+    from me_resnet.utils.paths import cache_root
+
+    os.environ["ME_RESNET_CACHE"] = str(cache_root() / f"pytest-{os.environ['PYTEST_XDIST_WORKER']}")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_ANNOTATIONS = REPO_ROOT.parent / "shared" / "real-annotations"
 

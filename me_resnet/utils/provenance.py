@@ -53,16 +53,25 @@ def git_commit() -> str:
 
 
 def machine_info() -> dict[str, object]:
-    cpu = platform.processor() or "unknown"
+    """CPU, cores and platform, plus what decides TensorFlow's CPU kernels: AVX-512 and the oneDNN switch."""
+    cpu, avx512 = None, None
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
-                if line.startswith("model name"):
+                if line.startswith("model name") and cpu is None:
                     cpu = line.split(":", 1)[1].strip()
-                    break
+                elif line.startswith("flags") and avx512 is None:
+                    avx512 = "avx512f" in line.split()
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+    cpu = cpu or platform.processor() or "unknown"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "avx512": avx512,
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+    }
 
 
 def now_iso() -> str:
