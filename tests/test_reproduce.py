@@ -138,7 +138,7 @@ def test_sweeps_write_one_row_per_value_and_dataset(script, values, column, cach
     metrics = pd.read_csv(out / "metrics.csv")
     assert sorted(set(metrics[column])) == sorted(float(v) for v in values[1:])
     rows = metrics.groupby(["dataset", column]).size()
-    assert set(metrics["dataset"]) >= set(datasets) and (rows == 1).all() and len(rows) == len(datasets) * 2
+    assert set(metrics["dataset"]) == {*datasets, "composite"} and (rows == 1).all() and len(rows) == 3 * 2
     assert "not printed" in (out / f"{script[:-3]}.md").read_text()
     assert (out / f"{script[:-3]}.png").exists()
 
