@@ -35,6 +35,7 @@ from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.models.registry import build_model
 from me_resnet.training.augment import augment_4x, whole_dataset_augmentation
 from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, standardise
+from me_resnet.training.compiled import FoldFocalLoss, cache_key, compiled_model
 from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import class_alpha, focal_loss
 
@@ -190,7 +191,8 @@ def _loss(config: Config, alpha: np.ndarray | None):
     if config.loss == "crossentropy":
         return keras.losses.CategoricalCrossentropy()
     if config.loss == "focal":
-        return focal_loss(alpha, config.focal_gamma)
+        checked = focal_loss(alpha, config.focal_gamma)  # validates alpha and gamma
+        return FoldFocalLoss(checked.alpha, checked.gamma)
     raise ValueError(f"config.loss must be 'focal' or 'crossentropy', got {config.loss!r}")
 
 
@@ -276,14 +278,29 @@ def train_fold(
     try:
         keras.utils.set_random_seed(config.seed)
         use_deterministic_ops(config.deterministic)
-        model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
-        _check_precision_kernels(model, config.precision)
-        # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-            loss=_loss(config, alpha),
-            jit_compile=config.jit_compile,
-        )
+
+        def build():
+            model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
+            _check_precision_kernels(model, config.precision)
+            return model
+
+        def compile_model(model):
+            # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
+            loss = _loss(config, alpha)
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                loss=loss,
+                jit_compile=config.jit_compile,
+            )
+            return loss
+
+        if build_fn is default_build_fn:  # same model every fold: trace its steps once per process
+            key = cache_key(model_name, X_fit.shape[1:], config, alpha is not None)
+            model, reused = compiled_model(key, build, compile_model, alpha)
+        else:
+            model, reused = build(), False
+            compile_model(model)
+        log.debug("%s: %s compiled model", model_name, "reused the" if reused else "built a new")
         callbacks = list(callbacks or [])
         stopper = None
         if val is not None:

@@ -1,0 +1,82 @@
+"""A compiled model reused by the next fold trains exactly like a freshly built one."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from me_resnet.config import DEMO
+from me_resnet.data.records import Features
+from me_resnet.training import compiled
+from me_resnet.training.compiled import FoldFocalLoss, reuse_compiled_models
+from me_resnet.training.fold import train_fold
+from me_resnet.training.losses import focal_loss
+
+
+def _features(shape, n=24, seed=0) -> Features:
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.arange(3), n // 3 + 1)[:n]
+    X = rng.normal(0, 0.5, size=(n, *shape)).astype(np.float32)
+    X[..., -1] += (y - 1).reshape((n,) + (1,) * len(shape[:-1]))
+    return Features(
+        X=X,
+        y=y,
+        subjects=np.repeat([f"{k:02d}" for k in range(n // 4)], 4),
+        datasets=np.full(n, "casme2"),
+        clips=np.array([f"c{i}" for i in range(n)]),
+        channels=("u", "v", "strain"),
+    )
+
+
+def _two_folds(features: Features, config):
+    """Two folds whose training sets differ (so do their alpha): rows 0-15 / test 16-19, rows 4-19 / test 20-23."""
+    first = train_fold(features.subset(range(16)), None, features.subset(range(16, 20)), config)
+    second = train_fold(features.subset(range(4, 20)), None, features.subset(range(20, 24)), config)
+    return first, second
+
+
+CASES = {
+    # ststnet: dropout (seed state), focal loss with per-fold alpha
+    "ststnet": (
+        (8, 8, 3),
+        dataclasses.replace(DEMO, model="ststnet", epochs=3, batch_size=8, loss="focal", augment=False, seed=5),
+    ),
+    # a small ME-ResNet: batch-norm moving statistics, CBAM, 3D convolutions
+    "me_resnet": (
+        (2, 8, 8, 3),
+        dataclasses.replace(DEMO, num_frames=2, image_size=8, width=4, epochs=2, batch_size=8, seed=5),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reused_model_equals_fresh_builds(name):
+    shape, config = CASES[name]
+    features = _features(shape)
+    try:
+        reuse_compiled_models(False)
+        fresh = _two_folds(features, config)
+        reuse_compiled_models(True)
+        reused = _two_folds(features, config)
+        assert compiled._CACHE["model"].key[0] == name  # the second fold did find the kept model
+    finally:
+        reuse_compiled_models(True)
+    assert not np.allclose(fresh[0].alpha, fresh[1].alpha)  # the folds' alpha differ: set_alpha is exercised
+    for a, b in zip(fresh, reused):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+        np.testing.assert_array_equal(a.alpha, b.alpha)
+    # and the second fold did not simply repeat the first
+    assert not np.allclose(fresh[1].history["loss"], fresh[0].history["loss"])
+
+
+def test_fold_focal_loss_equals_keras_focal_loss_and_takes_new_alpha():
+    rng = np.random.default_rng(1)
+    y_true = np.eye(3)[rng.integers(0, 3, 16)].astype("float32")
+    y_pred = rng.dirichlet(np.ones(3), 16).astype("float32")
+    loss = FoldFocalLoss([0.2, 0.3, 0.5], gamma=2.0)
+    assert float(loss(y_true, y_pred)) == pytest.approx(float(focal_loss([0.2, 0.3, 0.5])(y_true, y_pred)), rel=1e-6)
+    loss.set_alpha([0.5, 0.3, 0.2])
+    assert float(loss(y_true, y_pred)) == pytest.approx(float(focal_loss([0.5, 0.3, 0.2])(y_true, y_pred)), rel=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        loss.set_alpha([1.0])
