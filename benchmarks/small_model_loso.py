@@ -116,7 +116,8 @@ def measure_engine(method: str, epochs: int | None, full_epochs: int) -> dict:
     """The full composite LOSO on the fold-parallel engine, as ``FoldParallelExecutor`` runs it (fresh process)."""
     from me_resnet.evaluation.fold_parallel import fold_specs
     from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.fold_parallel import folds_per_pass, inspect_model, train_folds
+    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
+    from me_resnet.training.fold_parallel import train_folds
 
     features, config = megc_features(), method_settings(method, epochs)
     peak, model_flops = matmul_peak_gflops(), forward_flops(method, config)

@@ -13,17 +13,9 @@ without a folder are listed in ``LoadResult.problems``.
 
 from __future__ import annotations
 
-from me_resnet.data.common import (
-    LoadResult,
-    assemble_annotated,
-    check_options,
-    clip_folders,
-    find_frames_root,
-    locate_annotation,
-    require_dir,
-    require_records,
-    sheet_rows,
-)
+from me_resnet.data.common import LoadResult, assemble_annotated, check_options, require_records
+from me_resnet.data.files import clip_folders, find_frames_root, locate_annotation, require_dir
+from me_resnet.data.sheets import sheet_rows
 
 ANNOTATION_NAMES = ("CASME2-coding-20190701.xlsx", "CASME2-coding-20140508.xlsx")
 FRAME_FOLDERS = ("CASME2_RAW_selected", "Cropped")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from me_resnet.data.common import IMAGE_SUFFIXES, find_file, natural_key, sub_dirs
+from me_resnet.data.files import IMAGE_SUFFIXES, find_file, natural_key, sub_dirs
 from me_resnet.utils.images import read_image
 
 log = logging.getLogger(__name__)

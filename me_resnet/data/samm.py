@@ -12,17 +12,9 @@ the megc2019 list.
 
 from __future__ import annotations
 
-from me_resnet.data.common import (
-    LoadResult,
-    assemble_annotated,
-    check_options,
-    clip_folders,
-    find_frames_root,
-    locate_annotation,
-    require_dir,
-    require_records,
-    sheet_rows,
-)
+from me_resnet.data.common import LoadResult, assemble_annotated, check_options, require_records
+from me_resnet.data.files import clip_folders, find_frames_root, locate_annotation, require_dir
+from me_resnet.data.sheets import sheet_rows
 
 ANNOTATION_NAMES = ("SAMM_Micro_FACS_Codes_v2.xlsx",)
 SHEET = "MICRO_ONLY"

@@ -21,20 +21,22 @@ from me_resnet.data import protocols
 from me_resnet.data.common import (
     ClipSpec,
     LoadResult,
-    add_clip_folder,
     check_choice,
     check_options,
+    make_record,
+    middle_frame,
+    require_records,
+    sort_records,
+)
+from me_resnet.data.files import (
+    add_clip_folder,
     find_frames_root,
     folder_alias_problems,
     list_frames,
-    make_record,
-    megc2019_list_duplicates,
-    middle_frame,
     require_dir,
-    require_records,
-    sort_records,
     sub_dirs,
 )
+from me_resnet.data.sheets import megc2019_list_duplicates
 from me_resnet.utils.images import read_image
 
 SMIC_APEX_MODES = ("middle", "spot")

@@ -35,6 +35,7 @@ import pandas as pd
 
 from me_resnet.evaluation.run_dir import fold_file
 from me_resnet.evaluation.runner import FoldJob, run_fold
+from me_resnet.training.engine_choice import ENGINES
 from me_resnet.utils.io import write_atomic
 from me_resnet.utils.quiet import import_backend_quietly
 
@@ -313,9 +314,6 @@ def require_ray():
     except ImportError as error:
         raise ImportError(RAY_MISSING.format(error=error)) from None
     return ray
-
-
-ENGINES = ("auto", "fold-parallel", "per-fold")
 
 
 def make_executor(

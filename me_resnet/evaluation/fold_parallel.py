@@ -2,7 +2,7 @@
 
 ``FoldParallelExecutor`` takes the ``FoldJob``s that ``loso.run_all``
 collects, groups the jobs of each run, and for every run whose model the
-engine fits (``training.fold_parallel.choose_engine``) trains all its pending
+engine fits (``training.engine_choice.choose_engine``) trains all its pending
 folds in one ``train_folds`` call; the other runs go to the ``fallback``
 executor (the per-fold loop). It writes the same fold files and sidecars as
 ``runner.run_fold`` (plus ``"engine"``), so resume, manifest and metrics do not
@@ -16,7 +16,7 @@ change, and with a run dir it keeps:
   best-test-epoch comparisons.
 
 Folds train in passes of at most ``max_folds`` (default: as many as fit
-``training.fold_parallel.STATE_BUDGET_BYTES``, ``folds_per_pass``).
+``training.engine_choice.STATE_BUDGET_BYTES``, ``folds_per_pass``).
 """
 
 from __future__ import annotations
@@ -32,15 +32,8 @@ from me_resnet.evaluation.executors import LocalExecutor, pin_threads
 from me_resnet.evaluation.folds import check_no_leak, fold_plan, split_fold
 from me_resnet.evaluation.run_dir import fold_file, read_fold_file
 from me_resnet.evaluation.runner import FoldJob, _fold_table
-from me_resnet.training.fold_parallel import (
-    ENGINES,
-    FoldSpec,
-    choose_engine,
-    folds_per_pass,
-    inspect_model,
-    save_npz_atomic,
-    train_folds,
-)
+from me_resnet.training.engine_choice import ENGINES, choose_engine, folds_per_pass, inspect_model
+from me_resnet.training.fold_parallel import FoldSpec, save_npz_atomic, train_folds
 from me_resnet.utils.io import write_csv_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)

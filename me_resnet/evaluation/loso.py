@@ -48,7 +48,7 @@ def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> li
     """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run.
 
     Unless ``executor.engine == "per-fold"``, the runs whose small model the fold-parallel engine fits
-    (``me_resnet.training.fold_parallel.choose_engine``) train all their pending folds at once.
+    (``me_resnet.training.engine_choice.choose_engine``) train all their pending folds at once.
     """
     executor = executor or LocalExecutor()
     engine = getattr(executor, "engine", "auto")

@@ -29,7 +29,7 @@ batch statistics. Dropout draws an independent mask for every element, so
 every fold has its own masks.
 
 Supported layers: ``SUPPORTED_LAYERS``; anything else raises ``ValueError``
-(``me_resnet.training.fold_parallel.choose_engine`` then picks the per-fold loop).
+(``me_resnet.training.engine_choice.choose_engine`` then picks the per-fold loop).
 """
 
 from __future__ import annotations

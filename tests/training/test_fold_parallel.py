@@ -11,14 +11,8 @@ from me_resnet.data.records import Features
 from me_resnet.evaluation.folds import fold_plan, split_fold
 from me_resnet.models.baselines import build_off_apexnet, build_ststnet
 from me_resnet.training.batches import standardise
-from me_resnet.training.fold_parallel import (
-    FoldSpec,
-    LeakageError,
-    choose_engine,
-    epoch_batches,
-    prepare_fold_data,
-    train_folds,
-)
+from me_resnet.training.engine_choice import choose_engine
+from me_resnet.training.fold_parallel import FoldSpec, LeakageError, epoch_batches, prepare_fold_data, train_folds
 
 CONFIG = dataclasses.replace(
     DEMO,
