@@ -32,9 +32,10 @@ from me_resnet.evaluation.identity import code_fingerprint, config_hash
 from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.runner import LosoRun
-from me_resnet.models.registry import get_method, method_config
+from me_resnet.models.registry import METHODS, get_method, method_config
 from me_resnet.preprocessing.features import extract_features
 from me_resnet.training.augment import augmentation_label, whole_dataset_augmentation
+from me_resnet.training.pretrain import pretraining_label
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def plan_method(
                 "method": method,
                 "seed": int(seed),
                 "variant": label or "default",
-                "protocol": protocol_label(seed_config),
+                "protocol": protocol_label(seed_config, method),
             }
             planned.append((run, columns))
     return planned
@@ -344,15 +345,23 @@ def metrics_over_seeds(predictions: pd.DataFrame, config: Config, by=("method", 
     return pd.DataFrame(aggregated)
 
 
-def protocol_label(config: Config) -> str:
-    """How a kit-run row was obtained, e.g. 'megc2019 labels, LOSO per dataset, early stop on ...'."""
+def protocol_label(config: Config, method: str | None = None) -> str:
+    """How a kit-run row was obtained, e.g. 'megc2019 labels, LOSO per dataset, early stop on ...'.
+
+    For a method that takes FER2013 weights (``MethodSpec.pretrainable``) it ends with
+    what the run had: e.g. 'no Fer2013 pretraining (deviation from the paper)'.
+    """
     monitor = {
         "val": "early stop on held-out training subjects",
         "test": "early stop on the TEST subject (optimistic)",
         "none": f"fixed {config.epochs} epochs",
     }[config.early_stop_on]
     label = f"{config.protocol} labels, LOSO per {config.loso_scope}, {monitor}"
-    return label + (f", {augmentation_label(config)}" if whole_dataset_augmentation(config) else "")
+    if whole_dataset_augmentation(config):
+        label += f", {augmentation_label(config)}"
+    if method in METHODS and METHODS[method].pretrainable:
+        label += f", {pretraining_label(config)}"
+    return label
 
 
 def fallback_summary(features: Features) -> dict:

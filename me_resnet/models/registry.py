@@ -90,6 +90,7 @@ class MethodSpec:
     builder: Callable[..., keras.Model]
     config_overrides: dict = field(default_factory=dict)  # the method's own defaults
     demo_overrides: dict = field(default_factory=dict)  # on top of those in demo runs (smaller budgets)
+    pretrainable: bool = False  # its builder inflates config.pretrained (FER2013 weights, paper §3.2.1)
 
     def __post_init__(self):
         if self.feature_kind not in FEATURE_KINDS:
@@ -111,6 +112,7 @@ METHODS: dict[str, MethodSpec] = {
             "Table 4 method 1: 2D ResNet50 on the apex face image",
             "apex_image",
             _resnet50_2d,
+            pretrainable=True,
         ),
         MethodSpec(
             "resnet50_flow",
@@ -118,6 +120,7 @@ METHODS: dict[str, MethodSpec] = {
             "Table 4 method 2: 2D ResNet50 on onset->apex Farneback flow",
             "apex_flow",
             _resnet50_2d,
+            pretrainable=True,
         ),
         MethodSpec(
             "resnet3d_flow",
@@ -125,6 +128,7 @@ METHODS: dict[str, MethodSpec] = {
             "Table 4 method 3: 3D ResNet50 on improved-Farneback key-frame flow, no CBAM",
             "sequence",
             _resnet3d,
+            pretrainable=True,
         ),
         MethodSpec(
             "me_resnet",
@@ -132,6 +136,7 @@ METHODS: dict[str, MethodSpec] = {
             "Table 4 method 4: ME-ResNet (3D ResNet50 + CBAM)",
             "sequence",
             _me_resnet,
+            pretrainable=True,
         ),
         # Table 5 baselines (me_resnet/models/baselines.py, docs/baselines.md). STSTNet: its
         # authors' settings (christy1206/STSTNet main.py): Adam 5e-5, batch 256,

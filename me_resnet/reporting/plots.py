@@ -18,9 +18,24 @@ from me_resnet.reporting.outputs import write_figure  # noqa: E402
 DEMO_NOTE = "synthetic DEMO data — says nothing about the paper's claims"
 
 
-def _finish(fig, path: Path, title: str, demo: bool) -> Path:
+def _how_run(metrics: pd.DataFrame) -> str:
+    """One line per method: how the kit ran it (labels, LOSO scope, stopping, pretraining), from ``protocol``."""
+    if "protocol" not in metrics:
+        return ""
+    lines = [
+        f"{method_title(method)}: {protocol}"
+        for method, protocol in dict(zip(metrics["method"], metrics["protocol"])).items()
+    ]
+    return "\n".join(lines)
+
+
+def _finish(fig, path: Path, title: str, demo: bool, metrics: pd.DataFrame | None = None) -> Path:
     fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
+    how = _how_run(metrics) if metrics is not None else ""
     fig.tight_layout()
+    if how:  # below the axes, after tight_layout has placed them
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.06 * (how.count("\n") + 1))
+        fig.text(0.01, 0.01, how, fontsize=7, ha="left", va="bottom", color="dimgrey")
     write_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
@@ -52,7 +67,7 @@ def table5_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
         ax.set_title(metric.upper())
         ax.set_ylim(0, 1)
     axes[0].legend(fontsize=7)
-    return _finish(fig, path, "Table 5: this kit vs the paper", demo)
+    return _finish(fig, path, "Table 5: this kit vs the paper", demo, metrics)
 
 
 def sweep_plot(metrics: pd.DataFrame, parameter: str, path: Path, *, demo: bool, title: str, paper_best=None) -> Path:
@@ -75,7 +90,7 @@ def sweep_plot(metrics: pd.DataFrame, parameter: str, path: Path, *, demo: bool,
         ax.set_title(metric)
         ax.set_ylim(0, 1)
     axes[0].legend(fontsize=7)
-    return _finish(fig, path, title, demo)
+    return _finish(fig, path, title, demo, metrics)
 
 
 def ablation_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
@@ -99,7 +114,7 @@ def ablation_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
     ax.set_xticks(x + 0.27, [f"method {methods.index(m) + 1}\n{method_title(m)}" for m in rows.index], fontsize=8)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
-    return _finish(fig, path, "Fig. 11 ablation on CASME II (methods 1-3 not printed in the paper)", demo)
+    return _finish(fig, path, "Fig. 11 ablation on CASME II (methods 1-3 not printed in the paper)", demo, metrics)
 
 
 FLOW_PANELS = (
