@@ -15,6 +15,7 @@ _PACKAGES = (
     "keras",
     "tensorflow",
     "numpy",
+    "opencv-contrib-python-headless",  # the kit's OpenCV (TV-L1 lives in contrib)
     "opencv-python-headless",
     "scikit-learn",
     "pandas",
@@ -35,12 +36,17 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit() -> str:
+def git_commit(root=REPO_ROOT) -> str:
+    """HEAD's commit, with "+dirty" when a tracked file outside ``results/`` differs from it.
+
+    ``results/`` is left out: the scripts write there, so a run made after an earlier
+    script's output changed would otherwise be marked dirty although its code was not.
+    """
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=10,
