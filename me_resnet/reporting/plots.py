@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -111,7 +112,8 @@ def ablation_plot(metrics: pd.DataFrame, path: Path, *, demo: bool) -> Path:
             zorder=3,
             label="paper (printed)" if i == 0 else None,
         )
-    ax.set_xticks(x + 0.27, [f"method {methods.index(m) + 1}\n{method_title(m)}" for m in rows.index], fontsize=8)
+    names = [f"method {methods.index(m) + 1}\n" + "\n".join(textwrap.wrap(method_title(m), 22)) for m in rows.index]
+    ax.set_xticks(x + 0.27, names, fontsize=8)
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
     return _finish(fig, path, "Fig. 11 ablation on CASME II (methods 1-3 not printed in the paper)", demo, metrics)
