@@ -28,11 +28,12 @@ def _features(shape, n=24, seed=0) -> Features:
     )
 
 
-def _two_folds(features: Features, config):
+def _folds(features: Features):
     """Two folds whose training sets differ (so do their alpha): rows 0-15 / test 16-19, rows 4-19 / test 20-23."""
-    first = train_fold(features.subset(range(16)), None, features.subset(range(16, 20)), config)
-    second = train_fold(features.subset(range(4, 20)), None, features.subset(range(20, 24)), config)
-    return first, second
+    return (
+        (features.subset(range(16)), None, features.subset(range(16, 20))),
+        (features.subset(range(4, 20)), None, features.subset(range(20, 24))),
+    )
 
 
 CASES = {
@@ -50,24 +51,24 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_reused_model_equals_fresh_builds(name):
+def test_reused_model_equals_fresh_build(name):
+    """The second fold on the kept model == the second fold on a freshly built one (the first fold is a build)."""
     shape, config = CASES[name]
-    features = _features(shape)
+    first_fold, second_fold = _folds(_features(shape))
     try:
-        reuse_compiled_models(False)
-        fresh = _two_folds(features, config)
         reuse_compiled_models(True)
-        reused = _two_folds(features, config)
+        first = train_fold(*first_fold, config)
+        reused = train_fold(*second_fold, config)
         assert compiled._CACHE["model"].key[0] == name  # the second fold did find the kept model
+        reuse_compiled_models(False)
+        fresh = train_fold(*second_fold, config)
     finally:
         reuse_compiled_models(True)
-    assert not np.allclose(fresh[0].alpha, fresh[1].alpha)  # the folds' alpha differ: set_alpha is exercised
-    for a, b in zip(fresh, reused):
-        np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
-        np.testing.assert_array_equal(a.alpha, b.alpha)
-    # and the second fold did not simply repeat the first
-    assert not np.allclose(fresh[1].history["loss"], fresh[0].history["loss"])
+    assert not np.allclose(first.alpha, fresh.alpha)  # the folds' alpha differ: set_alpha is exercised
+    np.testing.assert_allclose(reused.probabilities, fresh.probabilities, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(reused.history["loss"], fresh.history["loss"], rtol=1e-6)
+    np.testing.assert_array_equal(reused.alpha, fresh.alpha)
+    assert not np.allclose(reused.history["loss"], first.history["loss"])  # not a repeat of the first fold
 
 
 def test_fold_focal_loss_equals_keras_focal_loss_and_takes_new_alpha():
