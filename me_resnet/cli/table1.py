@@ -21,7 +21,7 @@ def main(argv=None, prog: str = "me-resnet table1") -> int:
     ctx = common.parse(parser, ARTIFACT, argv)
     loaded = {protocol: loso.load(ctx, dataclasses.replace(ctx.config, protocol=protocol)) for protocol in PROTOCOLS}
     out = loso.output(ctx, ctx.coverage())
-    table = tables.table1(loaded)
+    table = tables.table1(loaded).assign(data=ctx.data_note())  # the CSV says what data it counts
     csv_path = write_csv(out / "table1_datasets.csv", table)
     md_path = write_text(out / "table1_datasets.md", tables.table1_markdown(table, demo=ctx.demo))
     print(markdown.markdown_table(table[list(tables.TABLE1_SHOWN)]))

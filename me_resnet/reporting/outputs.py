@@ -152,13 +152,18 @@ def write_results(
     coverage: Coverage,
     extra: dict | None = None,
 ) -> dict[str, Path]:
-    """Write ``predictions.csv``, ``metrics.csv`` and ``metrics.json`` (config, provenance, coverage) into ``out``."""
+    """Write ``predictions.csv``, ``metrics.csv`` and ``metrics.json`` (config, provenance, coverage) into ``out``.
+
+    Both CSVs get a ``data`` column holding ``data`` (e.g. "synthetic demo data ..."), so a
+    CSV read on its own still says whether it comes from real datasets.
+    """
     out = Path(out)
     paths = {
         "predictions": out / "predictions.csv",
         "metrics_csv": out / "metrics.csv",
         "metrics_json": out / "metrics.json",
     }
+    predictions, metrics = predictions.assign(data=data), metrics.assign(data=data)  # each file says what data it is
     write_csv(paths["predictions"], predictions)
     write_csv(paths["metrics_csv"], metrics, float_format="%.4f")
     document = {
