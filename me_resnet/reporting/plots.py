@@ -15,24 +15,14 @@ import pandas as pd  # noqa: E402
 from me_resnet.models.registry import method_title  # noqa: E402
 from me_resnet.reporting import paper  # noqa: E402
 from me_resnet.reporting.outputs import write_figure  # noqa: E402
+from me_resnet.reporting.tables import how_run_by_method  # noqa: E402
 
 DEMO_NOTE = "synthetic DEMO data — says nothing about the paper's claims"
 
 
-def _how_run(metrics: pd.DataFrame) -> str:
-    """One line per method: how the kit ran it (labels, LOSO scope, stopping, pretraining), from ``protocol``."""
-    if "protocol" not in metrics:
-        return ""
-    lines = [
-        f"{method_title(method)}: {protocol}"
-        for method, protocol in dict(zip(metrics["method"], metrics["protocol"])).items()
-    ]
-    return "\n".join(lines)
-
-
 def _finish(fig, path: Path, title: str, demo: bool, metrics: pd.DataFrame | None = None) -> Path:
     fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
-    how = _how_run(metrics) if metrics is not None else ""
+    how = "\n".join(f"{t}: {p}" for t, p in how_run_by_method(metrics).items()) if metrics is not None else ""
     fig.tight_layout()
     if how:  # below the axes, after tight_layout has placed them
         fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.06 * (how.count("\n") + 1))

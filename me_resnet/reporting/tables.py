@@ -131,12 +131,18 @@ def _best_values(metrics: pd.DataFrame, parameter: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def how_run(metrics: pd.DataFrame) -> str:
-    """A markdown line per method: how the kit ran it (labels, LOSO scope, stopping, pretraining)."""
+def how_run_by_method(metrics: pd.DataFrame) -> dict[str, str]:
+    """``{method title: protocol}``: how the kit ran each method (labels, LOSO scope, stopping, pretraining)."""
     if "protocol" not in metrics:
-        return ""
-    pairs = dict(zip(metrics["method"], metrics["protocol"]))
-    return "".join(f"How the kit ran {method_title(method)}: {protocol}.\n\n" for method, protocol in pairs.items())
+        return {}
+    return {method_title(method): protocol for method, protocol in zip(metrics["method"], metrics["protocol"])}
+
+
+def how_run(metrics: pd.DataFrame) -> str:
+    """A markdown line per method: how the kit ran it."""
+    return "".join(
+        f"How the kit ran {title}: {protocol}.\n\n" for title, protocol in how_run_by_method(metrics).items()
+    )
 
 
 def fig9_markdown(metrics: pd.DataFrame, *, demo: bool, coverage: Coverage | None = None) -> str:

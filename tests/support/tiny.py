@@ -20,16 +20,16 @@ TINY = dataclasses.replace(
 )  # explicit: independent of DEMO tuning
 
 
-def tiny_features(subjects=6, clips=4, seed=0, dataset="casme2") -> Features:
-    """(n, 4, 4, 3) flow-like clips whose strain channel carries the class: learnable in a few epochs.
+def tiny_features(subjects=6, clips=4, seed=0, dataset="casme2", shape=(4, 4, 3)) -> Features:
+    """(n, *shape) flow-like clips whose strain channel carries the class: learnable in a few epochs.
 
     (Strain, not u: the sign of u flips under the mirror augmentation.)
     """
     rng = np.random.default_rng(seed)
     n = subjects * clips
     y = np.tile(np.arange(3), n // 3 + 1)[:n]
-    X = rng.normal(0, 0.3, size=(n, 4, 4, 3)).astype(np.float32)
-    X[..., 2] += (y - 1)[:, None, None].astype(np.float32)
+    X = rng.normal(0, 0.3, size=(n, *shape)).astype(np.float32)
+    X[..., 2] += (y - 1).reshape((n,) + (1,) * (len(shape) - 1)).astype(np.float32)
     return Features(
         X=X,
         y=y,

@@ -11,21 +11,7 @@ from me_resnet.training import compiled
 from me_resnet.training.compiled import FoldFocalLoss, reuse_compiled_models
 from me_resnet.training.fold import train_fold
 from me_resnet.training.losses import focal_loss
-
-
-def _features(shape, n=24, seed=0) -> Features:
-    rng = np.random.default_rng(seed)
-    y = np.tile(np.arange(3), n // 3 + 1)[:n]
-    X = rng.normal(0, 0.5, size=(n, *shape)).astype(np.float32)
-    X[..., -1] += (y - 1).reshape((n,) + (1,) * len(shape[:-1]))
-    return Features(
-        X=X,
-        y=y,
-        subjects=np.repeat([f"{k:02d}" for k in range(n // 4)], 4),
-        datasets=np.full(n, "casme2"),
-        clips=np.array([f"c{i}" for i in range(n)]),
-        channels=("u", "v", "strain"),
-    )
+from tests.support.tiny import tiny_features
 
 
 def _folds(features: Features):
@@ -54,7 +40,7 @@ CASES = {
 def test_reused_model_equals_fresh_build(name):
     """The second fold on the kept model == the second fold on a freshly built one (the first fold is a build)."""
     shape, config = CASES[name]
-    first_fold, second_fold = _folds(_features(shape))
+    first_fold, second_fold = _folds(tiny_features(shape=shape))
     try:
         reuse_compiled_models(True)
         first = train_fold(*first_fold, config)
