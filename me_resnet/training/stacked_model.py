@@ -197,46 +197,88 @@ class StackedModel:
                 k = ops.transpose(k, (1, 2, 3, 0, 4))
                 return ops.reshape(k, k.shape[:3] + (self.folds * filters,))
 
-            y = ops.conv(x.x, all_folds(kernel * scale), layer.strides, layer.padding)
             ones = ops.ones((1,) + tuple(x.x.shape[1:]), dtype=x.x.dtype)
-            y = y - ops.conv(ones, all_folds(kernel * scale * shift), layer.strides, layer.padding)
-            y = ops.reshape(y, (ops.shape(y)[0], y.shape[1], y.shape[2], self.folds, filters))
-        else:
-            y = ops.stack(
-                [ops.conv(x[:, :, :, f, :], kernel[f], layer.strides, layer.padding) for f in range(self.folds)],
-                axis=3,
-            )
+            offset = -ops.conv(ones, all_folds(kernel * scale * shift), layer.strides, layer.padding)
+            offset = ops.reshape(offset, offset.shape[1:3] + (self.folds, filters))  # (Ho, Wo, F, O)
+            if layer.use_bias:  # bias and mean correction: ONE broadcast add over the batch, not two
+                offset = offset + weights[layer.bias.path]
+            y = ops.conv(x.x, all_folds(kernel * scale), layer.strides, layer.padding)
+            y = ops.reshape(y, (ops.shape(y)[0], y.shape[1], y.shape[2], self.folds, filters)) + offset
+            return layer.activation(y)
+        # unstack, not x[..., f, :]: a slice's gradient is a full-size tensor per fold, unstack's is one stack
+        pairs = zip(ops.unstack(x, axis=3), ops.unstack(kernel, axis=0))
+        y = ops.stack([ops.conv(x_f, kernel_f, layer.strides, layer.padding) for x_f, kernel_f in pairs], axis=3)
         if layer.use_bias:
             y = y + weights[layer.bias.path]
         return layer.activation(y)
 
     def _batch_norm(self, layer, x, weights, training, member, moving):
-        gamma = weights[layer.gamma.path] if layer.scale else 1.0
-        beta = weights[layer.beta.path] if layer.center else 0.0
-        if training:
-            # per-row sums first (one pass over x each), then the masked sum over rows: no masked copy of x
-            spatial = tuple(range(1, len(x.shape) - 2))
-            per_row = float(np.prod(x.shape[1:-2])) if spatial else 1.0
-            row_sum = ops.sum(x, axis=spatial) if spatial else x  # (B, F, C)
-            row_squares = ops.sum(ops.square(x), axis=spatial) if spatial else ops.square(x)
-            weights_by_row = ops.expand_dims(member, -1)  # (B, F, 1)
-            count = ops.sum(member, axis=0)[:, None] * per_row  # (F, 1)
-            safe = ops.maximum(count, 1.0)
-            mean = ops.sum(row_sum * weights_by_row, axis=0) / safe
-            variance = ops.maximum(ops.sum(row_squares * weights_by_row, axis=0) / safe - ops.square(mean), 0.0)
-            momentum = layer.momentum
-            has_rows = count > 0
-            old_mean, old_var = weights[layer.moving_mean.path], weights[layer.moving_variance.path]
-            moving[layer.moving_mean.path] = ops.where(
-                has_rows, old_mean * momentum + mean * (1.0 - momentum), old_mean
-            )
-            moving[layer.moving_variance.path] = ops.where(
-                has_rows, old_var * momentum + variance * (1.0 - momentum), old_var
-            )
-        else:
-            mean, variance = weights[layer.moving_mean.path], weights[layer.moving_variance.path]
-        inverse = ops.rsqrt(variance + layer.epsilon) * gamma
-        return x * inverse + (beta - mean * inverse)
+        gamma = weights[layer.gamma.path] if layer.scale else ops.ones(x.shape[-2:], x.dtype)
+        beta = weights[layer.beta.path] if layer.center else ops.zeros(x.shape[-2:], x.dtype)
+        if not training:
+            inverse = ops.rsqrt(weights[layer.moving_variance.path] + layer.epsilon) * gamma
+            return x * inverse + (beta - weights[layer.moving_mean.path] * inverse)
+        y, mean, variance, count = masked_batch_norm(x, gamma, beta, member, layer.epsilon)
+        momentum = layer.momentum
+        has_rows = count > 0
+        old_mean, old_var = weights[layer.moving_mean.path], weights[layer.moving_variance.path]
+        moving[layer.moving_mean.path] = ops.where(has_rows, old_mean * momentum + mean * (1.0 - momentum), old_mean)
+        moving[layer.moving_variance.path] = ops.where(
+            has_rows, old_var * momentum + variance * (1.0 - momentum), old_var
+        )
+        return y
+
+
+def masked_batch_norm(x, gamma, beta, member, epsilon: float):
+    """Training-mode batch norm of x (B, ..., F, C) with fold f's moments over the rows where ``member[:, f]``.
+
+    Returns (y, mean, variance, count): y like x; mean and variance (F, C) of
+    the fold's own rows (every spatial position); count (F, 1) values per
+    channel. The gradient is written out (``ops.custom_gradient``) as the
+    standard batch-norm backward with the member mask: a few passes over x
+    instead of the dozen that differentiating the masked sums would take.
+    Moments, count and the mask carry no gradient.
+    """
+    spatial = tuple(range(1, len(x.shape) - 2))
+    per_row = float(np.prod(x.shape[1:-2])) if spatial else 1.0
+    rows = ops.expand_dims(ops.cast(member, x.dtype), -1)  # (B, F, 1)
+    count = ops.sum(rows, axis=0) * per_row  # (F, 1)
+    safe = ops.maximum(count, 1.0)
+    row_shape = (-1,) + (1,) * len(spatial) + tuple(x.shape[-2:])  # (B, 1.., F, C) for per-row coefficients
+
+    def per_row_sum(t):  # (B, ..., F, C) -> (B, F, C)
+        return ops.sum(t, axis=spatial) if spatial else t
+
+    def moments(x):
+        mean = ops.sum(per_row_sum(x) * rows, axis=0) / safe
+        raw = ops.sum(per_row_sum(ops.square(x)) * rows, axis=0) / safe - ops.square(mean)
+        return mean, raw
+
+    @ops.custom_gradient
+    def normalise(x, gamma, beta):
+        mean, raw = moments(x)
+        variance = ops.maximum(raw, 0.0)
+        inverse = ops.rsqrt(variance + epsilon) * gamma  # (F, C)
+        y = x * inverse + (beta - mean * inverse)
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream
+            total = ops.sum(per_row_sum(dy), axis=0)  # (F, C): sum of dy over all rows
+            moment = ops.sum(per_row_sum(dy * x), axis=0)  # sum of dy * x
+            centred = moment - mean * total  # sum of dy * (x - mean)
+            d_variance = ops.where(raw > 0, -0.5 * centred * inverse / (variance + epsilon), 0.0)
+            d_mean = -inverse * total - 2.0 * mean * d_variance
+            # mean and E[x^2] take x of the fold's own rows: d/dx = member / count and 2 x member / count
+            scale = ops.reshape(rows * (2.0 * d_variance / safe), row_shape)
+            shift = ops.reshape(rows * (d_mean / safe), row_shape)
+            dx = dy * inverse + x * scale + shift
+            d_gamma = centred * ops.rsqrt(variance + epsilon)
+            return dx, d_gamma, total
+
+        return (y, ops.stop_gradient(mean), ops.stop_gradient(variance)), grad
+
+    y, mean, variance = normalise(x, gamma, beta)
+    return y, mean, variance, count
 
 
 def per_fold_loss(probabilities, targets, member, loss: str, alpha=None, gamma: float = 2.0):
@@ -270,14 +312,18 @@ class StackedAdam:
         self.learning_rate, self.beta_1, self.beta_2, self.epsilon = float(learning_rate), beta_1, beta_2, epsilon
 
     def apply(self, variable, gradient, m, v, step, update):
-        """New (variable, m, v) for stacked tensors; ``step`` (F,) float = each fold's count after this step."""
+        """New (variable, m, v) for stacked tensors; ``step`` (F,) float = each fold's count after this step.
+
+        A fold with ``update == 0`` gets zero rates, so its variable and moments
+        come back unchanged (x + 0 == x) without a select over the weights.
+        """
         shape = (-1,) + (1,) * (len(variable.shape) - 1)
         local_step = ops.reshape(step, shape)
+        on = ops.reshape(update, shape)
         beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), local_step)
         beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), local_step)
         alpha = self.learning_rate * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        new_m = m + (gradient - m) * (1 - self.beta_1)
-        new_v = v + (ops.square(gradient) - v) * (1 - self.beta_2)
-        new_variable = variable - (new_m * alpha) / (ops.sqrt(new_v) + self.epsilon)
-        keep = ops.reshape(update, shape) > 0
-        return ops.where(keep, new_variable, variable), ops.where(keep, new_m, m), ops.where(keep, new_v, v)
+        new_m = m + (gradient - m) * ((1 - self.beta_1) * on)
+        new_v = v + (ops.square(gradient) - v) * ((1 - self.beta_2) * on)
+        new_variable = variable - (new_m * (alpha * on)) / (ops.sqrt(new_v) + self.epsilon)
+        return new_variable, new_m, new_v
