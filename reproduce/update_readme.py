@@ -118,6 +118,107 @@ def compute() -> str:
     return "\n\n".join(parts) if parts else "*No benchmark results yet: run the scripts in benchmarks/.*"
 
 
+TARGETS_SECONDS = 300  # the issue's STSTNet target (benchmarks/small_model_loso.py TARGETS)
+SMALL_MODEL_FILES = ("small_model_loso.json", "small_model_loso_projected.json", "small_model_loso_quick.json")
+
+
+def small_models() -> str:
+    """The fold-parallel engine's benchmark (the fullest of its JSON files) against the issue's targets."""
+    bench = RESULTS_DIR / "bench"
+    found = [bench / name for name in SMALL_MODEL_FILES if (bench / name).exists()]
+    if not found:
+        return "*No small-model benchmark yet: run `benchmarks/small_model_loso.py`.*"
+    document = json.loads(found[0].read_text())
+    methods, met = document["methods"], document.get("targets_met", {})
+    names = {"ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet"}
+
+    def minutes(seconds):
+        return f"{seconds / 60:.1f} min"
+
+    def column(method, row):
+        result = methods[method]
+        engine, settings = result["engine"], result["settings"]
+        projected = " (projected)" if result["compared_at"]["projected"] else ""
+        return {
+            "engine": minutes(result["compared_at"]["engine_seconds"]) + projected,
+            "keras": minutes(result["keras_per_fold"]["scaled_seconds"]),
+            "torch": minutes(result["torch_per_fold"]["scaled_seconds"]),
+            "speedup": f"{result['speedup_over_keras_per_fold']}x / {result['speedup_over_torch_per_fold']}x",
+            "flop": f"{result['engine_epochs_over_flop_limit']}x" if "engine_epochs_over_flop_limit" in result else "-",
+            "memory": f"{engine['peak_rss_mb'] / 1024:.1f} GB ({engine['folds_per_pass']} folds per pass)",
+            "head": f"{names[method]} ({engine['full_epochs']} epochs, batch {settings['batch_size']})",
+        }[row]
+
+    shown = [m for m in ("ststnet", "off_apexnet") if m in methods]
+    rows = [
+        ("engine, all 68 folds", "engine"),
+        ("per-fold Keras loop, scaled to 68 folds", "keras"),
+        ("plain PyTorch per-fold loop (like the STSTNet authors' `main.py`), scaled", "torch"),
+        ("engine speed-up over the Keras / PyTorch loops", "speedup"),
+        ("engine's training epochs over their FLOP limit", "flop"),
+        ("engine peak memory", "memory"),
+    ]
+    epochs = document.get("engine_epochs", "full")
+    counts = ", ".join(str(n) for n in sorted(set(epochs.values()))) if epochs != "full" else ""
+    how = (
+        "the full run"
+        if epochs == "full"
+        else f"every fold trained for {counts} engine epochs, projected to the full run from the per-epoch time "
+        "(every fold taken to run every epoch: an upper bound where early stopping stops folds sooner)"
+    )
+    lines = [
+        f"From `results/bench/{found[0].name}` (`benchmarks/small_model_loso.py`: {how}; per-fold loops timed on "
+        f"a few folds and epochs and scaled; fp32 matmul peak {methods[shown[0]]['engine']['matmul_peak_gflops']} "
+        f"GFLOP/s measured in the same run; load average {document['load_average_before'][0]} before, "
+        f"{document['load_average_after'][0]} after):",
+        "",
+        "| | " + " | ".join(column(m, "head") for m in shown) + " |",
+        "|---|" + "---|" * len(shown),
+    ]
+    lines += [f"| {title} | " + " | ".join(column(m, key) for m in shown) + " |" for title, key in rows]
+    if met:
+        status = {True: "met", False: "**not met**"}
+        lines += [
+            "",
+            "Targets of the issue on this machine: "
+            + "; ".join(
+                text
+                for text in (
+                    "STSTNet full LOSO <= 5 min: " + status[met["ststnet_engine_seconds_max_met"]]
+                    if "ststnet_engine_seconds_max_met" in met
+                    else "",
+                    ">= 10x the PyTorch loop: " + status[met["ststnet_speedup_over_torch_min_met"]]
+                    if "ststnet_speedup_over_torch_min_met" in met
+                    else "",
+                    "OFF-ApexNet within 2x of its FLOP limit: "
+                    + status[met["off_apexnet_within_flop_limit_factor_met"]]
+                    if "off_apexnet_within_flop_limit_factor_met" in met
+                    else "",
+                    "memory <= 4 GB: " + status[met["peak_memory_gb_max_met"]],
+                )
+                if text
+            )
+            + ".",
+        ]
+        if "ststnet_flop_limit_seconds_full_run" in met:
+            limit = met["ststnet_flop_limit_seconds_full_run"]
+            verdict = (
+                "more than the 5-minute target: no implementation reaches that target on this machine"
+                if limit > TARGETS_SECONDS
+                else "within the 5-minute target"
+            )
+            lines += [
+                "",
+                f"At the matmul peak measured in the same run, the FLOPs of the full STSTNet LOSO alone (3x forward "
+                f"per training clip, `models.flops`) take {minutes(limit)}, {verdict}. Almost all of STSTNet's "
+                f"FLOPs are its first convolutions, whose input gradient nobody needs, so a tighter floor is 2/3 of "
+                f"that, {minutes(limit * 2 / 3)}: the target asks for "
+                f"{limit * 2 / 3 / TARGETS_SECONDS:.0%} of the matmul peak over the whole run, element-wise "
+                "passes included.",
+            ]
+    return "\n".join(lines)
+
+
 def _status(values, target) -> str:
     return "met" if values and min(values) >= target else "**not met**"
 
@@ -263,6 +364,7 @@ def main():
     text = readme.read_text()
     text = replace_block(text, "demo-table5", demo_table5())
     text = replace_block(text, "compute", compute())
+    text = replace_block(text, "small-models", small_models())
     readme.write_text(text)
     print(f"updated {readme}")
 

@@ -31,6 +31,7 @@ model math is ``keras.ops``. Other backends use the per-fold loop.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -236,7 +237,7 @@ def train_folds(
             }
             save_npz_atomic(checkpoint, state)
     bar.close()
-    return _outcome(
+    outcome = _outcome(
         features,
         specs,
         config,
@@ -251,6 +252,11 @@ def train_folds(
         kept_epochs,
         started,
     )
+    # the compiled steps and their variables sit in reference cycles (tf.function <-> bound method): free
+    # them now, or the next pass of a run allocates its state next to this one's (measured: 5.2 GB vs 3.4 GB)
+    del steps, stacked, model
+    gc.collect()
+    return outcome
 
 
 def _resume(path: Path, identity: str, steps: CompiledSteps, rng, stopper: FoldEarlyStopping, histories):
