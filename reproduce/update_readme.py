@@ -118,104 +118,114 @@ def compute() -> str:
     return "\n\n".join(parts) if parts else "*No benchmark results yet: run the scripts in benchmarks/.*"
 
 
-TARGETS_SECONDS = 300  # the issue's STSTNet target (benchmarks/small_model_loso.py TARGETS)
 SMALL_MODEL_FILES = ("small_model_loso.json", "small_model_loso_projected.json", "small_model_loso_quick.json")
+SMALL_MODEL_NAMES = {"ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet"}
+SMALL_MODEL_ROWS = (  # (row title, key of _small_model_cell)
+    ("engine, all 68 folds", "engine"),
+    ("per-fold Keras loop, scaled to 68 folds", "keras"),
+    ("plain PyTorch per-fold loop (like the STSTNet authors' `main.py`), scaled", "torch"),
+    ("engine speed-up over the Keras / PyTorch loops", "speedup"),
+    ("engine's training epochs over their FLOP limit", "flop"),
+    ("engine peak memory", "memory"),
+)
 
 
-def small_models() -> str:
-    """The fold-parallel engine's benchmark (the fullest of its JSON files) against the issue's targets."""
-    bench = RESULTS_DIR / "bench"
-    found = [bench / name for name in SMALL_MODEL_FILES if (bench / name).exists()]
-    if not found:
-        return "*No small-model benchmark yet: run `benchmarks/small_model_loso.py`.*"
-    document = json.loads(found[0].read_text())
-    methods, met = document["methods"], document.get("targets_met", {})
-    names = {"ststnet": "STSTNet", "off_apexnet": "OFF-ApexNet"}
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
 
-    def minutes(seconds):
-        return f"{seconds / 60:.1f} min"
 
-    def column(method, row):
-        result = methods[method]
-        engine, settings = result["engine"], result["settings"]
-        projected = " (projected)" if result["compared_at"]["projected"] else ""
-        return {
-            "engine": minutes(result["compared_at"]["engine_seconds"]) + projected,
-            "keras": minutes(result["keras_per_fold"]["scaled_seconds"]),
-            "torch": minutes(result["torch_per_fold"]["scaled_seconds"]),
-            "speedup": f"{result['speedup_over_keras_per_fold']}x / {result['speedup_over_torch_per_fold']}x",
-            "flop": f"{result['engine_epochs_over_flop_limit']}x" if "engine_epochs_over_flop_limit" in result else "-",
-            "memory": f"{engine['peak_rss_mb'] / 1024:.1f} GB ({engine['folds_per_pass']} folds per pass)",
-            "head": f"{names[method]} ({engine['full_epochs']} epochs, batch {settings['batch_size']})",
-        }[row]
+def small_model_results() -> dict[str, tuple[str, dict]]:
+    """Per method: (file name, benchmark document) of the fullest benchmark file that has the method."""
+    chosen = {}
+    for name in reversed(SMALL_MODEL_FILES):  # fuller files last, so they win
+        path = RESULTS_DIR / "bench" / name
+        if path.exists():
+            document = json.loads(path.read_text())
+            chosen |= {method: (name, document) for method in document["methods"]}
+    return {method: chosen[method] for method in SMALL_MODEL_NAMES if method in chosen}
 
-    shown = [m for m in ("ststnet", "off_apexnet") if m in methods]
-    rows = [
-        ("engine, all 68 folds", "engine"),
-        ("per-fold Keras loop, scaled to 68 folds", "keras"),
-        ("plain PyTorch per-fold loop (like the STSTNet authors' `main.py`), scaled", "torch"),
-        ("engine speed-up over the Keras / PyTorch loops", "speedup"),
-        ("engine's training epochs over their FLOP limit", "flop"),
-        ("engine peak memory", "memory"),
-    ]
+
+def _small_model_cell(method: str, result: dict, key: str) -> str:
+    engine, settings = result["engine"], result["settings"]
+    if key == "head":
+        return f"{SMALL_MODEL_NAMES[method]} ({engine['full_epochs']} epochs, batch {settings['batch_size']})"
+    if key == "engine":
+        return _minutes(result["compared_at"]["engine_seconds"]) + (
+            " (projected)" if result["compared_at"]["projected"] else ""
+        )
+    if key in ("keras", "torch"):
+        return _minutes(result[f"{key}_per_fold"]["scaled_seconds"])
+    if key == "speedup":
+        return f"{result['speedup_over_keras_per_fold']}x / {result['speedup_over_torch_per_fold']}x"
+    if key == "flop":
+        return f"{result['engine_epochs_over_flop_limit']}x" if "engine_epochs_over_flop_limit" in result else "-"
+    return f"{engine['peak_rss_mb'] / 1024:.1f} GB ({engine['folds_per_pass']} folds per pass)"
+
+
+def _small_model_source(name: str, document: dict, methods: list[str]) -> str:
     epochs = document.get("engine_epochs", "full")
-    counts = ", ".join(str(n) for n in sorted(set(epochs.values()))) if epochs != "full" else ""
     how = (
         "the full run"
         if epochs == "full"
-        else f"every fold trained for {counts} engine epochs, projected to the full run from the per-epoch time "
-        "(every fold taken to run every epoch: an upper bound where early stopping stops folds sooner)"
+        else f"{epochs[methods[0]]} engine epochs of every fold, projected to the full run from the per-epoch time, "
+        "every fold taken to run every epoch: an upper bound where early stopping stops folds sooner"
     )
+    peaks = " / ".join(str(document["methods"][m]["engine"]["matmul_peak_gflops"]) for m in methods)
+    load = document["load_average_before"][0], document["load_average_after"][0]
+    return (
+        f"{' and '.join(SMALL_MODEL_NAMES[m] for m in methods)} from `results/bench/{name}` ({how}; fp32 matmul "
+        f"peak {peaks} GFLOP/s measured in the same run; load average {load[0]} before, {load[1]} after)"
+    )
+
+
+def small_models() -> str:
+    """The fold-parallel engine's benchmark against the issue's targets (every number from results/bench)."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ is not installed
+    from benchmarks.small_model_loso import TARGETS, targets_met
+
+    chosen = small_model_results()
+    if not chosen:
+        return "*No small-model benchmark yet: run `benchmarks/small_model_loso.py`.*"
+    results = {method: document["methods"][method] for method, (_, document) in chosen.items()}
     lines = [
-        f"From `results/bench/{found[0].name}` (`benchmarks/small_model_loso.py`: {how}; per-fold loops timed on "
-        f"a few folds and epochs and scaled; fp32 matmul peak {methods[shown[0]]['engine']['matmul_peak_gflops']} "
-        f"GFLOP/s measured in the same run; load average {document['load_average_before'][0]} before, "
-        f"{document['load_average_after'][0]} after):",
+        "`benchmarks/small_model_loso.py` (per-fold loops timed on a few folds and epochs and scaled to 68 folds): "
+        + "; ".join(
+            _small_model_source(name, document, [m for m, (n, _) in chosen.items() if n == name])
+            for name, document in {name: document for name, document in chosen.values()}.items()
+        )
+        + ".",
         "",
-        "| | " + " | ".join(column(m, "head") for m in shown) + " |",
-        "|---|" + "---|" * len(shown),
+        "| | " + " | ".join(_small_model_cell(m, r, "head") for m, r in results.items()) + " |",
+        "|---|" + "---|" * len(results),
     ]
-    lines += [f"| {title} | " + " | ".join(column(m, key) for m in shown) + " |" for title, key in rows]
-    if met:
-        status = {True: "met", False: "**not met**"}
+    for title, key in SMALL_MODEL_ROWS:
+        lines.append(f"| {title} | " + " | ".join(_small_model_cell(m, r, key) for m, r in results.items()) + " |")
+    met = targets_met(results)
+    status = {True: "met", False: "**not met**"}
+    checks = [
+        ("ststnet_engine_seconds_max_met", f"STSTNet full LOSO <= {TARGETS['ststnet_engine_seconds_max'] // 60} min"),
+        ("ststnet_speedup_over_torch_min_met", f">= {TARGETS['ststnet_speedup_over_torch_min']}x the PyTorch loop"),
+        (
+            "off_apexnet_within_flop_limit_factor_met",
+            f"OFF-ApexNet within {TARGETS['off_apexnet_within_flop_limit_factor']}x of its FLOP limit",
+        ),
+        ("peak_memory_gb_max_met", f"memory <= {TARGETS['peak_memory_gb_max']} GB"),
+    ]
+    shown = [f"{text}: {status[met[key]]}" for key, text in checks if key in met]
+    lines += ["", "Targets of the issue on this machine: " + "; ".join(shown) + "."]
+    if "ststnet_flop_limit_seconds_full_run" in met:
+        limit, target = met["ststnet_flop_limit_seconds_full_run"], TARGETS["ststnet_engine_seconds_max"]
+        verdict = "more than the target" if limit > target else "within the target"
         lines += [
             "",
-            "Targets of the issue on this machine: "
-            + "; ".join(
-                text
-                for text in (
-                    "STSTNet full LOSO <= 5 min: " + status[met["ststnet_engine_seconds_max_met"]]
-                    if "ststnet_engine_seconds_max_met" in met
-                    else "",
-                    ">= 10x the PyTorch loop: " + status[met["ststnet_speedup_over_torch_min_met"]]
-                    if "ststnet_speedup_over_torch_min_met" in met
-                    else "",
-                    "OFF-ApexNet within 2x of its FLOP limit: "
-                    + status[met["off_apexnet_within_flop_limit_factor_met"]]
-                    if "off_apexnet_within_flop_limit_factor_met" in met
-                    else "",
-                    "memory <= 4 GB: " + status[met["peak_memory_gb_max_met"]],
-                )
-                if text
-            )
-            + ".",
+            f"At the matmul peak measured in the same run, the FLOPs of the full STSTNet LOSO alone (3x forward per "
+            f"training clip, `models.flops`) take {_minutes(limit)}, {verdict}. Almost all of STSTNet's FLOPs are "
+            f"its first convolutions, whose input gradient nobody needs, so a tighter floor is 2/3 of that, "
+            f"{_minutes(limit * 2 / 3)}: the target asks for {limit * 2 / 3 / target:.0%} of the matmul peak over "
+            "the whole run, element-wise passes included.",
         ]
-        if "ststnet_flop_limit_seconds_full_run" in met:
-            limit = met["ststnet_flop_limit_seconds_full_run"]
-            verdict = (
-                "more than the 5-minute target: no implementation reaches that target on this machine"
-                if limit > TARGETS_SECONDS
-                else "within the 5-minute target"
-            )
-            lines += [
-                "",
-                f"At the matmul peak measured in the same run, the FLOPs of the full STSTNet LOSO alone (3x forward "
-                f"per training clip, `models.flops`) take {minutes(limit)}, {verdict}. Almost all of STSTNet's "
-                f"FLOPs are its first convolutions, whose input gradient nobody needs, so a tighter floor is 2/3 of "
-                f"that, {minutes(limit * 2 / 3)}: the target asks for "
-                f"{limit * 2 / 3 / TARGETS_SECONDS:.0%} of the matmul peak over the whole run, element-wise "
-                "passes included.",
-            ]
     return "\n".join(lines)
 
 
