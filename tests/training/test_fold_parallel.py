@@ -154,6 +154,25 @@ def test_leakage_check_fires_when_a_test_clip_is_injected():
         train_folds(features, specs, CONFIG, ststnet_no_dropout, progress=False, data=data)
 
 
+def test_a_pass_leaves_no_compiled_state_behind():
+    """Each pass's variables sit in reference cycles; freed at return, the next pass does not stack on them."""
+    import gc
+
+    from me_resnet.training.fold_parallel_state import CompiledSteps
+
+    features = flow_features()
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()  # only train_folds' own collection may free the cycles
+    try:
+        train_folds(features, specs_for(features, CONFIG), dataclasses.replace(CONFIG, epochs=1), progress=False)
+        alive = [thing for thing in gc.get_objects() if isinstance(thing, CompiledSteps)]
+    finally:
+        if enabled:
+            gc.enable()
+    assert not alive
+
+
 class Killed(Exception):
     pass
 
