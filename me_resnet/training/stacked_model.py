@@ -318,7 +318,8 @@ class StackedAdam:
         come back unchanged (x + 0 == x) without a select over the weights.
         """
         shape = (-1,) + (1,) * (len(variable.shape) - 1)
-        local_step = ops.reshape(step, shape)
+        # at least 1: a fold skipped before its first update (step 0) would get 0/0 = NaN rates, and NaN * 0 is NaN
+        local_step = ops.reshape(ops.maximum(step, 1.0), shape)
         on = ops.reshape(update, shape)
         beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), local_step)
         beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), local_step)

@@ -79,7 +79,7 @@ def test_stacked_adam_equals_keras_adam_and_skips_folds_without_an_update():
     rng = np.random.default_rng(2)
     start = rng.normal(size=(3, 4, 5)).astype(np.float32)
     gradients = [rng.normal(size=start.shape).astype(np.float32) for _ in range(3)]
-    updates = [np.array(u, np.float32) for u in ([1, 1, 1], [1, 0, 1], [1, 1, 0])]
+    updates = [np.array(u, np.float32) for u in ([1, 0, 1], [1, 1, 1], [1, 1, 0])]  # fold 1 skips step 1
     adam = StackedAdam(0.01)
     variable, m, v = (tf.constant(start), tf.zeros_like(start), tf.zeros_like(start))
     steps = np.zeros(3, np.float32)
