@@ -145,6 +145,14 @@ def small_model_results() -> dict[str, tuple[str, dict]]:
     return {method: chosen[method] for method in SMALL_MODEL_NAMES if method in chosen}
 
 
+def _by_file(chosen: dict[str, tuple[str, dict]]) -> dict[str, tuple[dict, list[str]]]:
+    """File name -> (its document, the methods shown from it)."""
+    files: dict[str, tuple[dict, list[str]]] = {}
+    for method, (name, document) in chosen.items():
+        files.setdefault(name, (document, []))[1].append(method)
+    return files
+
+
 def _small_model_cell(method: str, result: dict, key: str) -> str:
     engine, settings = result["engine"], result["settings"]
     if key == "head":
@@ -182,7 +190,8 @@ def small_models() -> str:
     """The fold-parallel engine's benchmark against the issue's targets (every number from results/bench)."""
     import sys
 
-    sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ is not installed
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ is not installed
     from benchmarks.small_model_loso import TARGETS, targets_met
 
     chosen = small_model_results()
@@ -192,8 +201,7 @@ def small_models() -> str:
     lines = [
         "`benchmarks/small_model_loso.py` (per-fold loops timed on a few folds and epochs and scaled to 68 folds): "
         + "; ".join(
-            _small_model_source(name, document, [m for m, (n, _) in chosen.items() if n == name])
-            for name, document in {name: document for name, document in chosen.values()}.items()
+            _small_model_source(name, document, methods) for name, (document, methods) in _by_file(chosen).items()
         )
         + ".",
         "",
@@ -369,13 +377,19 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), text)
 
 
+BLOCKS = {"demo-table5": demo_table5, "compute": compute, "small-models": small_models}  # README block -> maker
+
+
+def regenerate(text: str) -> str:
+    """``text`` (the README) with every generated block made anew from results/."""
+    for name, make in BLOCKS.items():
+        text = replace_block(text, name, make())
+    return text
+
+
 def main():
     readme = REPO_ROOT / "README.md"
-    text = readme.read_text()
-    text = replace_block(text, "demo-table5", demo_table5())
-    text = replace_block(text, "compute", compute())
-    text = replace_block(text, "small-models", small_models())
-    readme.write_text(text)
+    readme.write_text(regenerate(readme.read_text()))
     print(f"updated {readme}")
 
 
