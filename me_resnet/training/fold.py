@@ -35,7 +35,13 @@ from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.models.registry import build_model
 from me_resnet.training.augment import augment_4x, whole_dataset_augmentation
 from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, standardise
-from me_resnet.training.compiled import FoldFocalLoss, cache_key, compiled_model
+from me_resnet.training.compiled import (
+    FoldFocalLoss,
+    cache_key,
+    compiled_model,
+    seed_random_generators,
+    will_reuse,
+)
 from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import class_alpha, focal_loss
 
@@ -233,7 +239,8 @@ def train_fold(
     "none"``). Adam(``learning_rate``), ``batch_size``, ``epochs``, focal loss
     (eq. 15) with alpha from the training labels or plain cross-entropy,
     ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
-    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible;
+    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible
+    (``me_resnet.training.compiled.seed_random_generators``);
     ``config.deterministic`` also selects the backend's deterministic ops
     (``me_resnet.training.determinism``).
     ``callbacks`` are extra Keras callbacks for ``fit`` (e.g. benchmark timers).
@@ -276,7 +283,10 @@ def train_fold(
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
-        keras.utils.set_random_seed(config.seed)
+        key = None
+        if build_fn is default_build_fn:  # same model every fold: trace its steps once per process
+            key = cache_key(model_name, X_fit.shape[1:], config, alpha is not None)
+        seed_random_generators(config.seed, reusing=key is not None and will_reuse(key))
         use_deterministic_ops(config.deterministic)
 
         def build():
@@ -294,8 +304,7 @@ def train_fold(
             )
             return loss
 
-        if build_fn is default_build_fn:  # same model every fold: trace its steps once per process
-            key = cache_key(model_name, X_fit.shape[1:], config, alpha is not None)
+        if key is not None:
             model, reused = compiled_model(key, build, compile_model, alpha)
         else:
             model, reused = build(), False

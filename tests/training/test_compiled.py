@@ -67,3 +67,33 @@ def test_fold_focal_loss_equals_keras_focal_loss_and_takes_new_alpha():
     assert float(loss(y_true, y_pred)) == pytest.approx(float(focal_loss([0.5, 0.3, 0.2])(y_true, y_pred)), rel=1e-6)
     with pytest.raises(ValueError, match="shape"):
         loss.set_alpha([1.0])
+
+
+def test_reseeding_a_reused_fold_keeps_tensorflow_kernel_caches(monkeypatch):
+    """tf.random.set_seed clears TensorFlow's kernel caches (a reused demo fold's first step then took ~3 s);
+    a reused fold with an unchanged seed must not clear them, and seeds everything else as set_random_seed does."""
+    import random
+
+    import keras
+    from keras.src.utils import rng_utils
+    from tensorflow.python.eager import context
+
+    shape, config = CASES["ststnet"]
+    first_fold, second_fold = _folds(tiny_features(shape=shape))
+    clears = []
+    original = context.pywrap_tfe.TFE_ContextClearCaches
+    monkeypatch.setattr(context.pywrap_tfe, "TFE_ContextClearCaches", lambda h: clears.append(1) or original(h))
+    reuse_compiled_models(True)
+    train_fold(*first_fold, config)
+    before = len(clears)
+    assert before >= 1  # the build's seeding cleared them: the counter sees the call
+    train_fold(*second_fold, config)
+    assert len(clears) == before
+
+    keras.utils.set_random_seed(config.seed)
+    expected = (random.random(), float(np.random.random_sample()))
+    compiled.seed_random_generators(config.seed, reusing=True)
+    assert (random.random(), float(np.random.random_sample())) == expected
+    assert rng_utils.get_random_seed() == config.seed
+    compiled.seed_random_generators(config.seed + 1, reusing=True)  # another seed: TensorFlow is re-seeded
+    assert context.global_seed() == config.seed + 1
