@@ -21,6 +21,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -161,15 +162,21 @@ def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.
         "--no-pretraining", action="store_true", help="train from scratch (a deviation from the paper)"
     )
     parallel = parser.add_argument_group(
-        "executor", "where LOSO folds train (docs/ray.md); results do not depend on it"
+        "executor",
+        "where LOSO folds train (docs/ray.md); a fold's result depends only on its thread count "
+        "(--cpus-per-fold; a pool worker has 1 unless given)",
     )
     parallel.add_argument(
         "--executor",
         choices=["auto", *EXECUTORS],
         default="auto",
         help="local: one fold after another in this process; process: the same, each fold in a fresh "
-        "child process (returns TensorFlow's retained memory; the default except with --demo / "
-        "--profile demo, where auto = local); ray: every fold a Ray task",
+        "child process (returns TensorFlow's retained memory; auto's choice for the paper profile); "
+        "pool: --pool-workers long-lived processes train folds side by side, 1 thread each by default (auto's "
+        "choice with --demo / --profile demo on 2+ cores); ray: every fold a Ray task",
+    )
+    parallel.add_argument(
+        "--pool-workers", type=int, help="--executor pool: worker processes (default: cores // --cpus-per-fold)"
     )
     parallel.add_argument(
         "--engine",
@@ -221,6 +228,14 @@ def config_from_flags(parser: argparse.ArgumentParser, profile: str, extra: list
     return dataclasses.replace(base, **overrides), set(overrides)
 
 
+def auto_executor(profile: str) -> str:
+    """``--executor auto``: a fresh process per fold for the paper profile (TensorFlow keeps memory per
+    model); two single-thread workers side by side for the demo's small folds where there are 2+ cores."""
+    if profile != "demo":
+        return "process"
+    return "pool" if (os.cpu_count() or 1) >= 2 else "local"
+
+
 def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_data=True) -> Context:
     """Parse flags; resolve the config, the dataset roots, the executor and the output dir.
 
@@ -240,8 +255,10 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     executor, engine = None, getattr(args, "engine", "auto")
     if hasattr(args, "executor"):
         try:  # before any data work: --executor ray without Ray fails here, with the pip command
-            name = args.executor if args.executor != "auto" else ("local" if profile == "demo" else "process")
-            executor = make_executor(name, args.ray_address, args.cpus_per_fold, args.gpus_per_fold, engine=engine)
+            name = args.executor if args.executor != "auto" else auto_executor(profile)
+            executor = make_executor(
+                name, args.ray_address, args.cpus_per_fold, args.gpus_per_fold, engine=engine, workers=args.pool_workers
+            )
         except (ValueError, ImportError) as error:
             parser.error(str(error))
     folds = parse_folds(getattr(args, "folds", None))

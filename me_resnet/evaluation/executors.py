@@ -1,5 +1,6 @@
 """Who runs the LOSO folds: this process (``LocalExecutor``), a fresh child process per fold
-(``ProcessExecutor``) or Ray tasks (``RayExecutor``).
+(``ProcessExecutor``), a few long-lived child processes at once (``PoolExecutor``) or Ray
+tasks (``RayExecutor``).
 
 A fold is a pure function of (features, fold index, config) → fold file
 (``runner.run_fold``, SPEC §6), so folds of one run, or of every run of a sweep
@@ -16,6 +17,12 @@ about +500 MB per ``keras.applications.ResNet50`` training call and +117 MB per
 demo ME-ResNet fold, while a process per fold keeps the parent flat;
 ``results/bench/fold_memory.json``; keras-team/keras#17458). A paper-profile LOSO of 24-28 folds in one process
 would run out of memory; a child process gives it all back when it exits.
+
+Why a pool (the demo default): a demo ME-ResNet fold (batch 4) runs as fast on one
+thread as on two (TensorFlow's small 3D convolutions do not split well), so two
+single-thread workers train two folds in about the time of one (``--executor pool``,
+docs/fold_parallel.md). Each worker keeps its traced model between folds
+(``me_resnet.training.compiled``), so it pays TensorFlow's tracing once.
 
 Ray is optional (``pip install -e '.[ray]'``): nothing here imports it until a
 ``RayExecutor`` runs jobs. See docs/ray.md for a multi-machine cluster.
@@ -43,7 +50,7 @@ QUIET_SETUP_HOOK = "me_resnet.utils.quiet.import_backend_quietly"  # Ray workers
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("local", "process", "ray")
+EXECUTORS = ("local", "process", "pool", "ray")
 RAY_MISSING = (
     "--executor ray needs Ray, which is not installed in this environment ({error}); install the optional "
     "extra with: pip install -e '.[ray]'   (or: pip install 'ray[default]>=2.9')"
@@ -119,13 +126,98 @@ class ProcessExecutor(LocalExecutor):
                 ) from error
 
 
+class PoolExecutor:
+    """Folds on ``workers`` long-lived child processes at once (``spawn``), ``threads`` TensorFlow threads each.
+
+    A worker keeps its compiled model from fold to fold (one tracing per worker)
+    and the memory TensorFlow keeps per fold (~120 MB per demo ME-ResNet fold;
+    use ``ProcessExecutor`` for large models). The fold files are written by the
+    workers exactly as by the local loop, so a fold's file equals the one
+    ``LocalExecutor(threads)`` writes, byte for byte. A failed fold does not stop
+    the others; ``FoldsFailedError`` names it once all have finished.
+    ``worker_threads`` pins the workers only: the fold-parallel engine, which
+    trains small models in this process, keeps its default thread count.
+    """
+
+    parallel = True
+
+    def __init__(self, workers: int | None = None, threads: int = 1):
+        if int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads!r}")
+        self.worker_threads = int(threads)
+        self.workers = max(1, (os.cpu_count() or 1) // self.worker_threads) if workers is None else int(workers)
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers!r}")
+
+    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        from tqdm.auto import tqdm
+
+        if not jobs:
+            return []
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
+        outcomes, failures = [None] * len(jobs), []
+        workers = min(self.workers, len(jobs))
+        where = f"{workers} workers x {self.worker_threads} thread(s)"
+        bar = tqdm(total=len(jobs), disable=not progress, unit="fold", desc=where)
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_pool_worker,
+            initargs=(self.worker_threads,),
+        )
+        try:
+            pending = {pool.submit(_run_job, job): position for position, job in enumerate(jobs)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    position = pending.pop(future)
+                    job = jobs[position]
+                    try:
+                        table, info = future.result()
+                    except Exception as error:  # a failed fold must not lose the others: they keep running
+                        if isinstance(error, BrokenProcessPool):
+                            error = RuntimeError("its worker process died without an exception (killed, e.g. OOM)")
+                        log.error("pool: fold %d (%s) of %s failed: %s", job.fold, job.group, job.run_dir, error)
+                        failures.append((job, error))
+                    else:
+                        outcomes[position] = (table, info)
+                        bar.set_postfix_str(job.group)
+                    bar.update()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
+        pool.shutdown(wait=True)
+        if failures:
+            job, error = failures[0]
+            raise FoldsFailedError(
+                f"{len(failures)} of {len(jobs)} folds failed; first: fold {job.fold} ({job.group}) of "
+                f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume."
+            ) from error
+        return outcomes
+
+
+def _start_pool_worker(threads: int) -> None:
+    """Pool worker start-up: pin the thread counts before TensorFlow loads, then load Keras quietly."""
+    pin_threads(threads)
+    import_backend_quietly()
+
+
 def _run_job(job: FoldJob) -> tuple[pd.DataFrame, dict]:
     """Child-process body of ``ProcessExecutor``: one fold, which process trained it and its peak memory."""
     import resource
 
     table, info = job.run()
     return table, dict(
-        info, pid=os.getpid(), peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        info,
+        pid=os.getpid(),
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        threads=int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0)) or "default",
     )
 
 
@@ -322,18 +414,24 @@ def make_executor(
     cpus_per_fold: float | None = None,
     gpus_per_fold: float = 0.0,
     engine: str = "auto",
+    workers: int | None = None,
 ):
-    """The executor named by ``--executor`` (``local`` | ``process`` | ``ray``) with its options.
+    """The executor named by ``--executor`` (``local`` | ``process`` | ``pool`` | ``ray``) with its options.
 
-    ``cpus_per_fold`` None: all cores for the local loop, 1 per Ray task.
+    ``cpus_per_fold`` None: all cores for the local loop, 1 per pool worker and per Ray task;
+    ``workers``: pool processes (None: cores // threads).
     ``engine`` (``--engine``: ``auto`` | ``fold-parallel`` | ``per-fold``) is kept as the
     executor's ``engine`` attribute: how the folds of one run are trained.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
-    if name in ("local", "process"):
-        if address is not None or gpus_per_fold:
-            raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
+    if workers is not None and name != "pool":
+        raise ValueError("--pool-workers needs --executor pool")
+    if name in ("local", "process", "pool") and (address is not None or gpus_per_fold):
+        raise ValueError("--ray-address / --gpus-per-fold need --executor ray")
+    if name == "pool":
+        executor = PoolExecutor(workers=workers, threads=1 if cpus_per_fold is None else max(1, int(cpus_per_fold)))
+    elif name in ("local", "process"):
         executor = LocalExecutor if name == "local" else ProcessExecutor
         executor = executor(threads=None if cpus_per_fold is None else max(1, int(cpus_per_fold)))
     elif name == "ray":
@@ -351,6 +449,7 @@ __all__ = [
     "EXECUTORS",
     "FoldsFailedError",
     "LocalExecutor",
+    "PoolExecutor",
     "ProcessExecutor",
     "RayExecutor",
     "make_executor",

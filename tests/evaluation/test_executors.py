@@ -8,7 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor, make_executor, require_ray
+from me_resnet.evaluation.executors import (
+    LocalExecutor,
+    PoolExecutor,
+    ProcessExecutor,
+    make_executor,
+    require_ray,
+)
 from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.runner import LosoRun
 from tests.support.tiny import FAST, tiny_build, tiny_features
@@ -165,6 +171,55 @@ def _die(job):
     os._exit(9)  # what the kernel's OOM killer looks like from the parent
 
 
+def _ststnet_run(root: Path) -> LosoRun:
+    """A registry model (its traced steps are kept between a worker's folds), 3 folds of tiny clips."""
+    config = dataclasses.replace(FAST, model="ststnet", epochs=2, batch_size=8, augment=False)
+    return LosoRun(tiny_features(subjects=3, shape=(8, 8, 3)), "ststnet", config, root)
+
+
+def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
+    """Two single-thread workers, each reusing its model across folds, write the fold files that one
+    single-thread worker training the 3 folds in turn writes."""
+    side_by_side = _ststnet_run(tmp_path / "pool")
+    outcomes = PoolExecutor(workers=2, threads=1).run(side_by_side.jobs, progress=False)
+    in_turn = _ststnet_run(tmp_path / "in_turn")
+    sequential = PoolExecutor(workers=1, threads=1).run(in_turn.jobs, progress=False)
+    assert len({info["pid"] for _, info in outcomes}) == 2 and os.getpid() not in {i["pid"] for _, i in outcomes}
+    assert len({info["pid"] for _, info in sequential}) == 1
+    assert {info["threads"] for _, info in outcomes + sequential} == {1}
+    pd.testing.assert_frame_equal(side_by_side.finish(outcomes), in_turn.finish(sequential))
+    assert fold_files(tmp_path / "pool") == fold_files(tmp_path / "in_turn")
+
+
+def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
+    from me_resnet.evaluation import executors
+
+    run = LosoRun(tiny_features(subjects=3), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
+    monkeypatch.setattr(executors, "_run_job", _fail_fold_one)  # pickled by reference: the workers import it
+    with pytest.raises(
+        executors.FoldsFailedError, match=r"1 of 3 folds failed; first: fold 1 \(casme2/001\).*bad clip"
+    ):
+        PoolExecutor(workers=2).run(run.jobs, progress=False)
+    assert sorted(path.name[:8] for path in (tmp_path / "run").glob("fold_*.csv")) == ["fold_000", "fold_002"]
+
+
+def test_pool_names_the_folds_of_a_dead_worker(tmp_path, monkeypatch):
+    from me_resnet.evaluation import executors
+
+    run = LosoRun(tiny_features(subjects=2), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
+    monkeypatch.setattr(executors, "_run_job", _die)
+    with pytest.raises(executors.FoldsFailedError, match=r"2 of 2 folds failed.*died.*rerun to resume"):
+        PoolExecutor(workers=1).run(run.jobs, progress=False)
+
+
+def _fail_fold_one(job):
+    from me_resnet.evaluation.executors import _run_job  # the worker's own module is not patched
+
+    if job.fold == 1:
+        raise ValueError("bad clip")
+    return _run_job(job)
+
+
 def test_executor_options_are_checked():
     with pytest.raises(ValueError, match="need --executor ray"):
         make_executor("local", gpus_per_fold=1)
@@ -173,6 +228,13 @@ def test_executor_options_are_checked():
     assert make_executor("local").threads is None and make_executor("local", cpus_per_fold=2).threads == 2
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         LocalExecutor(threads=0)
+    pool = make_executor("pool", workers=3)
+    assert isinstance(pool, PoolExecutor) and pool.workers == 3 and pool.worker_threads == 1
+    assert make_executor("pool", cpus_per_fold=2).worker_threads == 2
+    with pytest.raises(ValueError, match="--pool-workers needs --executor pool"):
+        make_executor("local", workers=2)
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        PoolExecutor(workers=0)
 
 
 @needs_ray
@@ -183,14 +245,19 @@ def test_ray_executor_options_are_checked():
     assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"]
 
 
-def test_cli_flags_build_the_executor(tmp_path):
+def test_cli_flags_build_the_executor(tmp_path, monkeypatch):
     from me_resnet.cli import common as cli
 
     parser = cli.make_parser("test", "test")
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
     assert isinstance(ctx.executor, ProcessExecutor) and ctx.executor.threads is None  # paper profile: all cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
-    assert type(ctx.executor) is LocalExecutor  # demo folds are small: no process start-up per fold
+    assert isinstance(ctx.executor, PoolExecutor)  # demo folds: two single-thread workers side by side
+    assert ctx.executor.workers == 2 and ctx.executor.worker_threads == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
+    assert type(ctx.executor) is LocalExecutor  # one core: no pool
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--executor", "local"], needs_data=False)
     assert type(ctx.executor) is LocalExecutor
     with pytest.raises(SystemExit):
