@@ -4,6 +4,7 @@
     python benchmarks/op_profile.py --batch-size 32  # the paper's batch
     python benchmarks/op_profile.py --inter-op-threads 1  # ops one at a time: clean per-op rates
     python benchmarks/op_profile.py --quick          # tiny model, seconds (what the test runs)
+    python benchmarks/op_profile.py --demo --batch-size 4 --steps 10  # the demo ME-ResNet, as make demo trains it
 
 Traces ``model.train_on_batch`` with TensorFlow's profiler, reads the XSpace file
 it writes and sums the executed TensorFlow op time by *group*: conv forward,
@@ -35,6 +36,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.model_throughput import _setup, matmul_peak_gflops  # noqa: E402
+from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.models.cbam import CBAM  # noqa: E402
 from me_resnet.models.flops import count_layer_flops  # noqa: E402
 from me_resnet.models.registry import build_model  # noqa: E402
@@ -201,9 +203,12 @@ def summarise(events, model: keras.Model, batch_size: int, steps: int, peak_gflo
     }
 
 
-def _build(quick: bool, precision: str):
-    """The ME-ResNet that model_throughput.py measures (same profile and input), compiled under ``precision``."""
-    config, input_shape = _setup(quick)
+def _build(quick: bool, precision: str, demo: bool = False):
+    """The ME-ResNet that model_throughput.py measures (same profile and input), compiled under ``precision``.
+
+    ``demo``: the demo profile's ME-ResNet on the demo input (5 flow frames of 32x32x3) instead.
+    """
+    config, input_shape = (get_profile("demo"), (5, 32, 32, 3)) if demo else _setup(quick)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -215,13 +220,13 @@ def _build(quick: bool, precision: str):
     return model, tuple(input_shape)
 
 
-def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32", trace_dir=None) -> dict:
+def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32", trace_dir=None, demo=False) -> dict:
     """Trace ``steps`` training steps (after two warm-up steps) and summarise them."""
     import tensorflow as tf
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"op_profile reads TensorFlow profiler traces; KERAS_BACKEND is {keras.backend.backend()!r}")
-    model, input_shape = _build(quick, precision)
+    model, input_shape = _build(quick, precision, demo)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size,) + input_shape).astype("float32")
     y = keras.utils.to_categorical(rng.integers(0, 3, batch_size), 3)
@@ -245,7 +250,7 @@ def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32
     summary = summarise(events, model, batch_size, steps, peak)
     wall = float(np.median(walls))
     return {
-        "profile": "quick" if quick else "paper",
+        "profile": "demo" if demo else "quick" if quick else "paper",
         "input_shape": list(input_shape),
         "batch_size": batch_size,
         "precision": precision,
@@ -269,6 +274,7 @@ def profile_training_step(quick=False, batch_size=8, steps=1, precision="float32
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny model (4,32,32,3), 1-block stages")
+    parser.add_argument("--demo", action="store_true", help="the demo profile's ME-ResNet on (5,32,32,3)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=1, help="profiled steps (after 2 warm-up steps)")
     parser.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16"])
@@ -287,10 +293,11 @@ def main(argv=None) -> None:
     if args.batch_size < 1 or args.steps < 1:
         parser.error(f"--batch-size and --steps must be >= 1, got {args.batch_size} and {args.steps}")
     load_before = os.getloadavg()
-    document = profile_training_step(args.quick, args.batch_size, args.steps, args.precision)
+    document = profile_training_step(args.quick, args.batch_size, args.steps, args.precision, demo=args.demo)
     document["load_average_before_after"] = [round(v, 2) for v in load_before + os.getloadavg()]
     suffix = (
         ("_quick" if args.quick else "")
+        + ("_demo" if args.demo else "")
         + ("" if args.precision == "float32" else f"_{args.precision}")
         + ("" if args.batch_size == 8 else f"_batch{args.batch_size}")
         + (f"_interop{args.inter_op_threads}" if args.inter_op_threads else "")
