@@ -129,7 +129,9 @@ class ProcessExecutor(LocalExecutor):
 class PoolExecutor:
     """Folds on ``workers`` long-lived child processes at once (``spawn``), ``threads`` TensorFlow threads each.
 
-    A worker keeps its compiled model from fold to fold (one tracing per worker)
+    The workers live until ``close`` (or the end of this process), so the next
+    ``run`` of a script (another method, another sweep value) reuses them. A worker
+    keeps its compiled model from fold to fold (one tracing per worker and model)
     and the memory TensorFlow keeps per fold (~120 MB per demo ME-ResNet fold;
     use ``ProcessExecutor`` for large models). The fold files are written by the
     workers exactly as by the local loop, so a fold's file equals the one
@@ -148,27 +150,41 @@ class PoolExecutor:
         self.workers = max(1, (os.cpu_count() or 1) // self.worker_threads) if workers is None else int(workers)
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers!r}")
+        self._pool = None  # kept between run() calls: a script's next LOSO reuses the started workers
+
+    def _workers_pool(self):
+        """The process pool, started on first use (workers spawn as jobs arrive) and kept until ``close``."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_start_pool_worker,
+                initargs=(self.worker_threads,),
+            )
+        return self._pool
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the worker processes (a later ``run`` starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool = None
 
     def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         from tqdm.auto import tqdm
 
         if not jobs:
             return []
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
-        outcomes, failures = [None] * len(jobs), []
-        workers = min(self.workers, len(jobs))
-        where = f"{workers} workers x {self.worker_threads} thread(s)"
+        outcomes, failures, broken = [None] * len(jobs), [], False
+        where = f"{min(self.workers, len(jobs))} workers x {self.worker_threads} thread(s)"
         bar = tqdm(total=len(jobs), disable=not progress, unit="fold", desc=where)
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_start_pool_worker,
-            initargs=(self.worker_threads,),
-        )
+        pool = self._workers_pool()
         try:
             pending = {pool.submit(_run_job, job): position for position, job in enumerate(jobs)}
             while pending:
@@ -180,6 +196,7 @@ class PoolExecutor:
                         table, info = future.result()
                     except Exception as error:  # a failed fold must not lose the others: they keep running
                         if isinstance(error, BrokenProcessPool):
+                            broken = True
                             error = RuntimeError("its worker process died without an exception (killed, e.g. OOM)")
                         log.error("pool: fold %d (%s) of %s failed: %s", job.fold, job.group, job.run_dir, error)
                         failures.append((job, error))
@@ -188,11 +205,12 @@ class PoolExecutor:
                         bar.set_postfix_str(job.group)
                     bar.update()
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            self.close(wait=False)
             raise
         finally:
             bar.close()
-        pool.shutdown(wait=True)
+        if broken:
+            self.close(wait=False)  # a broken pool takes no more jobs: the next run starts new workers
         if failures:
             job, error = failures[0]
             raise FoldsFailedError(

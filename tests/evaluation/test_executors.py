@@ -179,16 +179,24 @@ def _ststnet_run(root: Path) -> LosoRun:
 
 def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
     """Two single-thread workers, each reusing its model across folds, write the fold files that one
-    single-thread worker training the 3 folds in turn writes."""
-    side_by_side = _ststnet_run(tmp_path / "pool")
-    outcomes = PoolExecutor(workers=2, threads=1).run(side_by_side.jobs, progress=False)
-    in_turn = _ststnet_run(tmp_path / "in_turn")
-    sequential = PoolExecutor(workers=1, threads=1).run(in_turn.jobs, progress=False)
-    assert len({info["pid"] for _, info in outcomes}) == 2 and os.getpid() not in {i["pid"] for _, i in outcomes}
+    single-thread worker training the 3 folds in turn writes; a second run reuses the started workers."""
+    pool, single = PoolExecutor(workers=2, threads=1), PoolExecutor(workers=1, threads=1)
+    try:
+        side_by_side = _ststnet_run(tmp_path / "pool")
+        outcomes = pool.run(side_by_side.jobs, progress=False)
+        in_turn = _ststnet_run(tmp_path / "in_turn")
+        sequential = single.run(in_turn.jobs, progress=False)
+        again = pool.run(_ststnet_run(tmp_path / "again").jobs, progress=False)
+    finally:
+        pool.close()
+        single.close()
+    pids = {info["pid"] for _, info in outcomes}
+    assert len(pids) == 2 and os.getpid() not in pids
     assert len({info["pid"] for _, info in sequential}) == 1
+    assert {info["pid"] for _, info in again} <= pids  # the same workers, no new start-up
     assert {info["threads"] for _, info in outcomes + sequential} == {1}
     pd.testing.assert_frame_equal(side_by_side.finish(outcomes), in_turn.finish(sequential))
-    assert fold_files(tmp_path / "pool") == fold_files(tmp_path / "in_turn")
+    assert fold_files(tmp_path / "pool") == fold_files(tmp_path / "in_turn") == fold_files(tmp_path / "again")
 
 
 def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
@@ -196,10 +204,12 @@ def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
 
     run = LosoRun(tiny_features(subjects=3), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
     monkeypatch.setattr(executors, "_run_job", _fail_fold_one)  # pickled by reference: the workers import it
+    pool = PoolExecutor(workers=2)
     with pytest.raises(
         executors.FoldsFailedError, match=r"1 of 3 folds failed; first: fold 1 \(casme2/001\).*bad clip"
     ):
-        PoolExecutor(workers=2).run(run.jobs, progress=False)
+        pool.run(run.jobs, progress=False)
+    pool.close()
     assert sorted(path.name[:8] for path in (tmp_path / "run").glob("fold_*.csv")) == ["fold_000", "fold_002"]
 
 
@@ -208,8 +218,10 @@ def test_pool_names_the_folds_of_a_dead_worker(tmp_path, monkeypatch):
 
     run = LosoRun(tiny_features(subjects=2), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
     monkeypatch.setattr(executors, "_run_job", _die)
+    pool = PoolExecutor(workers=1)
     with pytest.raises(executors.FoldsFailedError, match=r"2 of 2 folds failed.*died.*rerun to resume"):
-        PoolExecutor(workers=1).run(run.jobs, progress=False)
+        pool.run(run.jobs, progress=False)
+    assert pool._pool is None  # the broken pool was dropped: a rerun starts new workers
 
 
 def _fail_fold_one(job):
