@@ -211,13 +211,18 @@ class PoolExecutor:
             bar.close()
         if broken:
             self.close(wait=False)  # a broken pool takes no more jobs: the next run starts new workers
-        if failures:
-            job, error = failures[0]
-            raise FoldsFailedError(
-                f"{len(failures)} of {len(jobs)} folds failed; first: fold {job.fold} ({job.group}) of "
-                f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume."
-            ) from error
+        raise_failures(failures, len(jobs))
         return outcomes
+
+
+def raise_failures(failures: list, total: int) -> None:
+    """``FoldsFailedError`` naming the first of ``failures`` ((job, error) pairs) of ``total`` folds, if any."""
+    if failures:
+        job, error = failures[0]
+        raise FoldsFailedError(
+            f"{len(failures)} of {total} folds failed; first: fold {job.fold} ({job.group}) of "
+            f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume."
+        ) from error
 
 
 def _start_pool_worker(threads: int) -> None:
@@ -367,12 +372,7 @@ class RayExecutor:
             raise
         finally:
             bar.close()
-        if failures:
-            job, error = failures[0]
-            raise FoldsFailedError(
-                f"{len(failures)} of {len(jobs)} folds failed; first: fold {job.fold} ({job.group}) of "
-                f"{job.run_dir}: {error}. Finished folds are saved: rerun to resume."
-            ) from error
+        raise_failures(failures, len(jobs))
         return outcomes
 
 
