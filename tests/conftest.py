@@ -11,6 +11,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two pytest-xdist w
     from me_resnet.utils.paths import cache_root
 
     os.environ["ME_RESNET_CACHE"] = str(cache_root() / f"pytest-{os.environ['PYTEST_XDIST_WORKER']}")
+    # one TensorFlow/OpenMP thread per worker (before TensorFlow starts; subprocesses inherit it): two workers
+    # with all-core thread pools each oversubscribe the CI machine's 2 cores, and the tests' tiny models gain
+    # nothing from a second thread. Set TF_NUM_INTRAOP_THREADS yourself to override.
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_ANNOTATIONS = REPO_ROOT.parent / "shared" / "real-annotations"

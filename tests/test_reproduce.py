@@ -18,6 +18,9 @@ from me_resnet.reporting import paper
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--epochs", "1", "--num_frames", "3", "--folds", "0", "--bootstrap_resamples", "20"]
+# the scripts' own loop instead of the demo default's two pool workers (each a TensorFlow start-up): CI
+# time. test_table5_demo_writes_every_dataset_beside_the_paper keeps the default executor.
+LOCAL = ["--executor", "local"]
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +119,7 @@ def test_table5_baselines_rows_are_labelled_with_their_protocol(cache, tmp_path)
             "--run-dir",
             str(tmp_path / "runs"),
             *TINY,
+            *LOCAL,
         ],
         cache,
     )
@@ -135,7 +139,8 @@ def test_table5_baselines_rows_are_labelled_with_their_protocol(cache, tmp_path)
 def test_sweeps_write_one_row_per_value_and_dataset(script, values, column, cache, tmp_path):
     out = tmp_path / column
     datasets = ["casme2", "samm"]  # two of three: every sweep point re-extracts features and trains a fold per dataset
-    args = ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), "--datasets", *datasets, *TINY, *values]
+    args = ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), "--datasets", *datasets, *TINY, *LOCAL]
+    args += values
     run_script(script, args, cache)
     metrics = pd.read_csv(out / "metrics.csv")
     assert sorted(set(metrics[column])) == sorted(float(v) for v in values[1:])
@@ -147,7 +152,8 @@ def test_sweeps_write_one_row_per_value_and_dataset(script, values, column, cach
 
 def test_fig11_runs_the_four_methods_on_casme2(cache, tmp_path):
     out = tmp_path / "fig11"
-    run_script("fig11_ablation.py", ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY], cache)
+    args = ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY, *LOCAL]
+    run_script("fig11_ablation.py", args, cache)
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["method"]) == list(paper.FIG11)
     assert set(metrics["dataset"]) == {"casme2"}
@@ -159,7 +165,7 @@ def test_protocol_leakage_compares_val_and_test_monitors(cache, tmp_path):
     out = tmp_path / "leak"
     run_script(
         "protocol_leakage.py",
-        ["--demo", "--methods", "off_apexnet", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY],
+        ["--demo", "--methods", "off_apexnet", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY, *LOCAL],
         cache,
     )
     metrics = pd.read_csv(out / "metrics.csv")

@@ -56,17 +56,25 @@ def fold_files(run_dir: Path) -> dict[str, bytes]:
 
 
 def test_ray_sweep_equals_sequential(ray_executor, tmp_path):
+    from me_resnet.evaluation.executors import RayExecutor
+
     sequential = run_all(demo_sweep(tmp_path / "local"), LocalExecutor(), progress=False)
-    on_ray = run_all(demo_sweep(tmp_path / "ray"), ray_executor, progress=False)
+    # worker processes kept between folds (each fresh one is a TensorFlow start-up: CI time); the other Ray
+    # tests use the default, a fresh process per fold
+    reusing = RayExecutor(cpus_per_fold=1, fresh_process_per_fold=False, env_vars=ray_executor.env_vars)
+    on_ray = run_all(demo_sweep(tmp_path / "ray"), reusing, progress=False)
     assert len(on_ray) == len(sequential) == 3
     for local_table, ray_table in zip(sequential, on_ray):
         pd.testing.assert_frame_equal(ray_table, local_table, check_exact=True)
     assert not sequential[0].equals(sequential[1])  # the swept value matters, so equality above means something
+    pids = set()
     for run_dir in sorted((tmp_path / "local").iterdir()):
         assert fold_files(tmp_path / "ray" / run_dir.name) == fold_files(run_dir)  # byte-identical fold files
         manifest = json.loads((tmp_path / "ray" / run_dir.name / "manifest.json").read_text())
         assert manifest["status"] == "finished" and len(manifest["folds"]) == 3
         assert all("node" in info and not info["resumed"] for info in manifest["folds"].values())
+        pids |= {info["pid"] for info in manifest["folds"].values()}
+    assert len(pids) < 9  # 9 folds, fewer processes: workers were reused
 
 
 @pytest.fixture(scope="module")
