@@ -58,17 +58,17 @@ VARIANTS = {
 }
 
 
-def demo_runs():
+def demo_runs(profile=DEMO):
     """One LOSO run per demo dataset: the demo ME-ResNet's features and config, as ``table5.py --demo``."""
     root = ensure_demo_data()
-    loaded = load_records({name: root / name for name in DATASETS}, DEMO)
-    features, config = method_features(loaded, "me_resnet", DEMO, demo=True, workers=1)
+    loaded = load_records({name: root / name for name in DATASETS}, profile)
+    features, config = method_features(loaded, "me_resnet", profile, demo=True, workers=1)
     return [LosoRun(part, "me_resnet", config) for part in loso_scopes(features, config.loso_scope).values()], config
 
 
-def measure(name: str) -> dict:
-    runs, config = demo_runs()
-    executor = VARIANTS[name][1]()
+def measure(name: str, profile=DEMO, executor=None) -> dict:
+    runs, config = demo_runs(profile)
+    executor = executor or VARIANTS[name][1]()
     jobs = [job for run in runs for job in run.jobs]
     started = time.perf_counter()
     outcomes = executor.run(jobs, progress=True)  # the per-fold loop: what run_all hands a ME-ResNet run
@@ -77,7 +77,7 @@ def measure(name: str) -> dict:
     predictions = pd.concat([run.finish([next(done) for _ in run.jobs]) for run in runs], ignore_index=True)
     metrics = compute_metrics(predictions, bootstrap_resamples=0)
     return {
-        "executor": VARIANTS[name][0],
+        "executor": VARIANTS[name][0] if name in VARIANTS else name,
         "folds": len(jobs),
         "wall_seconds": round(wall, 1),
         "uf1": {row.dataset: round(float(row.uf1), 4) for row in metrics.itertuples()},

@@ -74,3 +74,16 @@ def test_demo_model_step_measures_a_tiny_model():
     assert set(result["targets_met"]) == set(result["targets"])
     with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         measure(tiny, steps=0)
+
+
+def test_demo_quality_summary_is_mean_and_sd_over_seeds():
+    from benchmarks.demo_quality import summarise
+
+    per_seed = {
+        str(seed): {"one_thread": {"uf1": {"casme2": uf1, "composite": 1 - uf1}, "wall_seconds": 10.0 * (seed + 1)}}
+        for seed, uf1 in enumerate([0.5, 0.7, 0.9])
+    }
+    summary = summarise(per_seed)
+    assert set(summary) == {"one_thread"} and summary["one_thread"]["seeds"] == 3
+    assert summary["one_thread"]["casme2"] == {"mean": 0.7, "sd": 0.2}
+    assert summary["one_thread"]["composite"]["mean"] == 0.3 and summary["one_thread"]["mean_wall_seconds"] == 20.0
