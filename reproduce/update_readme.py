@@ -88,6 +88,31 @@ def make_demo() -> str:
     return "\n".join(lines[:-1]) + "\n\n" + lines[-1] + "\n\n" + markdown_table(pd.DataFrame(rows))
 
 
+def demo_quality() -> str:
+    """The demo ME-ResNet's LOSO UF1 over seeds per executor variant (``benchmarks/demo_quality.py``)."""
+    path = RESULTS_DIR / "bench" / "demo_quality.json"
+    if not path.exists():
+        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python benchmarks/demo_quality.py`.*"
+    document = json.loads(path.read_text())
+    rows = []
+    for name, summary in document["summary"].items():
+        row = {"variant": document["variants"][name], "seeds": summary["seeds"]}
+        for dataset in ("casme2", "smic", "samm", "composite"):
+            if dataset in summary:
+                cell = summary[dataset]
+                spread = f" ± {cell['sd']:.3f}" if cell["sd"] is not None else ""
+                row[f"{dataset} UF1"] = f"{cell['mean']:.3f}{spread}"
+        row["wall (15 folds)"] = _min_sec(summary["mean_wall_seconds"])
+        rows.append(row)
+    seeds = ", ".join(document["per_seed"])
+    load = document["load_average_before_after"]
+    return (
+        f"Demo quality over seeds {seeds} (`results/bench/demo_quality.json`, `benchmarks/demo_quality.py`; "
+        f"mean ± standard deviation of the demo LOSO UF1 over seeds; load average before/after {load}):"
+        "\n\n" + markdown_table(pd.DataFrame(rows))
+    )
+
+
 def compute() -> str:
     bench = RESULTS_DIR / "bench"
     parts = targets(bench)
@@ -425,6 +450,7 @@ def replace_block(text: str, name: str, body: str) -> str:
 
 BLOCKS = {
     "make-demo": make_demo,
+    "demo-quality": demo_quality,
     "demo-table5": demo_table5,
     "compute": compute,
     "small-models": small_models,
