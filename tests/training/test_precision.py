@@ -12,7 +12,7 @@ from me_resnet.training.fold import train_fold
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 TINY = dataclasses.replace(
-    DEMO, epochs=20, batch_size=4, learning_rate=3e-3, loss="focal", seed=1, early_stop_on="none", augment=False
+    DEMO, epochs=12, batch_size=4, learning_rate=3e-3, loss="focal", seed=1, early_stop_on="none", augment=False
 )
 
 
