@@ -47,12 +47,19 @@ def demo_table5() -> str:
     )
 
 
+def _bench_document(name: str) -> dict | str:
+    """``results/bench/<name>.json`` loaded, or the README's "not produced yet" line naming its benchmark."""
+    path = RESULTS_DIR / "bench" / f"{name}.json"
+    if not path.exists():
+        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python benchmarks/{name}.py`.*"
+    return json.loads(path.read_text())
+
+
 def make_demo() -> str:
     """How long the demo main job took, and what each executor costs its LOSO (``benchmarks/demo_loso.py``)."""
-    path = RESULTS_DIR / "bench" / "demo_loso.json"
-    if not path.exists():
-        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python benchmarks/demo_loso.py`.*"
-    document = json.loads(path.read_text())
+    document = _bench_document("demo_loso")
+    if isinstance(document, str):
+        return document
     lines = []
     whole = document.get("make_demo")
     full = document["provenance"]["git_commit"]
@@ -90,10 +97,9 @@ def make_demo() -> str:
 
 def demo_quality() -> str:
     """The demo ME-ResNet's LOSO UF1 over seeds per executor variant (``benchmarks/demo_quality.py``)."""
-    path = RESULTS_DIR / "bench" / "demo_quality.json"
-    if not path.exists():
-        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python benchmarks/demo_quality.py`.*"
-    document = json.loads(path.read_text())
+    document = _bench_document("demo_quality")
+    if isinstance(document, str):
+        return document
     rows = []
     for name, summary in document["summary"].items():
         row = {"variant": document["variants"][name], "seeds": summary["seeds"]}
