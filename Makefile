@@ -22,7 +22,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 test: setup
-	$(PY) -m pytest -q -n 2 --durations=20 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=20 tests
 
 clean-demo:
 	rm -rf $${ME_RESNET_CACHE:-$$HOME/.cache/me_resnet}/demo

@@ -22,6 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_ANNOTATIONS = REPO_ROOT.parent / "shared" / "real-annotations"
 
 
+def pytest_collection_modifyitems(config, items):
+    """``slow`` tests first (a stable sort, the same on every worker): the two pytest-xdist workers start on
+    the long tests and finish together, instead of one worker running a late long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def real_annotations() -> Path:
     """The real coding sheets beside the repo (never copied into it); skip when absent."""

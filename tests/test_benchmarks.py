@@ -35,6 +35,7 @@ def test_classify_names_the_conv_direction_the_layer_and_the_optimizer():
     assert classify("adam/Mul_26", "Mul", groups, optimizer="adam_2")[0] != "optimizer (Adam)"
 
 
+@pytest.mark.slow
 def test_profile_of_a_tiny_training_step_accounts_for_the_conv_flops():
     keras.optimizers.Adam()  # not the process's first optimizer (as in a full test run): scoped adam_<n>/
     document = profile_training_step(quick=True, batch_size=2, steps=1)
@@ -61,6 +62,7 @@ def test_profile_of_a_tiny_training_step_accounts_for_the_conv_flops():
     assert groups["conv input gradient"]["gflop_per_step"] == pytest.approx(conv_gflop - stem_gflop, rel=0.02)
 
 
+@pytest.mark.slow
 def test_demo_model_step_measures_a_tiny_model():
     import dataclasses
 

@@ -90,6 +90,7 @@ def test_clean_outputs_drops_logs_and_paths():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")  # one worker, in order: 02 reuses the demo data and features 01 made
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_executes(name, shared_cache, monkeypatch):
     from nbclient.exceptions import CellExecutionError

@@ -7,6 +7,7 @@ fold, so its results are partial: labelled so, and without "this kit − paper" 
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,9 @@ TINY = ["--epochs", "1", "--num_frames", "3", "--folds", "0", "--bootstrap_resam
 # time. test_table5_demo_writes_every_dataset_beside_the_paper keeps the default executor.
 LOCAL = ["--executor", "local"]
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs them all (`make test`: --dist loadgroup), so they share the module's cache: the demo
+# data and the features are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reproduce")]
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +50,43 @@ def run_script(name, args, cache, check=True, command=None):
     return result
 
 
-@pytest.mark.parametrize(
-    "script",
-    [
-        "table5.py",
-        "fig9_frames.py",
-        "fig10_scale.py",
-        "fig11_ablation.py",
-        "table1_datasets.py",
-        "protocol_leakage.py",
-        "fig3_flow.py",
-        "pretrain_fer2013.py",
-    ],
-)
-def test_without_data_a_short_message_and_no_traceback(script, cache):
-    result = run_script(script, [], cache, check=False)
+SCRIPTS = [
+    "table5.py",
+    "fig9_frames.py",
+    "fig10_scale.py",
+    "fig11_ablation.py",
+    "table1_datasets.py",
+    "protocol_leakage.py",
+    "fig3_flow.py",
+    "pretrain_fer2013.py",
+]
+
+
+def test_without_data_a_short_message_and_no_traceback(cache):
+    """One script as users run it: a subprocess, so TensorFlow's start-up lines would show on stderr."""
+    result = run_script("table5.py", [], cache, check=False)
     assert result.returncode == 2
     assert "--demo" in result.stderr and "Traceback" not in result.stderr
     assert "absl" not in result.stderr and "cuda" not in result.stderr.lower()  # TensorFlow start-up is quiet
 
 
-def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path):
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_without_data_exits_2_with_the_message(script, cache, monkeypatch, capsys):
+    """Every script's own ``__main__`` path, run in this process (a subprocess each is a TensorFlow start-up)."""
+    monkeypatch.setenv("ME_RESNET_CACHE", str(cache))
+    for var in ("ME_RESNET_CASME2", "ME_RESNET_SMIC", "ME_RESNET_SAMM", "ME_RESNET_FER2013"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(sys, "argv", [script])
+    with pytest.raises(SystemExit) as exited:  # any other exception is the traceback a user would see
+        runpy.run_path(str(REPO / "reproduce" / script), run_name="__main__")
+    assert exited.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "--demo" in stderr and f"python reproduce/{script}" in stderr and "Traceback" not in stderr
+
+
+def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path, capsys):
+    from me_resnet.cli import table5
+
     out = tmp_path / "table5"
     result = run_script("table5.py", ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY], cache)
     assert "wrote:" in result.stdout
@@ -101,8 +120,11 @@ def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path):
 
     # a one-fold result does not replace a complete one
     (again / "metrics.json").write_text(json.dumps({"metrics": document["metrics"]}))
-    refused = run_script("table5.py", ["--demo", "--out", str(again), *TINY], cache, check=False)
-    assert refused.returncode == 2 and "--force" in refused.stderr and "Traceback" not in refused.stderr
+    # (in this process: the refusal comes before any training, and a subprocess is a TensorFlow start-up)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as refused:
+        patch.setenv("ME_RESNET_CACHE", str(cache))
+        table5.main(["--demo", "--out", str(again), *TINY], prog="python reproduce/table5.py")
+    assert refused.value.code == 2 and "--force" in capsys.readouterr().err
 
 
 def test_table5_baselines_rows_are_labelled_with_their_protocol(cache, tmp_path):

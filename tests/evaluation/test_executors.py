@@ -19,6 +19,9 @@ from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.runner import LosoRun
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
+# one pytest-xdist worker runs these (`make test`: --dist loadgroup): one Ray instance (module fixture) per worker
+RAY_GROUP = pytest.mark.xdist_group("ray")
+
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray not installed (pip install -e '.[ray]')")
@@ -55,6 +58,8 @@ def fold_files(run_dir: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(run_dir.glob("fold_*.csv"))}
 
 
+@pytest.mark.slow
+@RAY_GROUP
 def test_ray_sweep_equals_sequential(ray_executor, tmp_path):
     from me_resnet.evaluation.executors import RayExecutor
 
@@ -84,6 +89,8 @@ def sequential_reference(tmp_path_factory):
     return run_all([LosoRun(tiny_features(subjects=3), "tiny", FAST, run_dir, build_fn=tiny_build)], progress=False)[0]
 
 
+@pytest.mark.slow
+@RAY_GROUP
 @pytest.mark.parametrize("first", ["local", "ray"])
 def test_run_started_on_one_executor_finishes_on_the_other(ray_executor, sequential_reference, tmp_path, first):
     features = tiny_features(subjects=3)
@@ -104,6 +111,8 @@ def test_run_started_on_one_executor_finishes_on_the_other(ray_executor, sequent
     assert manifest["status"] == "finished" and sum(info["resumed"] for info in manifest["folds"].values()) == 2
 
 
+@pytest.mark.slow
+@RAY_GROUP
 def test_fold_written_on_unshared_worker_disk_reaches_the_driver(ray_executor, tmp_path, monkeypatch):
     """A worker that cannot write the run dir (another machine) sends the file back; the driver writes it."""
     from me_resnet.evaluation import executors
@@ -121,6 +130,8 @@ def test_fold_written_on_unshared_worker_disk_reaches_the_driver(ray_executor, t
     pd.testing.assert_frame_equal(run.finish([(table, info)]), table, check_exact=True)
 
 
+@pytest.mark.slow
+@RAY_GROUP
 def test_failed_fold_keeps_the_others_and_names_itself(ray_executor, tmp_path):
     from me_resnet.evaluation.executors import FoldsFailedError
 
@@ -153,6 +164,7 @@ def test_ray_missing_gives_the_pip_command(monkeypatch):
     assert isinstance(make_executor("local"), LocalExecutor)  # the default never needs Ray
 
 
+@pytest.mark.slow
 def test_process_per_fold_equals_the_local_loop(tmp_path):
     """Each fold in its own child process: same fold files as in-process, every fold a different process."""
     features = tiny_features(subjects=3)
@@ -185,6 +197,7 @@ def _ststnet_run(root: Path) -> LosoRun:
     return LosoRun(tiny_features(subjects=3, shape=(8, 8, 3)), "ststnet", config, root)
 
 
+@pytest.mark.slow
 def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
     """Two single-thread workers, each reusing its model across folds, write the fold files that one
     single-thread worker training the 3 folds in turn writes; a second run reuses the started workers."""
@@ -207,6 +220,7 @@ def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
     assert fold_files(tmp_path / "pool") == fold_files(tmp_path / "in_turn") == fold_files(tmp_path / "again")
 
 
+@pytest.mark.slow
 def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
     from me_resnet.evaluation import executors
 

@@ -25,6 +25,9 @@ from me_resnet.evaluation.runner import LosoRun
 from me_resnet.utils.io import write_csv_atomic
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
+# one pytest-xdist worker runs these (`make test`: --dist loadgroup): the reference run (module fixture) once
+FAULTS_GROUP = pytest.mark.xdist_group("faults")
+
 SUBJECTS = 4
 REPO = Path(__file__).parents[2]
 
@@ -37,6 +40,7 @@ import os, signal, sys, time
 sys.path.insert(0, sys.argv[1])
 from tests.support.tiny import FAST, tiny_build, tiny_features
 from me_resnet.evaluation.loso import run_loso
+
 run_dir, fault, builds_log, go = sys.argv[2:6]
 built = []
 def build(*args):
@@ -87,6 +91,8 @@ def assert_same_results(predictions: pd.DataFrame, reference) -> None:
     pd.testing.assert_frame_equal(compute_metrics(predictions, 100), reference[1], check_exact=True)
 
 
+@pytest.mark.slow
+@FAULTS_GROUP
 @pytest.mark.parametrize("fault", ["mid-fold", "mid-write"])
 def test_sigkill_then_rerun_gives_identical_metrics(tmp_path, reference, fault):
     run_dir = tmp_path / "run"
@@ -146,6 +152,8 @@ def test_full_disk_leaves_previous_results_intact(tmp_path, full_disk):
     assert [path.name for path in tmp_path.iterdir()] == ["results.csv"]  # no temporary file left
 
 
+@pytest.mark.slow
+@FAULTS_GROUP
 def test_full_disk_during_a_run_loses_no_finished_fold(tmp_path, reference, full_disk):
     run_dir = tmp_path / "run"
     calls = []
@@ -187,6 +195,8 @@ def test_full_disk_during_a_run_loses_no_finished_fold(tmp_path, reference, full
     assert_same_results(resumed, reference)
 
 
+@pytest.mark.slow
+@FAULTS_GROUP
 def test_two_runs_on_one_directory_train_each_fold_once(tmp_path, reference):
     run_dir, builds = tmp_path / "run", tmp_path / "builds.log"
     go = tmp_path / "go"

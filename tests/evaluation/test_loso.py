@@ -175,6 +175,7 @@ def demo_casme2_features(tmp_path_factory):
         return extract_features(records, DEMO, kind="sequence", cache_dir=cache / "features", workers=1, progress=False)
 
 
+@pytest.mark.slow
 def test_end_to_end_demo_casme2_me_resnet_above_chance(demo_casme2_features, tmp_path):
     """Real ME-ResNet, focal loss, 4x augmentation and the demo profile's fixed epochs on the demo CASME II."""
     from me_resnet.config import DEMO

@@ -60,6 +60,7 @@ def test_small_time_axis_still_builds(frames):
     assert out.shape == (1, 3)
 
 
+@pytest.mark.slow
 def test_demo_profile_forward_and_train_step():
     keras.utils.set_random_seed(0)
     model = build_model("me_resnet", DEMO_SHAPE, 3, DEMO)

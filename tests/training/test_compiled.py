@@ -36,6 +36,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reused_model_equals_fresh_build(name):
     """The second fold on the kept model == the second fold on a freshly built one (the first fold is a build)."""

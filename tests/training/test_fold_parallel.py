@@ -111,6 +111,7 @@ def engine_weights(outcome, model, fold):
     [(ststnet_no_dropout, "crossentropy", False), (off_apexnet_small, "focal", True)],
     ids=["ststnet", "off_apexnet"],
 )
+@pytest.mark.slow
 def test_engine_weights_equal_the_per_fold_keras_loop(build_fn, loss, augment):
     features = flow_features()
     config = dataclasses.replace(CONFIG, loss=loss, augment=augment)
@@ -123,6 +124,7 @@ def test_engine_weights_equal_the_per_fold_keras_loop(build_fn, loss, augment):
             np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_each_folds_best_weights():
     features = flow_features(subjects=6, clips=5)
     config = dataclasses.replace(

@@ -10,6 +10,9 @@ from me_resnet.models.cbam import CBAM
 from me_resnet.models.resnet import build_me_resnet
 from me_resnet.training.fold import train_fold
 
+# one pytest-xdist worker runs these (`make test`: --dist loadgroup): the fits (module fixture) once
+PRECISION_GROUP = pytest.mark.xdist_group("precision")
+
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 TINY = dataclasses.replace(
     DEMO, epochs=12, batch_size=4, learning_rate=3e-3, loss="focal", seed=1, early_stop_on="none", augment=False
@@ -81,6 +84,8 @@ def fits():
     return {run: _fit(*run) for run in RUNS}
 
 
+@pytest.mark.slow
+@PRECISION_GROUP
 def test_every_policy_learns_like_float32(fits):
     accuracy = {run: float((r.predictions == y).mean()) for run, (r, _, y) in fits.items()}
     for policy, rank in RUNS:
@@ -89,6 +94,8 @@ def test_every_policy_learns_like_float32(fits):
         assert np.isfinite(fits[(policy, rank)][0].history["loss"]).all()
 
 
+@pytest.mark.slow
+@PRECISION_GROUP
 def test_policy_applied_then_restored_and_outputs_float32(fits):
     assert keras.config.dtype_policy().name == "float32"
     for (policy, _), (result, model, _) in fits.items():
@@ -101,6 +108,8 @@ def test_policy_applied_then_restored_and_outputs_float32(fits):
         np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
+@PRECISION_GROUP
 def test_loss_scaling_only_for_float16(fits):
     for (policy, _), (_, model, _) in fits.items():
         scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)

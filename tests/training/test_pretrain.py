@@ -71,6 +71,7 @@ def test_script_without_data_exits_2(monkeypatch, capsys):
     assert "--demo" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_script_trains_saves_and_the_model_inflates_into_me_resnet(tmp_path, monkeypatch):
     monkeypatch.setenv("ME_RESNET_CACHE", str(tmp_path / "cache"))
     csv = _write_fer_csv(tmp_path / "fer2013.csv")
