@@ -19,7 +19,7 @@ from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.runner import LosoRun
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
-# one pytest-xdist worker runs these (`make test`: --dist loadgroup): one Ray instance (module fixture) per worker
+# one pytest-xdist worker runs these (`make test`: --dist loadgroup): the Ray instance (module fixture) starts once
 RAY_GROUP = pytest.mark.xdist_group("ray")
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
