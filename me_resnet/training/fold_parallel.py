@@ -119,6 +119,7 @@ def train_folds(
     progress: bool = True,
     on_epoch_end=None,
     data: FoldData | None = None,
+    fused_adam: bool = True,
 ) -> FoldParallelOutcome:
     """Train the folds ``specs`` of ``features`` together; one ``FoldResult`` per fold, in ``specs`` order.
 
@@ -127,7 +128,8 @@ def train_folds(
     ``keep_epochs``: 1-based epochs whose test probabilities are kept (None:
     all). ``on_epoch_end(epoch, logs)`` is called after each epoch (1-based)
     with the per-fold losses. ``data`` replaces ``prepare_fold_data``'s arrays
-    (tests use it to inject a leak).
+    (tests use it to inject a leak). ``fused_adam=False``: Adam as separate
+    TensorFlow ops instead of one XLA-fused update (same math; benchmarks compare them).
     """
     import keras
     from tqdm.auto import tqdm
@@ -159,7 +161,7 @@ def train_folds(
         use_deterministic_ops(config.deterministic)
         model = (build_fn or default_build_fn)(model_name, tuple(data.X.shape[1:]), NUM_CLASSES, config)
         stacked = StackedModel(model, folds)
-        steps = CompiledSteps(stacked, data, config)
+        steps = CompiledSteps(stacked, data, config, fused_adam)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     tests = EvalSet(features, [spec.test_index for spec in specs], data)

@@ -175,7 +175,7 @@ class CompiledSteps:
     moments and per-fold step counts, the dropout seed.
     """
 
-    def __init__(self, stacked: StackedModel, data: FoldData, config: Config):
+    def __init__(self, stacked: StackedModel, data: FoldData, config: Config, fused_adam: bool = True):
         import keras
         import tensorflow as tf  # the compiled step; the model math is keras.ops
 
@@ -196,6 +196,9 @@ class CompiledSteps:
         self.std = keras.ops.convert_to_tensor(data.std)
         self.alpha = None if data.alpha is None else keras.ops.convert_to_tensor(data.alpha)
         self.adam = StackedAdam(config.learning_rate)
+        # Adam is element-wise: XLA fuses its dozen passes over the stacked weights into one (fused_adam=False: eager
+        # TF ops, one kernel per pass). Only this update is compiled; XLA around the whole step is slower on a CPU.
+        self.apply_adam = tf.function(self._apply_adam, jit_compile=fused_adam, autograph=False)
         self.train_step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
         self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
         self.snapshot = tf.function(self._snapshot, autograph=False)
@@ -216,17 +219,21 @@ class CompiledSteps:
             total = tf.reduce_sum(losses)
         trainable = self.stacked.trainable_paths
         gradients = tape.gradient(total, [values[p] for p in trainable])
-        steps = self.steps.value + update
-        for path, gradient in zip(trainable, gradients):
-            gradient = tf.zeros_like(values[path]) if gradient is None else gradient
-            new, m, v = self.adam.apply(values[path], gradient, self.m[path].value, self.v[path].value, steps, update)
-            self.weights[path].assign(new)
-            self.m[path].assign(m)
-            self.v[path].assign(v)
+        gradients = [tf.zeros_like(values[p]) if g is None else g for p, g in zip(trainable, gradients)]
+        self.apply_adam(gradients, update)
         for path, value in moving.items():
             self.weights[path].assign(value)
-        self.steps.assign(steps)
         return losses
+
+    def _apply_adam(self, gradients, update):
+        steps = self.steps.value + update
+        for path, gradient in zip(self.stacked.trainable_paths, gradients):
+            weights, m, v = self.weights[path], self.m[path], self.v[path]
+            new, new_m, new_v = self.adam.apply(weights.value, gradient, m.value, v.value, steps, update)
+            weights.assign(new)
+            m.assign(new_m)
+            v.assign(new_v)
+        self.steps.assign(steps)
 
     def _evaluate(self, x, targets, mask):
         from me_resnet.training.stacked_model import per_fold_loss

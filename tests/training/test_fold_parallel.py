@@ -124,6 +124,20 @@ def test_engine_weights_equal_the_per_fold_keras_loop(build_fn, loss, augment):
             np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
 
 
+def test_xla_fused_adam_equals_adam_as_separate_ops():
+    """The default update (one XLA computation) and the plain TensorFlow ops train the same weights."""
+    features = flow_features()
+    config = dataclasses.replace(CONFIG, loss="focal", augment=True)
+    specs = specs_for(features, config)
+    fused, separate = (
+        train_folds(features, specs, config, off_apexnet_small, progress=False, fused_adam=fused)
+        for fused in (True, False)
+    )
+    for path, weights in separate.weights.items():
+        np.testing.assert_allclose(fused.weights[path], weights, rtol=1e-5, atol=1e-6, err_msg=path)
+    np.testing.assert_allclose(fused.test_probabilities, separate.test_probabilities, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_early_stopping_restores_each_folds_best_weights():
     features = flow_features(subjects=6, clips=5)
