@@ -196,8 +196,9 @@ class CompiledSteps:
         self.std = keras.ops.convert_to_tensor(data.std)
         self.alpha = None if data.alpha is None else keras.ops.convert_to_tensor(data.alpha)
         self.adam = StackedAdam(config.learning_rate)
-        # Adam is element-wise: XLA fuses its dozen passes over the stacked weights into one (fused_adam=False: eager
-        # TF ops, one kernel per pass). Only this update is compiled; XLA around the whole step is slower on a CPU.
+        # Adam is element-wise: XLA fuses its dozen passes over the stacked weights into one (fused_adam=False:
+        # separate TF ops, one kernel per pass). Only this update is compiled; XLA around the whole step is slower
+        # on a CPU (docs/fold_parallel.md).
         self.apply_adam = tf.function(self._apply_adam, jit_compile=fused_adam, autograph=False)
         self.train_step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
         self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)

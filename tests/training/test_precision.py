@@ -80,9 +80,9 @@ def _fit(policy, rank):
 RUNS = [("float32", 2), ("mixed_bfloat16", 2), ("mixed_float16", 2), ("float32", 3)] + [("mixed_float16", 3)] * HAS_GPU
 
 
-# float32's own test accuracy (12 clips, chance 1/3). The 3D net gets 8/12 with seeds 1 and 3 on one thread:
-# after ~100 steps of batch 4 its batch-norm moving statistics still lag (11/12 in training mode); 8/12 or more
-# by chance has probability 0.019
+# float32's own test accuracy (12 clips, chance 1/3). The 3D net gets 8/12 with seeds 1 and 3 on one thread
+# (training loss 0.08, but the middle class is never predicted in inference mode: ~100 steps of batch 4 leave
+# the batch-norm moving statistics behind); 8/12 or more by chance has probability 0.019
 FLOAT32_FLOOR = {2: 0.7, 3: 0.6}
 
 
