@@ -55,6 +55,15 @@ def _bench_document(name: str) -> dict | str:
     return json.loads(path.read_text())
 
 
+def _host(document: dict) -> str:
+    """The machine a benchmark ran on, from its provenance: timings hold for that host only."""
+    machine = document["provenance"].get("machine", {})
+    host = f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}"
+    if "avx512" in machine:
+        host += " with AVX-512" if machine["avx512"] else " without AVX-512"
+    return host
+
+
 def make_demo() -> str:
     """How long the demo main job took, and what each executor costs its LOSO (``benchmarks/demo_loso.py``)."""
     document = _bench_document("demo_loso")
@@ -69,7 +78,8 @@ def make_demo() -> str:
         lines.append(
             f"`python reproduce/table5.py --demo` from an empty cache (demo data, features, the 15 LOSO folds, "
             f"metrics, plots; what `make demo` runs once its venv exists) took **{_min_sec(whole['wall_seconds'])}** "
-            f"on this 2-core machine (commit {commit}; issue-15 target 3 min: {status})."
+            f"on a {_host(document)} (commit {commit}, {document['provenance']['time'][:10]}; issue-15 target 3 min: "
+            f"{status})."
         )
     rows = [
         {
@@ -114,7 +124,8 @@ def demo_quality() -> str:
     load = document["load_average_before_after"]
     return (
         f"Demo quality over seeds {seeds} (`results/bench/demo_quality.json`, `benchmarks/demo_quality.py`; "
-        f"mean ± standard deviation of the demo LOSO UF1 over seeds; load average before/after {load}):"
+        f"mean ± standard deviation of the demo LOSO UF1 over seeds; {_host(document)}, "
+        f"{document['provenance']['time'][:10]}; load average before/after {load}):"
         "\n\n" + markdown_table(pd.DataFrame(rows))
     )
 
