@@ -270,7 +270,8 @@ def _small_model_source(name: str, document: dict, methods: list[str]) -> str:
     load = document["load_average_before"][0], document["load_average_after"][0]
     return (
         f"{' and '.join(SMALL_MODEL_NAMES[m] for m in methods)} from `results/bench/{name}` ({how}; fp32 matmul "
-        f"peak {peaks} GFLOP/s measured in the same run; load average {load[0]} before, {load[1]} after)"
+        f"peak {peaks} GFLOP/s measured in the same run; {_host(document)}, {document['provenance']['time'][:10]}; "
+        f"load average {load[0]} before, {load[1]} after)"
     )
 
 
