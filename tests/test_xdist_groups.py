@@ -7,8 +7,8 @@ import pytest
 def test_xdist_group_reaches_the_scheduler(request):
     """Under --dist loadgroup a grouped test's id carries ``@group``, which is what the scheduler groups by.
 
-    pytest 9.2 moved the id to ``Node._id``, so xdist 3.8's suffix was silently dropped and every group
-    ran split over both workers (the precision fits twice): requirements-dev.txt pins pytest below 9.2.
+    pytest 9.2 reads the id from ``Node._id``, so xdist 3.8's suffix is silently dropped and every group
+    is split over both workers: requirements-dev.txt keeps pytest below 9.2.
     """
     if not getattr(request.config.option, "loadgroup", False):  # set in xdist workers only
         pytest.skip("not run under pytest-xdist --dist loadgroup (make test runs it so)")

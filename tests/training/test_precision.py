@@ -80,9 +80,9 @@ def _fit(policy, rank):
 RUNS = [("float32", 2), ("mixed_bfloat16", 2), ("mixed_float16", 2), ("float32", 3)] + [("mixed_float16", 3)] * HAS_GPU
 
 
-# float32's own test accuracy (12 clips, chance 1/3). The 3D net gets 8/12 with seeds 1 and 3 on one thread
-# (training loss 0.08, but the middle class is never predicted in inference mode: ~100 steps of batch 4 leave
-# the batch-norm moving statistics behind); 8/12 or more by chance has probability 0.019
+# float32's own test accuracy (12 clips, chance 1/3). The 3D net fits its training clips but can lose a class
+# in inference mode: ~100 steps of batch 4 leave its batch-norm moving statistics behind the batch statistics.
+# 8/12 passes its floor; 8/12 or more by chance has probability 0.019.
 FLOAT32_FLOOR = {2: 0.7, 3: 0.6}
 
 
@@ -93,8 +93,8 @@ def _all_fits():
 
 @pytest.fixture(scope="module")
 def fits():
-    # cached for the process: under xdist a module fixture can be torn down between this module's tests
-    # (the CI log showed its 20 s set-up twice on one worker)
+    # cached for the process: pytest tears a module fixture down whenever the next test is in another module,
+    # and the slow-first order (conftest.py) interleaves modules
     return _all_fits()
 
 
