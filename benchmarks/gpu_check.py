@@ -1,0 +1,229 @@
+"""Device check: the paper-profile ME-ResNet's throughput and a short deterministic LOSO on a GPU (run by hand).
+
+    KERAS_BACKEND=torch python benchmarks/gpu_check.py --out results/bench/gpu      # on the GPU machine
+    python benchmarks/gpu_check.py --smoke --out /tmp/gpu_check                       # here: tiny sizes, on the CPU
+
+The lent GPU machine has PyTorch and JAX with CUDA but no TensorFlow (a
+TensorFlow wheel is far larger than what travels there), so the check runs
+the kit's backend-neutral model code on ``KERAS_BACKEND=torch`` (or ``jax``);
+the fold-parallel engine (TensorFlow only) is not part of it. Keras and the
+few of its dependencies missing there travel as wheels (docs/gpu.md).
+
+Two parts, each written to ``--out`` as soon as it is done, so a run cut
+short keeps what finished:
+
+- ``throughput.json``: the paper ME-ResNet (``PAPER`` profile, (10, 112, 112,
+  3), 48.8 M parameters) training (``train_on_batch``) and inference samples/s
+  at each ``--batch-sizes`` for each precision policy, and the achieved
+  TFLOP/s from ``models.flops`` (training = 3x forward);
+- ``loso.json``: a short LOSO (paper profile, ``--epochs`` epochs, focal loss,
+  4x augmentation, ``deterministic=True``) on synthetic clips of the paper's
+  shape (``--subjects`` subjects), float32 and mixed precision, each run twice:
+  seconds per fold and whether the two runs' probabilities are bit-identical
+  (what ``--deterministic`` promises on this backend). Synthetic clips: the
+  UF1 says nothing about the method.
+
+``--budget-seconds`` skips what would start after the budget (a device call
+is limited to 10 minutes, start-up included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from me_resnet.config import DEMO, PAPER  # noqa: E402
+
+SMOKE = dataclasses.replace(DEMO, num_frames=5, image_size=16, width=4, cbam_reduction=4, batch_size=4)
+
+
+def gpu_names() -> list[str]:
+    """The GPUs the Keras backend sees (``keras.distribution.list_devices`` does not cover the torch backend)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if backend == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices() if device.platform == "gpu"]
+    return [str(device) for device in keras.distribution.list_devices("gpu")]
+
+
+def mixed_policy() -> str:
+    """float16 where a GPU is visible (tensor cores), bfloat16 on a CPU (no float16 CPU MaxPool3D kernel)."""
+    return "mixed_float16" if gpu_names() else "mixed_bfloat16"
+
+
+def device_summary() -> dict:
+    import keras
+
+    return {"keras_backend": keras.backend.backend(), "gpus": gpu_names()}
+
+
+def throughput(config, policy: str, batch: int, steps: int) -> dict:
+    """Samples/s of training and inference for one policy and batch size (after one warm-up step each)."""
+    import keras
+
+    from me_resnet.models.flops import count_flops
+    from me_resnet.models.registry import build_model
+    from me_resnet.training.losses import focal_loss
+
+    input_shape = (config.num_frames - 1, config.image_size, config.image_size, 3)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        model = build_model("me_resnet", input_shape, 3, config)
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, loss=focal_loss([1 / 3] * 3), jit_compile=False)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(batch, *input_shape)).astype(np.float32)
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, batch)]
+        rates = {}
+        for name, call in (
+            ("train", lambda: float(model.train_on_batch(x, y))),  # float(): waits for the device
+            ("inference", lambda: float(np.asarray(model.predict_on_batch(x)).sum())),
+        ):
+            call()
+            started = time.perf_counter()
+            for _ in range(steps):
+                call()
+            rates[name] = batch * steps / (time.perf_counter() - started)
+        flops = count_flops(model)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    return {
+        "policy": policy,
+        "batch": batch,
+        "parameters": int(model.count_params()),
+        "forward_gflop_per_sample": round(flops / 1e9, 3),
+        "train_samples_per_second": round(rates["train"], 2),
+        "inference_samples_per_second": round(rates["inference"], 2),
+        "train_tflops": round(3 * flops * rates["train"] / 1e12, 3),
+        "inference_tflops": round(flops * rates["inference"] / 1e12, 3),
+    }
+
+
+def synthetic_clips(config, subjects: int, clips_per_subject: int = 6):
+    """Paper-shaped clips with a weak class signal in the strain channel (labelled synthetic in the output)."""
+    from me_resnet.data.records import Features
+
+    n = subjects * clips_per_subject
+    y = np.tile(np.arange(3), n // 3 + 1)[:n]
+    rng = np.random.default_rng(0)
+    shape = (n, config.num_frames - 1, config.image_size, config.image_size, 3)
+    X = rng.normal(0, 1, size=shape).astype(np.float32)
+    X[..., 2] += 0.5 * (y - 1)[:, None, None, None]
+    return Features(
+        X=X,
+        y=y,
+        subjects=np.repeat([f"s{k:02d}" for k in range(subjects)], clips_per_subject),
+        datasets=np.full(n, "casme2"),
+        clips=np.array([f"c{i:03d}" for i in range(n)]),
+        channels=("u", "v", "strain"),
+    )
+
+
+def short_loso(config, policy: str, subjects: int) -> dict:
+    """The LOSO twice with deterministic ops: wall per fold, bit-identical probabilities, UF1."""
+    from me_resnet.evaluation.loso import run_loso
+    from me_resnet.evaluation.metrics import compute_metrics
+
+    config = dataclasses.replace(config, precision=policy, deterministic=True, early_stop_on="none")
+    features = synthetic_clips(config, subjects)
+    runs, walls = [], []
+    for _ in range(2):
+        started = time.perf_counter()
+        runs.append(run_loso(features, "me_resnet", config, progress=False))
+        walls.append(time.perf_counter() - started)
+    columns = [c for c in runs[0].columns if c.startswith("prob_")]
+    first, second = (run[columns].to_numpy() for run in runs)
+    metrics = compute_metrics(runs[0], bootstrap_resamples=0)
+    composite = metrics[metrics["dataset"] == "casme2"].iloc[0]
+    return {
+        "policy": policy,
+        "folds": subjects,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "seconds_per_fold": [round(wall / subjects, 2) for wall in walls],
+        "deterministic_runs_bit_identical": bool(np.array_equal(first, second)),
+        "max_abs_probability_difference": float(np.max(np.abs(first - second))),
+        "uf1_synthetic": round(float(composite["uf1"]), 4),
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for throughput.json and loso.json")
+    parser.add_argument("--smoke", action="store_true", help="tiny model and clips (a CPU check of the script)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default 8 32 (--smoke: 4)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per throughput measurement")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of the short LOSO")
+    parser.add_argument("--subjects", type=int, default=3, help="subjects (= folds) of the short LOSO")
+    parser.add_argument("--budget-seconds", type=float, default=420.0, help="start nothing after this")
+    args = parser.parse_args(argv)
+    for name in ("steps", "epochs", "budget_seconds"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    args.batch_sizes = args.batch_sizes or ([4] if args.smoke else [8, 32])
+    if args.subjects < 2 or min(args.batch_sizes) < 1:
+        parser.error(f"--subjects must be >= 2 and batch sizes >= 1, got {args.subjects} and {args.batch_sizes}")
+
+    from me_resnet.utils.provenance import provenance
+
+    started = time.perf_counter()
+    config = dataclasses.replace(SMOKE if args.smoke else PAPER, epochs=args.epochs)
+    import keras
+
+    gpu = bool(gpu_names())
+    policies = ["float32", mixed_policy()]
+    if not gpu and keras.backend.backend() == "tensorflow":
+        policies = ["float32"]  # the kit refuses bfloat16 3D on TensorFlow's CPU kernels (docs/interpretations.md)
+    header = {"smoke": args.smoke, "device": device_summary(), "provenance": provenance()}
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, rows: list, skipped: list) -> None:
+        document = dict(header, results=rows, skipped_over_budget=skipped, load_average=list(os.getloadavg()))
+        (args.out / name).write_text(json.dumps(document, indent=1) + "\n")
+
+    parts = {
+        "throughput.json": [
+            (throughput, (config, policy, batch, args.steps)) for policy in policies for batch in args.batch_sizes
+        ],
+        # on a CPU only float32: the torch backend's bfloat16 3D-convolution gradients take minutes there
+        "loso.json": [
+            (short_loso, (config, policy, args.subjects)) for policy in policies if gpu or policy == "float32"
+        ],
+    }
+    documents = {}
+    for name, calls in parts.items():
+        rows, skipped = [], []
+        for function, arguments in calls:
+            if time.perf_counter() - started > args.budget_seconds:
+                skipped.append(f"{function.__name__}{arguments[1:]}")
+                continue
+            rows.append(function(*arguments))
+            print(name, json.dumps(rows[-1]), flush=True)
+            write(name, rows, skipped)
+        write(name, rows, skipped)
+        documents[name] = rows
+    return documents
+
+
+if __name__ == "__main__":
+    main()
