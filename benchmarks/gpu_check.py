@@ -184,6 +184,7 @@ def main(argv=None) -> dict:
     if args.subjects < 2 or min(args.batch_sizes) < 1:
         parser.error(f"--subjects must be >= 2 and batch sizes >= 1, got {args.subjects} and {args.batch_sizes}")
 
+    from me_resnet.utils.io import write_json_atomic
     from me_resnet.utils.provenance import provenance
 
     started = time.perf_counter()
@@ -195,11 +196,10 @@ def main(argv=None) -> dict:
     if not gpu and keras.backend.backend() == "tensorflow":
         policies = ["float32"]  # the kit refuses bfloat16 3D on TensorFlow's CPU kernels (docs/interpretations.md)
     header = {"smoke": args.smoke, "device": device_summary(), "provenance": provenance()}
-    args.out.mkdir(parents=True, exist_ok=True)
 
     def write(name: str, rows: list, skipped: list) -> None:
         document = dict(header, results=rows, skipped_over_budget=skipped, load_average=list(os.getloadavg()))
-        (args.out / name).write_text(json.dumps(document, indent=1) + "\n")
+        write_json_atomic(args.out / name, document)  # a call killed mid-write leaves the previous file whole
 
     parts = {
         "throughput.json": [
