@@ -18,6 +18,8 @@ from me_resnet.training.stacked_model import unsupported_layers
 NUM_CLASSES = len(CLASS_NAMES)
 ENGINES = ("auto", "fold-parallel", "per-fold")
 MAX_PARAMETERS = 5_000_000  # per fold: STSTNet and OFF-ApexNet fit; ResNet50 (23 M) does not
+ENGINE_BACKENDS = ("tensorflow", "torch", "jax")
+AUTO_NOTE = "its TensorFlow step is the fastest on a CPU (docs/fold_parallel.md, results/bench/engine_backends.json)"
 SMALL_METHODS = ("ststnet", "off_apexnet")  # registry methods worth building to check (the rest are large or 3D)
 _INSPECTED: dict = {}
 STATE_BUDGET_BYTES = 5 * 2**29  # one pass's weights, optimizer state and activations: the run stays under 4 GB
@@ -63,8 +65,11 @@ def engine_unavailable(
     """Why the fold-parallel engine cannot train this run (None: it can); ``explicit``: it was asked for by name."""
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return f"its compiled step needs the tensorflow backend, not {keras.backend.backend()}"
+    backend = keras.backend.backend()
+    if backend not in ENGINE_BACKENDS:
+        return f"it runs on the {ENGINE_BACKENDS} backends, not on {backend!r}"
+    if backend != "tensorflow" and not explicit:
+        return f"on the {backend} backend it is chosen only when asked for (engine='fold-parallel'): {AUTO_NOTE}"
     if config.precision != "float32":
         return f"it trains in float32 only (config.precision={config.precision!r})"
     if build_fn is None and method not in SMALL_METHODS:

@@ -25,8 +25,9 @@ from one run. With ``checkpoint`` the complete state is saved every
 ``checkpoint_every`` epochs; a rerun resumes from it and gives the same
 predictions as an uninterrupted run.
 
-The compiled step uses TensorFlow (``tf.function`` + ``GradientTape``); the
-model math is ``keras.ops``. Other backends use the per-fold loop.
+The model math is ``keras.ops``; the step is compiled and differentiated by
+the running backend (``me_resnet.training.engine_steps``: TensorFlow, PyTorch
+or JAX).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.training.determinism import use_deterministic_ops
+from me_resnet.training.engine_steps import EngineSteps, make_steps
 from me_resnet.training.fold import (
     FoldResult,
     check_finite,
@@ -52,7 +54,6 @@ from me_resnet.training.fold import (
     default_build_fn,
 )
 from me_resnet.training.fold_parallel_state import (
-    CompiledSteps,
     EvalSet,
     FoldData,
     FoldEarlyStopping,
@@ -161,7 +162,7 @@ def train_folds(
         use_deterministic_ops(config.deterministic)
         model = (build_fn or default_build_fn)(model_name, tuple(data.X.shape[1:]), NUM_CLASSES, config)
         stacked = StackedModel(model, folds)
-        steps = CompiledSteps(stacked, data, config, fused_adam)
+        steps = make_steps(stacked, data, config, fused_adam)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     tests = EvalSet(features, [spec.test_index for spec in specs], data)
@@ -261,7 +262,7 @@ def train_folds(
     return outcome
 
 
-def _resume(path: Path, identity: str, steps: CompiledSteps, rng, stopper: FoldEarlyStopping, histories):
+def _resume(path: Path, identity: str, steps: EngineSteps, rng, stopper: FoldEarlyStopping, histories):
     """Load a checkpoint into the engine's state and ``histories``; (epoch to continue from, active folds)."""
     with np.load(path, allow_pickle=False) as arrays:
         if str(arrays["identity"]) != identity:
@@ -299,8 +300,7 @@ def _outcome(
     kept = np.array(kept).reshape((len(kept), folds) + tests.rows.shape[1:] + (NUM_CLASSES,))
     position = {epoch: index for index, epoch in enumerate(kept_epochs)}
     early_stopping = config.early_stop_on != "none"
-    final = steps.best if early_stopping else steps.weights
-    weights = {path: np.asarray(variable.numpy()) for path, variable in final.items()}
+    weights = steps.arrays(best=early_stopping)
     wall = (time.perf_counter() - started) / folds
     results = []
     for f, spec in enumerate(specs):

@@ -1,11 +1,10 @@
-"""The fold-parallel engine's data and state: training rows and masks, per-fold early stopping, compiled steps.
+"""The fold-parallel engine's data: training rows and masks, per-fold early stopping.
 
 ``prepare_fold_data`` builds the training rows of all folds (augmented copies
 when ``config.augment``), each fold's membership mask, the rows it must never
 see (``forbidden``: its test subject and monitored clips, derived from the fold
-plan alone) and its own standardisation statistics and focal alpha.
-``CompiledSteps`` holds the stacked weights, their best-epoch copies and Adam
-state as backend variables, with the ``tf.function`` train and evaluation steps.
+plan alone) and its own standardisation statistics and focal alpha. The compiled steps that
+train on them are in ``me_resnet.training.engine_steps``.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.training.augment import augment_4x, source_index
 from me_resnet.training.fold import _alpha, channel_stats
-from me_resnet.training.stacked_model import StackedAdam, StackedModel
 
 NUM_CLASSES = len(CLASS_NAMES)
 
@@ -164,104 +162,3 @@ class FoldEarlyStopping:
     def load(self, state: dict) -> None:
         for name in ("best", "wait", "best_epoch", "stopped_epoch"):
             setattr(self, name, np.array(state[name]))
-
-
-class CompiledSteps:
-    """The engine's state as backend variables and its two compiled functions (TensorFlow).
-
-    ``train_step`` is one shared batch for every fold (forward, masked loss,
-    gradients, Adam, BN moving statistics); ``evaluate`` predicts per-fold clips
-    in inference mode. State: stacked weights, their best-epoch copies, Adam
-    moments and per-fold step counts, the dropout seed.
-    """
-
-    def __init__(self, stacked: StackedModel, data: FoldData, config: Config, fused_adam: bool = True):
-        import keras
-        import tensorflow as tf  # the compiled step; the model math is keras.ops
-
-        self.stacked, self.config = stacked, config
-        initial = stacked.initial_weights()
-        trainable = set(stacked.trainable_paths)
-        self.paths = list(initial)
-        self.weights = {
-            p: keras.Variable(a, trainable=p in trainable, name=f"w{i}") for i, (p, a) in enumerate(initial.items())
-        }
-        self.best = {p: keras.Variable(a, trainable=False, name=f"best{i}") for i, (p, a) in enumerate(initial.items())}
-        zeros = {p: np.zeros_like(initial[p]) for p in stacked.trainable_paths}
-        self.m = {p: keras.Variable(z, trainable=False, name=f"m{i}") for i, (p, z) in enumerate(zeros.items())}
-        self.v = {p: keras.Variable(z, trainable=False, name=f"v{i}") for i, (p, z) in enumerate(zeros.items())}
-        self.steps = keras.Variable(np.zeros(stacked.folds, np.float32), trainable=False, name="steps")
-        self.seed = keras.random.SeedGenerator(config.seed)
-        self.mean = keras.ops.convert_to_tensor(data.mean)
-        self.std = keras.ops.convert_to_tensor(data.std)
-        self.alpha = None if data.alpha is None else keras.ops.convert_to_tensor(data.alpha)
-        self.adam = StackedAdam(config.learning_rate)
-        # Adam is element-wise: XLA fuses its dozen passes over the stacked weights into one (fused_adam=False:
-        # separate TF ops, one kernel per pass). Only this update is compiled; XLA around the whole step is slower
-        # on a CPU (docs/fold_parallel.md).
-        self.apply_adam = tf.function(self._apply_adam, jit_compile=fused_adam, autograph=False)
-        self.train_step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
-        self.evaluate = tf.function(self._evaluate, reduce_retracing=True, autograph=False)
-        self.snapshot = tf.function(self._snapshot, autograph=False)
-
-    def _train_step(self, x, targets, member, update):
-        import tensorflow as tf
-
-        from me_resnet.training.stacked_model import SharedRows, per_fold_loss
-
-        values = {p: v.value for p, v in self.weights.items()}
-        with tf.GradientTape() as tape:
-            probabilities, moving = self.stacked.forward(
-                values, SharedRows(x, self.mean, self.std), True, member, self.seed
-            )
-            losses = per_fold_loss(
-                probabilities, targets, member, self.config.loss, self.alpha, self.config.focal_gamma
-            )
-            total = tf.reduce_sum(losses)
-        trainable = self.stacked.trainable_paths
-        gradients = tape.gradient(total, [values[p] for p in trainable])
-        gradients = [tf.zeros_like(values[p]) if g is None else g for p, g in zip(trainable, gradients)]
-        self.apply_adam(gradients, update)
-        for path, value in moving.items():
-            self.weights[path].assign(value)
-        return losses
-
-    def _apply_adam(self, gradients, update):
-        steps = self.steps.value + update
-        for path, gradient in zip(self.stacked.trainable_paths, gradients):
-            weights, m, v = self.weights[path], self.m[path], self.v[path]
-            new, new_m, new_v = self.adam.apply(weights.value, gradient, m.value, v.value, steps, update)
-            weights.assign(new)
-            m.assign(new_m)
-            v.assign(new_v)
-        self.steps.assign(steps)
-
-    def _evaluate(self, x, targets, mask):
-        from me_resnet.training.stacked_model import per_fold_loss
-
-        values = {p: v.value for p, v in self.weights.items()}
-        probabilities, _ = self.stacked.forward(values, x, False)
-        return probabilities, per_fold_loss(
-            probabilities, targets, mask, self.config.loss, self.alpha, self.config.focal_gamma
-        )
-
-    def _snapshot(self, chosen):
-        import keras
-
-        for path in self.paths:
-            keep = keras.ops.reshape(chosen, (-1,) + (1,) * (len(self.weights[path].shape) - 1)) > 0
-            self.best[path].assign(keras.ops.where(keep, self.weights[path].value, self.best[path].value))
-
-    def state(self) -> dict[str, np.ndarray]:
-        arrays = {"steps": np.asarray(self.steps.numpy()), "seed": np.asarray(self.seed.state.numpy())}
-        for group, variables in (("w", self.weights), ("best", self.best), ("m", self.m), ("v", self.v)):
-            for index, path in enumerate(variables):
-                arrays[f"{group}{index}"] = np.asarray(variables[path].numpy())
-        return arrays
-
-    def load(self, arrays) -> None:
-        self.steps.assign(arrays["steps"])
-        self.seed.state.assign(arrays["seed"])
-        for group, variables in (("w", self.weights), ("best", self.best), ("m", self.m), ("v", self.v)):
-            for index, path in enumerate(variables):
-                variables[path].assign(arrays[f"{group}{index}"])

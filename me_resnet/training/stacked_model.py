@@ -254,10 +254,13 @@ def masked_batch_norm(x, gamma, beta, member, epsilon: float):
         raw = ops.sum(per_row_sum(ops.square(x)) * rows, axis=0) / safe - ops.square(mean)
         return mean, raw
 
+    # the moments go in as arguments, so the custom-gradient function has one output (the PyTorch backend's
+    # custom_gradient takes one upstream gradient); dx below already holds their dependence on x
+    mean, raw = moments(ops.stop_gradient(x))
+    variance = ops.maximum(raw, 0.0)
+
     @ops.custom_gradient
-    def normalise(x, gamma, beta):
-        mean, raw = moments(x)
-        variance = ops.maximum(raw, 0.0)
+    def normalise(x, gamma, beta, mean, raw):
         inverse = ops.rsqrt(variance + epsilon) * gamma  # (F, C)
         y = x * inverse + (beta - mean * inverse)
 
@@ -273,12 +276,11 @@ def masked_batch_norm(x, gamma, beta, member, epsilon: float):
             shift = ops.reshape(rows * (d_mean / safe), row_shape)
             dx = dy * inverse + x * scale + shift
             d_gamma = centred * ops.rsqrt(variance + epsilon)
-            return dx, d_gamma, total
+            return dx, d_gamma, total, ops.zeros_like(mean), ops.zeros_like(raw)
 
-        return (y, ops.stop_gradient(mean), ops.stop_gradient(variance)), grad
+        return y, grad
 
-    y, mean, variance = normalise(x, gamma, beta)
-    return y, mean, variance, count
+    return normalise(x, gamma, beta, mean, raw), mean, variance, count
 
 
 def per_fold_loss(probabilities, targets, member, loss: str, alpha=None, gamma: float = 2.0):

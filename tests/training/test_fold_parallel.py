@@ -174,7 +174,7 @@ def test_a_pass_leaves_no_compiled_state_behind():
     """Each pass's variables sit in reference cycles; freed at return, the next pass does not stack on them."""
     import gc
 
-    from me_resnet.training.fold_parallel_state import CompiledSteps
+    from me_resnet.training.engine_steps import EngineSteps
 
     features = flow_features()
     enabled = gc.isenabled()
@@ -182,7 +182,7 @@ def test_a_pass_leaves_no_compiled_state_behind():
     gc.disable()  # only train_folds' own collection may free the cycles
     try:
         train_folds(features, specs_for(features, CONFIG), dataclasses.replace(CONFIG, epochs=1), progress=False)
-        alive = [thing for thing in gc.get_objects() if isinstance(thing, CompiledSteps)]
+        alive = [thing for thing in gc.get_objects() if isinstance(thing, EngineSteps)]
     finally:
         if enabled:
             gc.enable()
@@ -217,6 +217,48 @@ def test_resume_from_checkpoint_after_a_kill_gives_identical_predictions(tmp_pat
     for a, b in zip(whole.results, resumed.results):
         np.testing.assert_array_equal(a.probabilities, b.probabilities)
         assert a.history["loss"] == b.history["loss"]
+
+
+OTHER_BACKEND_PROGRAM = """
+import sys
+import keras
+import pytest
+assert keras.backend.backend() == BACKEND, keras.backend.backend()
+from me_resnet.training.engine_choice import choose_engine
+from tests.training.test_fold_parallel import CONFIG
+assert choose_engine("ststnet", CONFIG) == "per-fold"  # auto: TensorFlow only (docs/fold_parallel.md)
+assert choose_engine("ststnet", CONFIG, engine="fold-parallel") == "fold-parallel"
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *TESTS]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.slow
+def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
+    """This module's equivalence, early-stopping, resume and clean-up tests, run by pytest on another backend."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    from me_resnet.utils.paths import REPO_ROOT
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} not installed")
+    names = [
+        "test_engine_weights_equal_the_per_fold_keras_loop",
+        "test_early_stopping_restores_each_folds_best_weights",
+        "test_resume_from_checkpoint_after_a_kill_gives_identical_predictions",
+        "test_a_pass_leaves_no_compiled_state_behind",
+    ]
+    tests = [f"tests/training/test_fold_parallel.py::{name}" for name in names]
+    program = f"BACKEND = {backend!r}\nTESTS = {tests!r}\n" + OTHER_BACKEND_PROGRAM
+    environment = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "5 passed" in result.stdout, result.stdout[-3000:]
 
 
 def test_choose_engine():
