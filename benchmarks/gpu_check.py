@@ -5,11 +5,11 @@
 
 The lent GPU machine has PyTorch and JAX with CUDA but no TensorFlow (a
 TensorFlow wheel is far larger than what travels there), so the check runs
-the kit's backend-neutral model code on ``KERAS_BACKEND=torch`` (or ``jax``);
-the fold-parallel engine (TensorFlow only) is not part of it. Keras and the
-few of its dependencies missing there travel as wheels (docs/gpu.md).
+the kit's backend-neutral model code on ``KERAS_BACKEND=torch`` (or ``jax``).
+Keras and the few of its dependencies missing there travel as wheels
+(docs/gpu.md).
 
-Two parts, each written to ``--out`` as soon as it is done, so a run cut
+Three parts, each written to ``--out`` as soon as it is done, so a run cut
 short keeps what finished:
 
 - ``throughput.json``: the paper ME-ResNet (``PAPER`` profile, (10, 112, 112,
@@ -21,7 +21,12 @@ short keeps what finished:
   shape (``--subjects`` subjects), float32 and mixed precision, each run twice:
   seconds per fold and whether the two runs' probabilities are bit-identical
   (what ``--deterministic`` promises on this backend). Synthetic clips: the
-  UF1 says nothing about the method.
+  UF1 says nothing about the method;
+- ``engine.json``: the fold-parallel engine (``train_folds``) on this backend
+  for STSTNet and OFF-ApexNet at their registry settings, every fold of the
+  composite LOSO (synthetic MEGC 2019-shaped features,
+  ``small_model_loso.megc_features``) in one pass for ``--engine-epochs``
+  epochs: seconds per epoch and the full run projected from it.
 
 ``--budget-seconds`` skips what would start after the budget (a device call
 is limited to 10 minutes, start-up included).
@@ -38,6 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
@@ -167,16 +173,54 @@ def short_loso(config, policy: str, subjects: int) -> dict:
     }
 
 
+def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
+    """Every fold (or the first ``folds``) of the composite LOSO on the fold-parallel engine, in one pass."""
+    import keras
+    from small_model_loso import megc_features, method_settings
+
+    from me_resnet.evaluation.fold_parallel import fold_specs
+    from me_resnet.evaluation.runner import LosoRun
+    from me_resnet.training.fold_parallel import train_folds
+
+    features, config = megc_features(), method_settings(method, epochs)
+    jobs = LosoRun(features, method, config).jobs[:folds]
+    ends = [time.perf_counter()]
+    train_folds(
+        features,
+        fold_specs(jobs),
+        config,
+        progress=False,
+        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
+    )
+    per_epoch = float(np.mean(np.diff(ends)[1:]))
+    full_epochs = method_settings(method, None).epochs
+    return {
+        "method": method,
+        "backend": keras.backend.backend(),
+        "folds_in_one_pass": len(jobs),
+        "epochs": epochs,
+        "batch_size": config.batch_size,
+        "first_epoch_seconds": round(ends[1] - ends[0], 2),
+        "seconds_per_epoch_all_folds": round(per_epoch, 4),
+        "full_epochs": full_epochs,
+        "projected_seconds_at_full_epochs": round(ends[1] - ends[0] + per_epoch * (full_epochs - 1), 1),
+        "projection_note": "every fold taken to run every epoch: an upper bound where early stopping stops folds",
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for throughput.json and loso.json")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the three parts' JSON files")
     parser.add_argument("--smoke", action="store_true", help="tiny model and clips (a CPU check of the script)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default 8 32 (--smoke: 4)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per throughput measurement")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the short LOSO")
     parser.add_argument("--subjects", type=int, default=3, help="subjects (= folds) of the short LOSO")
+    parser.add_argument("--engine-epochs", type=int, default=20, help="epochs of each fold-parallel engine run")
     parser.add_argument("--budget-seconds", type=float, default=420.0, help="start nothing after this")
     args = parser.parse_args(argv)
+    if args.engine_epochs < 2:
+        parser.error(f"--engine-epochs must be >= 2 (the first epoch compiles), got {args.engine_epochs}")
     for name in ("steps", "epochs", "budget_seconds"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
@@ -209,13 +253,17 @@ def main(argv=None) -> dict:
         "loso.json": [
             (short_loso, (config, policy, args.subjects)) for policy in policies if gpu or policy == "float32"
         ],
+        "engine.json": [
+            (small_model_engine, (method, args.engine_epochs, 3 if args.smoke else None))
+            for method in ("ststnet", "off_apexnet")
+        ],
     }
     documents = {}
     for name, calls in parts.items():
         rows, skipped = [], []
         for function, arguments in calls:
             if time.perf_counter() - started > args.budget_seconds:
-                skipped.append(f"{function.__name__}{arguments[1:]}")
+                skipped.append(f"{function.__name__}{tuple(a for a in arguments if not dataclasses.is_dataclass(a))}")
                 continue
             rows.append(function(*arguments))
             print(name, json.dumps(rows[-1]), flush=True)
