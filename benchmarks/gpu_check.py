@@ -26,7 +26,8 @@ short keeps what finished:
   for STSTNet and OFF-ApexNet at their registry settings, every fold of the
   composite LOSO (synthetic MEGC 2019-shaped features,
   ``small_model_loso.megc_features``) in one pass for ``--engine-epochs``
-  epochs: seconds per epoch and the full run projected from it.
+  epochs: seconds per epoch and the full run projected from it, against the
+  per-fold Keras loop on one fold (3 epochs) times the folds.
 
 ``--budget-seconds`` skips what would start after the budget (a device call
 is limited to 10 minutes, start-up included).
@@ -176,7 +177,7 @@ def short_loso(config, policy: str, subjects: int) -> dict:
 def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
     """Every fold (or the first ``folds``) of the composite LOSO on the fold-parallel engine, in one pass."""
     import keras
-    from small_model_loso import megc_features, method_settings
+    from small_model_loso import measure_keras, megc_features, method_settings
 
     from me_resnet.evaluation.fold_parallel import fold_specs
     from me_resnet.evaluation.runner import LosoRun
@@ -194,6 +195,7 @@ def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
     )
     per_epoch = float(np.mean(np.diff(ends)[1:]))
     full_epochs = method_settings(method, None).epochs
+    per_fold = measure_keras(method, 1, 3)  # the per-fold Keras loop on this backend, one fold
     return {
         "method": method,
         "backend": keras.backend.backend(),
@@ -205,6 +207,8 @@ def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
         "full_epochs": full_epochs,
         "projected_seconds_at_full_epochs": round(ends[1] - ends[0] + per_epoch * (full_epochs - 1), 1),
         "projection_note": "every fold taken to run every epoch: an upper bound where early stopping stops folds",
+        "per_fold_loop_seconds_per_epoch_one_fold": per_fold["seconds_per_epoch"],
+        "engine_speedup_over_per_fold_loop": round(per_fold["seconds_per_epoch"] * len(jobs) / per_epoch, 2),
     }
 
 

@@ -199,26 +199,22 @@ def train_folds(
             weight = member.sum(0)
             update = (weight > 0).astype(np.float32)
             losses = steps.train_step(data.X[rows], targets[rows], member.astype(np.float32), update)
-            sums += np.asarray(losses) * weight
+            sums += losses * weight
             counts += weight
         train_loss.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
         probabilities, losses = steps.evaluate(tests.X, tests.targets, tests.mask)
-        test_loss.append(np.asarray(losses))
+        test_loss.append(losses)
         if keep is None or epoch + 1 in keep or epoch + 1 == config.epochs:
-            kept.append(np.swapaxes(np.asarray(probabilities), 0, 1))  # (F, Q, K)
+            kept.append(np.swapaxes(probabilities, 0, 1))  # (F, Q, K)
             kept_epochs.append(epoch + 1)
         if config.early_stop_on != "none":
-            current = (
-                test_loss[-1]
-                if monitor is None
-                else np.asarray(steps.evaluate(monitor.X, monitor.targets, monitor.mask)[1])
-            )
+            current = test_loss[-1] if monitor is None else steps.evaluate(monitor.X, monitor.targets, monitor.mask)[1]
             monitor_loss.append(current)
             snapshot, stop = stopper.update(epoch, current, active)
             if snapshot.any():
                 steps.snapshot(snapshot.astype(np.float32))
             if (epoch + 1 not in kept_epochs) and snapshot.any():  # the best epoch's predictions are needed
-                kept.append(np.swapaxes(np.asarray(probabilities), 0, 1))
+                kept.append(np.swapaxes(probabilities, 0, 1))
                 kept_epochs.append(epoch + 1)
             active &= ~stop
         bar.update()

@@ -235,7 +235,8 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *TESTS]))
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 @pytest.mark.slow
 def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
-    """This module's equivalence, early-stopping, resume and clean-up tests, run by pytest on another backend."""
+    """This module's equivalence, early-stopping, resume, clean-up and fold-file tests, run by pytest on another
+    backend."""
     import importlib.util
     import os
     import subprocess
@@ -250,6 +251,7 @@ def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
         "test_early_stopping_restores_each_folds_best_weights",
         "test_resume_from_checkpoint_after_a_kill_gives_identical_predictions",
         "test_a_pass_leaves_no_compiled_state_behind",
+        "test_run_loso_writes_ordinary_fold_files_that_say_which_engine_ran",
     ]
     tests = [f"tests/training/test_fold_parallel.py::{name}" for name in names]
     program = f"BACKEND = {backend!r}\nTESTS = {tests!r}\n" + OTHER_BACKEND_PROGRAM
@@ -258,7 +260,7 @@ def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
         [sys.executable, "-c", program], cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "5 passed" in result.stdout, result.stdout[-3000:]
+    assert "6 passed" in result.stdout, result.stdout[-3000:]
 
 
 def test_choose_engine():
