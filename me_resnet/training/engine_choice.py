@@ -19,7 +19,9 @@ NUM_CLASSES = len(CLASS_NAMES)
 ENGINES = ("auto", "fold-parallel", "per-fold")
 MAX_PARAMETERS = 5_000_000  # per fold: STSTNet and OFF-ApexNet fit; ResNet50 (23 M) does not
 ENGINE_BACKENDS = ("tensorflow", "torch", "jax")
-AUTO_NOTE = "its TensorFlow step is the fastest on a CPU (docs/fold_parallel.md, results/bench/engine_backends.json)"
+# where ``auto`` takes the engine: backends on which it beats that backend's per-fold loop on a CPU
+# (results/bench/engine_backends.json; PyTorch's eager step is slower than its per-fold loop)
+AUTO_BACKENDS = ("tensorflow", "jax")
 SMALL_METHODS = ("ststnet", "off_apexnet")  # registry methods worth building to check (the rest are large or 3D)
 _INSPECTED: dict = {}
 STATE_BUDGET_BYTES = 5 * 2**29  # one pass's weights, optimizer state and activations: the run stays under 4 GB
@@ -31,7 +33,8 @@ def choose_engine(
     """``"fold-parallel"`` or ``"per-fold"`` for a run of ``method`` under ``config``.
 
     ``auto``: the fold-parallel engine for the small registry models
-    (``SMALL_METHODS``) where it can run them (see ``engine_unavailable``);
+    (``SMALL_METHODS``) where it can run them, on the backends where it beats
+    the per-fold loop (``AUTO_BACKENDS``; see ``engine_unavailable``);
     ``per-fold`` forces the per-fold loop;
     ``fold-parallel`` raises ``ValueError`` saying why when it cannot.
     """
@@ -68,8 +71,11 @@ def engine_unavailable(
     backend = keras.backend.backend()
     if backend not in ENGINE_BACKENDS:
         return f"it runs on the {ENGINE_BACKENDS} backends, not on {backend!r}"
-    if backend != "tensorflow" and not explicit:
-        return f"on the {backend} backend it is chosen only when asked for (engine='fold-parallel'): {AUTO_NOTE}"
+    if backend not in AUTO_BACKENDS and not explicit:
+        return (
+            f"on the {backend} backend the per-fold loop is faster on a CPU (results/bench/engine_backends.json); "
+            "engine='fold-parallel' asks for the engine"
+        )
     if config.precision != "float32":
         return f"it trains in float32 only (config.precision={config.precision!r})"
     if build_fn is None and method not in SMALL_METHODS:

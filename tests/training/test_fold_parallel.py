@@ -226,7 +226,7 @@ import pytest
 assert keras.backend.backend() == BACKEND, keras.backend.backend()
 from me_resnet.training.engine_choice import choose_engine
 from tests.training.test_fold_parallel import CONFIG
-assert choose_engine("ststnet", CONFIG) == "per-fold"  # auto: TensorFlow only (docs/fold_parallel.md)
+assert choose_engine("ststnet", CONFIG) == {"torch": "per-fold", "jax": "fold-parallel"}[BACKEND]
 assert choose_engine("ststnet", CONFIG, engine="fold-parallel") == "fold-parallel"
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *TESTS]))
 """
