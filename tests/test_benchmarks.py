@@ -1,4 +1,4 @@
-"""benchmarks/op_profile.py: the op classification and a traced training step of a tiny ME-ResNet."""
+"""benchmarks/: op_profile's op classification and traced tiny ME-ResNet step; other benchmarks' helpers."""
 
 import pytest
 
@@ -89,3 +89,14 @@ def test_demo_quality_summary_is_mean_and_sd_over_seeds():
     assert set(summary) == {"one_thread"} and summary["one_thread"]["seeds"] == 3
     assert summary["one_thread"]["casme2"] == {"mean": 0.7, "sd": 0.2}
     assert summary["one_thread"]["composite"]["mean"] == 0.3 and summary["one_thread"]["mean_wall_seconds"] == 20.0
+
+
+def test_engine_profile_groups_op_types_by_kind():
+    from benchmarks.engine_profile import kind_of
+
+    assert kind_of("_MklNativeConv2DBackpropFilter") == "convolution"
+    assert kind_of("_MklNativeMaxPoolGrad") == kind_of("AvgPool") == "pooling"
+    assert kind_of("StatelessRandomUniformV2") == "dropout random numbers"
+    assert kind_of("_MklBatchMatMulV2") == "matmul"
+    assert kind_of("_MklTranspose") == kind_of("Unpack") == "layout (transpose, slice, stack, concat)"
+    assert kind_of("Mul") == kind_of("Sum") == kind_of("ReluGrad") == "element-wise and reductions"
