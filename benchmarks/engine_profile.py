@@ -10,8 +10,9 @@ the environment the engine's benchmark uses (``TF_CPU_ALLOCATOR_USE_BFC``).
 After warm-up steps, ``--steps`` steps are timed and then traced with
 TensorFlow's profiler; op time (summed over threads, so it can exceed the
 wall time) is grouped by op type and by kind: convolutions, pooling, dropout's
-random numbers, layout (transposes, slices, stacks), and the element-wise ops
-and reductions (batch norm, ReLU, masks, dropout's selects, the loss).
+random numbers, layout (transposes, slices, stacks), Adam's XLA computation
+(its wall time), and the element-wise ops and reductions (batch norm, ReLU,
+masks, dropout's selects, the loss).
 Writes ``results/bench/engine_profile_<method>.json``.
 """
 
@@ -36,14 +37,30 @@ from small_model_loso import METHODS, megc_features, method_settings  # noqa: E4
 
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
+XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"  # one run of an XLA computation (the fused Adam update)
 KINDS = (  # (kind, substrings of the op type), first match wins
     ("convolution", ("Conv2D", "Conv3D")),
     ("pooling", ("Pool",)),
     ("matmul", ("MatMul", "Einsum")),
     ("dropout random numbers", ("Random",)),
     ("layout (transpose, slice, stack, concat)", ("Transpose", "Slice", "Pack", "Unpack", "Concat", "Tile")),
-    ("compiled Adam (XLA)", ("Xla",)),
+    ("compiled Adam (XLA)", (XLA_EVENT,)),
 )
+
+
+def xla_events(trace_dir: Path) -> list[tuple[str, str, float]]:
+    """(name, XLA_EVENT, seconds) of every XLA computation run in the trace (not TensorFlow op events)."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(sorted(trace_dir.rglob("*.xplane.pb"))[-1].read_bytes())
+    host = next(plane for plane in space.planes if plane.name == "/host:CPU")
+    return [
+        ("xla", XLA_EVENT, event.duration_ps * 1e-12)
+        for line in host.lines
+        for event in line.events
+        if host.event_metadata[event.metadata_id].name == XLA_EVENT
+    ]
 
 
 def kind_of(op_type: str) -> str:
@@ -109,7 +126,7 @@ def main(argv=None) -> dict:
         tf.profiler.experimental.start(trace)
         run(args.steps)
         tf.profiler.experimental.stop()
-        events = read_op_events(Path(trace))
+        events = read_op_events(Path(trace)) + xla_events(Path(trace))
     load.append(list(os.getloadavg()))
     by_type, calls = collections.Counter(), collections.Counter()
     for _, op_type, seconds in events:

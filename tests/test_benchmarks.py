@@ -100,3 +100,4 @@ def test_engine_profile_groups_op_types_by_kind():
     assert kind_of("_MklBatchMatMulV2") == "matmul"
     assert kind_of("_MklTranspose") == kind_of("Unpack") == "layout (transpose, slice, stack, concat)"
     assert kind_of("Mul") == kind_of("Sum") == kind_of("ReluGrad") == "element-wise and reductions"
+    assert kind_of("CpuExecutable::ExecuteAsyncOnStream") == "compiled Adam (XLA)"
