@@ -30,13 +30,16 @@ short keeps what finished:
   per-fold Keras loop on one fold (3 epochs) times the folds.
 
 ``--budget-seconds`` skips what would start after the budget (a device call
-is limited to 10 minutes, start-up included).
+is limited to 10 minutes, start-up included); a single measurement running
+longer than ``--stall-seconds`` prints every thread's stack once (it is not
+stopped), so a call cut short says where it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import json
 import os
 import sys
@@ -221,11 +224,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the short LOSO")
     parser.add_argument("--subjects", type=int, default=3, help="subjects (= folds) of the short LOSO")
     parser.add_argument("--engine-epochs", type=int, default=20, help="epochs of each fold-parallel engine run")
+    parser.add_argument("--stall-seconds", type=float, default=240.0, help="print stacks of a call running longer")
     parser.add_argument("--budget-seconds", type=float, default=420.0, help="start nothing after this")
     args = parser.parse_args(argv)
     if args.engine_epochs < 2:
         parser.error(f"--engine-epochs must be >= 2 (the first epoch compiles), got {args.engine_epochs}")
-    for name in ("steps", "epochs", "budget_seconds"):
+    for name in ("steps", "epochs", "budget_seconds", "stall_seconds"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
     args.batch_sizes = args.batch_sizes or ([4] if args.smoke else [8, 32])
@@ -269,7 +273,10 @@ def main(argv=None) -> dict:
             if time.perf_counter() - started > args.budget_seconds:
                 skipped.append(f"{function.__name__}{tuple(a for a in arguments if not dataclasses.is_dataclass(a))}")
                 continue
+            # a measurement that stalls prints every thread's stack (once), so a cut-short device call says where
+            faulthandler.dump_traceback_later(args.stall_seconds)
             rows.append(function(*arguments))
+            faulthandler.cancel_dump_traceback_later()
             print(name, json.dumps(rows[-1]), flush=True)
             write(name, rows, skipped)
         write(name, rows, skipped)
