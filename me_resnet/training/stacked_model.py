@@ -257,10 +257,10 @@ def masked_batch_norm(x, gamma, beta, member, epsilon: float):
     # the moments go in as arguments, so the custom-gradient function has one output (the PyTorch backend's
     # custom_gradient takes one upstream gradient); dx below already holds their dependence on x
     mean, raw = moments(ops.stop_gradient(x))
-    variance = ops.maximum(raw, 0.0)
 
     @ops.custom_gradient
     def normalise(x, gamma, beta, mean, raw):
+        variance = ops.maximum(raw, 0.0)
         inverse = ops.rsqrt(variance + epsilon) * gamma  # (F, C)
         y = x * inverse + (beta - mean * inverse)
 
@@ -280,7 +280,7 @@ def masked_batch_norm(x, gamma, beta, member, epsilon: float):
 
         return y, grad
 
-    return normalise(x, gamma, beta, mean, raw), mean, variance, count
+    return normalise(x, gamma, beta, mean, raw), mean, ops.maximum(raw, 0.0), count
 
 
 def per_fold_loss(probabilities, targets, member, loss: str, alpha=None, gamma: float = 2.0):
