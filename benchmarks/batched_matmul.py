@@ -18,7 +18,6 @@ their rate bounds the engine's "epochs over the FLOP limit" for it. Writes ``res
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -83,6 +82,7 @@ def main(argv=None) -> dict:
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
 
+    from me_resnet.utils.io import write_json_atomic
     from me_resnet.utils.provenance import provenance
 
     load = [list(os.getloadavg())]
@@ -105,8 +105,7 @@ def main(argv=None) -> dict:
         "load_average_before_after": load,
         "provenance": provenance(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    write_json_atomic(args.out, document)
     print(f"wrote {args.out}")
     return document
 

@@ -16,10 +16,8 @@ Writes ``results/bench/engine_adam.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from small_model_loso import METHODS, megc_features, method_settings  # noqa: E402
+from small_model_loso import METHODS, megc_features, method_settings, timed_engine_pass  # noqa: E402
 
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
@@ -37,24 +35,10 @@ VARIANTS = {"separate_ops": False, "xla_fused": True}
 
 def one_pass(method: str, epochs: int, fused_adam: bool, features) -> dict:
     """Train one engine pass; seconds per epoch (epochs 2..N) and the test probabilities."""
-    from me_resnet.evaluation.fold_parallel import fold_specs
-    from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
-    from me_resnet.training.fold_parallel import train_folds
+    from me_resnet.training.engine_choice import inspect_model
 
-    config = method_settings(method, epochs)
-    jobs = LosoRun(features, method, config).jobs
-    _, parameters, activations = inspect_model(method, config, None, (28, 28, 3))
-    size = min(folds_per_pass(parameters, activations, config.batch_size), len(jobs))
-    ends = [time.perf_counter()]
-    outcome = train_folds(
-        features,
-        fold_specs(jobs[:size]),
-        config,
-        progress=False,
-        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
-        fused_adam=fused_adam,
-    )
+    outcome, size, ends = timed_engine_pass(method, epochs, features=features, fused_adam=fused_adam)
+    _, parameters, _ = inspect_model(method, method_settings(method, epochs), None, (28, 28, 3))
     probabilities = np.concatenate([result.probabilities for result in outcome.results])
     return {
         "folds": size,
@@ -75,6 +59,7 @@ def main(argv=None) -> dict:
     if args.epochs < 2:
         parser.error("--epochs must be >= 2 (the first epoch traces and is not timed)")
 
+    from me_resnet.utils.io import write_json_atomic
     from me_resnet.utils.provenance import provenance
 
     features = megc_features()
@@ -115,8 +100,7 @@ def main(argv=None) -> dict:
         "load_average_before_after_each_method": load,
         "provenance": provenance(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    write_json_atomic(args.out, document)
     print(f"wrote {args.out}")
     return document
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,7 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from small_model_loso import ENGINE_ENVIRONMENT, METHODS, in_fresh_process, measure_keras, megc_features  # noqa: E402
+from small_model_loso import (  # noqa: E402
+    ENGINE_ENVIRONMENT,
+    METHODS,
+    in_fresh_process,
+    measure_keras,
+    timed_engine_pass,
+)
 
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
@@ -38,25 +43,8 @@ BACKENDS = ("tensorflow", "torch", "jax")
 def measure_backend(method: str, epochs: int) -> dict:
     """In a fresh process with KERAS_BACKEND set: one engine pass and the per-fold loop on one fold."""
     import keras
-    from small_model_loso import method_settings
 
-    from me_resnet.evaluation.fold_parallel import fold_specs
-    from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
-    from me_resnet.training.fold_parallel import train_folds
-
-    features, config = megc_features(), method_settings(method, epochs)
-    jobs = LosoRun(features, method, config).jobs
-    _, parameters, activations = inspect_model(method, config, None, (28, 28, 3))
-    size = min(folds_per_pass(parameters, activations, config.batch_size), len(jobs))
-    ends = [time.perf_counter()]
-    train_folds(
-        features,
-        fold_specs(jobs[:size]),
-        config,
-        progress=False,
-        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
-    )
+    _, size, ends = timed_engine_pass(method, epochs)
     per_fold = measure_keras(method, 1, epochs)
     engine = float(np.mean(np.diff(ends)[2:]))
     return {

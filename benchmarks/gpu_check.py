@@ -180,38 +180,25 @@ def short_loso(config, policy: str, subjects: int) -> dict:
 def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
     """Every fold (or the first ``folds``) of the composite LOSO on the fold-parallel engine, in one pass."""
     import keras
-    from small_model_loso import measure_keras, megc_features, method_settings
+    from small_model_loso import measure_keras, method_settings, timed_engine_pass
 
-    from me_resnet.evaluation.fold_parallel import fold_specs
-    from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.fold_parallel import train_folds
-
-    features, config = megc_features(), method_settings(method, epochs)
-    jobs = LosoRun(features, method, config).jobs[:folds]
-    ends = [time.perf_counter()]
-    train_folds(
-        features,
-        fold_specs(jobs),
-        config,
-        progress=False,
-        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
-    )
+    _, folds_trained, ends = timed_engine_pass(method, epochs, "all" if folds is None else folds)
     per_epoch = float(np.mean(np.diff(ends)[1:]))
     full_epochs = method_settings(method, None).epochs
     per_fold = measure_keras(method, 1, 3)  # the per-fold Keras loop on this backend, one fold
     return {
         "method": method,
         "backend": keras.backend.backend(),
-        "folds_in_one_pass": len(jobs),
+        "folds_in_one_pass": folds_trained,
         "epochs": epochs,
-        "batch_size": config.batch_size,
+        "batch_size": method_settings(method, epochs).batch_size,
         "first_epoch_seconds": round(ends[1] - ends[0], 2),
         "seconds_per_epoch_all_folds": round(per_epoch, 4),
         "full_epochs": full_epochs,
         "projected_seconds_at_full_epochs": round(ends[1] - ends[0] + per_epoch * (full_epochs - 1), 1),
         "projection_note": "every fold taken to run every epoch: an upper bound where early stopping stops folds",
         "per_fold_loop_seconds_per_epoch_one_fold": per_fold["seconds_per_epoch"],
-        "engine_speedup_over_per_fold_loop": round(per_fold["seconds_per_epoch"] * len(jobs) / per_epoch, 2),
+        "engine_speedup_over_per_fold_loop": round(per_fold["seconds_per_epoch"] * folds_trained / per_epoch, 2),
     }
 
 

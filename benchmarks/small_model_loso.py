@@ -89,6 +89,37 @@ def method_settings(method: str, epochs: int | None):
     return config if epochs is None else dataclasses.replace(config, epochs=epochs)
 
 
+def timed_engine_pass(method: str, epochs: int, folds: int | str | None = None, features=None, **options):
+    """One fold-parallel engine pass over the first folds of the composite LOSO, timed epoch by epoch.
+
+    ``folds``: None = as many as ``folds_per_pass`` allows, ``"all"`` = every
+    fold, or a number. ``options`` go to ``train_folds``. Returns (outcome,
+    folds trained, epoch end times with the start first).
+    """
+    from me_resnet.evaluation.fold_parallel import fold_specs
+    from me_resnet.evaluation.runner import LosoRun
+    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
+    from me_resnet.training.fold_parallel import train_folds
+
+    features = megc_features() if features is None else features
+    config = method_settings(method, epochs)
+    jobs = LosoRun(features, method, config).jobs
+    if folds is None:
+        _, parameters, activations = inspect_model(method, config, None, (28, 28, 3))
+        folds = folds_per_pass(parameters, activations, config.batch_size)
+    specs = fold_specs(jobs if folds == "all" else jobs[:folds])
+    ends = [time.perf_counter()]
+    outcome = train_folds(
+        features,
+        specs,
+        config,
+        progress=False,
+        on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()),
+        **options,
+    )
+    return outcome, len(specs), ends
+
+
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
