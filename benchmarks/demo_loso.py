@@ -47,6 +47,7 @@ from me_resnet.evaluation.executors import LocalExecutor, PoolExecutor  # noqa: 
 from me_resnet.evaluation.experiment import load_records, loso_scopes, method_features  # noqa: E402
 from me_resnet.evaluation.metrics import compute_metrics  # noqa: E402
 from me_resnet.evaluation.runner import LosoRun  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -132,8 +133,7 @@ def main(argv=None) -> None:
             )
     if {"pool1", "pool2"} <= set(results):
         document["pool1_equals_pool2"] = results["pool1"]["predictions"] == results["pool2"]["predictions"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(args.out, document)
     print(json.dumps({k: v for k, v in document.items() if k != "provenance"}, indent=1))
     print(f"wrote {args.out}")
 

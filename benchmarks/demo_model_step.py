@@ -34,6 +34,7 @@ import numpy as np
 from me_resnet.config import DEMO, Config
 from me_resnet.models.registry import build_model
 from me_resnet.training.losses import focal_loss
+from me_resnet.utils.io import write_json_atomic
 from me_resnet.utils.paths import RESULTS_DIR
 from me_resnet.utils.provenance import provenance
 
@@ -128,8 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     result["profile"] = "demo"
     result["load_average_before_after"] = [load_before, [round(v, 2) for v in os.getloadavg()]]  # shared cores
     result["provenance"] = provenance()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.out, result)
     print(json.dumps({key: value for key, value in result.items() if key != "provenance"}, indent=2))
     print(f"wrote {args.out}")
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.demo_loso import demo_runs, measure  # noqa: E402
 from me_resnet.config import DEMO  # noqa: E402
 from me_resnet.evaluation.executors import LocalExecutor, PoolExecutor  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -96,8 +97,7 @@ def main(argv=None) -> None:
                 "load_average_before_after": [round(v, 2) for v in load_before + os.getloadavg()],
                 "provenance": provenance(),
             }
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(document, indent=2) + "\n")
+            write_json_atomic(args.out, document)
     finally:
         pool.close()
     print(json.dumps(document["summary"], indent=1))

@@ -34,6 +34,7 @@ from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.data.records import Features  # noqa: E402
 from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor  # noqa: E402
 from me_resnet.evaluation.runner import LosoRun  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -121,8 +122,7 @@ def main(argv=None) -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "provenance": provenance(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(args.out, document)
     print(json.dumps({k: v for k, v in document.items() if k != "provenance"}, indent=1))
     print(f"wrote {args.out}")
 

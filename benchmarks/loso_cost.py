@@ -41,6 +41,7 @@ from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.data.records import Features  # noqa: E402
 from me_resnet.training.batches import InputWaitTimer  # noqa: E402
 from me_resnet.training.fold import train_fold  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -207,8 +208,7 @@ def main(argv=None) -> None:
         "load_average_before_after": [round(v, 2) for v in load_before] + [round(v, 2) for v in os.getloadavg()],
         "provenance": provenance(),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(out, document)
     print(markdown(rows))
     print(f"wrote {out}")
 

@@ -35,6 +35,7 @@ from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.models.flops import count_flops  # noqa: E402
 from me_resnet.models.registry import build_model  # noqa: E402
 from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -293,8 +294,7 @@ def main(argv=None) -> None:
         "the CPU may be shared with other jobs (see load average)",
         "provenance": provenance(),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(out, document)
     print(json.dumps(comparisons, indent=1))
     print(f"wrote {out}")
 

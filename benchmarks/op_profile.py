@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from me_resnet.models.cbam import CBAM  # noqa: E402
 from me_resnet.models.flops import count_layer_flops  # noqa: E402
 from me_resnet.models.registry import build_model  # noqa: E402
 from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
@@ -303,8 +303,7 @@ def main(argv=None) -> None:
         + (f"_interop{args.inter_op_threads}" if args.inter_op_threads else "")
     )
     out = args.out or RESULTS_DIR / "bench" / f"op_profile{suffix}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(out, document)
     for row in document["groups"]:
         extra = (
             f"  {row['gflops_per_second']} GFLOP/s ({row['fraction_of_matmul_peak']:.0%} of peak)"

@@ -26,6 +26,7 @@ from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import load_casme2, load_samm, load_smic
 from me_resnet.preprocessing.features import extract_features
 from me_resnet.utils import provenance
+from me_resnet.utils.io import write_json_atomic
 from me_resnet.utils.paths import RESULTS_DIR
 
 TARGETS = {"cold_clips_per_s": 8.0, "warm_clips_per_s": 200.0, "post_over_farneback": 0.20}
@@ -89,8 +90,7 @@ def main(argv=None):
         "load_average_1_5_15min": [round(v, 2) for v in os.getloadavg()],  # other jobs on the shared cores
         "provenance": provenance.provenance(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.out, result)
     print(
         json.dumps(
             {k: result[k] for k in ("clips", "workers", "cold", "warm", "post_over_farneback", "targets_met")}, indent=2

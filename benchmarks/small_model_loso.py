@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
 MEGC_LIST = Path(__file__).resolve().parents[1] / "me_resnet" / "data" / "megc2019_combined_3class_gt.csv"
@@ -450,8 +451,7 @@ def main(argv=None) -> dict:
         "targets_met": targets_met(methods),
         "provenance": provenance(),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    write_json_atomic(out, result)
     print(
         json.dumps(
             {m: {k: v for k, v in r.items() if k.startswith(("speedup", "engine_over"))} for m, r in methods.items()}
