@@ -244,7 +244,13 @@ def _by_file(chosen: dict[str, tuple[str, dict]]) -> dict[str, tuple[dict, list[
 def _small_model_cell(method: str, result: dict, key: str) -> str:
     engine, settings = result["engine"], result["settings"]
     if key == "head":
-        return f"{SMALL_MODEL_NAMES[method]} ({engine['full_epochs']} epochs, batch {settings['batch_size']})"
+        epochs = f"{engine['full_epochs']} epochs"
+        if not result["compared_at"]["projected"] and engine["epochs_run"] < engine["full_epochs"]:
+            epochs = (  # early stopping on held-out training subjects ended every fold sooner
+                f"early stopping: at most {engine['epochs_run']} of {engine['full_epochs']} epochs run, "
+                f"{engine['fold_epochs_trained']} fold-epochs"
+            )
+        return f"{SMALL_MODEL_NAMES[method]} ({epochs}, batch {settings['batch_size']})"
     if key == "engine":
         return _minutes(result["compared_at"]["engine_seconds"]) + (
             " (projected)" if result["compared_at"]["projected"] else ""

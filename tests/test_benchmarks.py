@@ -101,3 +101,14 @@ def test_engine_profile_groups_op_types_by_kind():
     assert kind_of("_MklTranspose") == kind_of("Unpack") == "layout (transpose, slice, stack, concat)"
     assert kind_of("Mul") == kind_of("Sum") == kind_of("ReluGrad") == "element-wise and reductions"
     assert kind_of("CpuExecutable::ExecuteAsyncOnStream") == "compiled Adam (XLA)"
+
+
+def test_small_model_epoch_timing_counts_each_pass_at_its_own_epochs():
+    from benchmarks.small_model_loso import epoch_timing
+
+    # pass 1: start 0, first (traced) epoch ends at 5, then 1 s per epoch for 4 more epochs (5 epochs)
+    # pass 2 stopped early: start 20, first epoch ends at 24, then 2 s per epoch for 1 more (2 epochs)
+    # pass 3: a single epoch, nothing to time: counted as set-up
+    per_epoch, training = epoch_timing([[0, 5, 6, 7, 8, 9], [20, 24, 26], [30, 33]])
+    assert per_epoch == pytest.approx(1 + 2)
+    assert training == pytest.approx(1 * 5 + 2 * 2)  # not per_epoch x the longest pass's 5 epochs (15)
