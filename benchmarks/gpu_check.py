@@ -29,6 +29,8 @@ short keeps what finished:
   epochs: seconds per epoch and the full run projected from it, against the
   per-fold Keras loop on one fold (3 epochs) times the folds.
 
+``--parts`` runs some of them, in the order given. A measurement that raises
+is written as its call and error (type and message) and the others go on.
 ``--budget-seconds`` skips what would start after the budget (a device call
 is limited to 10 minutes, start-up included); a single measurement running
 longer than ``--stall-seconds`` prints every thread's stack once (it is not
@@ -44,6 +46,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,6 +56,7 @@ import numpy as np  # noqa: E402
 
 from me_resnet.config import DEMO, PAPER  # noqa: E402
 
+PARTS = ("throughput", "loso", "engine")
 SMOKE = dataclasses.replace(DEMO, num_frames=5, image_size=16, width=4, cbam_reduction=4, batch_size=4)
 
 
@@ -80,7 +84,13 @@ def mixed_policy() -> str:
 def device_summary() -> dict:
     import keras
 
-    return {"keras_backend": keras.backend.backend(), "gpus": gpu_names()}
+    summary = {"keras_backend": keras.backend.backend(), "gpus": gpu_names()}
+    if summary["keras_backend"] == "torch":
+        import torch
+
+        summary.update(torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+    summary["CUBLAS_WORKSPACE_CONFIG"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    return summary
 
 
 def throughput(config, policy: str, batch: int, steps: int) -> dict:
@@ -89,8 +99,11 @@ def throughput(config, policy: str, batch: int, steps: int) -> dict:
 
     from me_resnet.models.flops import count_flops
     from me_resnet.models.registry import build_model
+    from me_resnet.training.determinism import use_deterministic_ops
     from me_resnet.training.losses import focal_loss
 
+    # the default ops: a LOSO run before this one (--parts) leaves the process-wide deterministic switch on
+    use_deterministic_ops(False)
     input_shape = (config.num_frames - 1, config.image_size, config.image_size, 3)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
@@ -213,6 +226,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--engine-epochs", type=int, default=20, help="epochs of each fold-parallel engine run")
     parser.add_argument("--stall-seconds", type=float, default=240.0, help="print stacks of a call running longer")
     parser.add_argument("--budget-seconds", type=float, default=420.0, help="start nothing after this")
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to run, in this order"
+    )
     args = parser.parse_args(argv)
     if args.engine_epochs < 2:
         parser.error(f"--engine-epochs must be >= 2 (the first epoch compiles), got {args.engine_epochs}")
@@ -254,16 +270,23 @@ def main(argv=None) -> dict:
         ],
     }
     documents = {}
-    for name, calls in parts.items():
+    for part in args.parts:
+        name, calls = f"{part}.json", parts[f"{part}.json"]
         rows, skipped = [], []
         for function, arguments in calls:
+            described = f"{function.__name__}{tuple(a for a in arguments if not dataclasses.is_dataclass(a))}"
             if time.perf_counter() - started > args.budget_seconds:
-                skipped.append(f"{function.__name__}{tuple(a for a in arguments if not dataclasses.is_dataclass(a))}")
+                skipped.append(described)
                 continue
             # a measurement that stalls prints every thread's stack (once), so a cut-short device call says where
             faulthandler.dump_traceback_later(args.stall_seconds)
-            rows.append(function(*arguments))
-            faulthandler.cancel_dump_traceback_later()
+            try:
+                rows.append(function(*arguments))
+            except Exception as error:  # one failing measurement must not cost the device call the others
+                traceback.print_exc()
+                rows.append({"call": described, "error": f"{type(error).__name__}: {error}"[:2000]})
+            finally:
+                faulthandler.cancel_dump_traceback_later()
             print(name, json.dumps(rows[-1]), flush=True)
             write(name, rows, skipped)
         write(name, rows, skipped)
