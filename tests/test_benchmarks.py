@@ -112,3 +112,42 @@ def test_small_model_epoch_timing_counts_each_pass_at_its_own_epochs():
     per_epoch, training = epoch_timing([[0, 5, 6, 7, 8, 9], [20, 24, 26], [30, 33]])
     assert per_epoch == pytest.approx(1 + 2)
     assert training == pytest.approx(1 * 5 + 2 * 2)  # not per_epoch x the longest pass's 5 epochs (15)
+
+
+def test_gpu_check_records_a_failing_measurement_and_runs_the_chosen_parts_in_order(tmp_path, monkeypatch):
+    import json
+    import time
+
+    from benchmarks import gpu_check
+
+    calls = []
+
+    def throughput(config, policy, batch, steps):
+        calls.append(("throughput", batch))
+        raise RuntimeError("max_pool3d_with_indices_backward_cuda does not have a deterministic implementation")
+
+    def small_model_engine(method, epochs, folds):
+        calls.append(("engine", method))
+        time.sleep(0.2)
+        return {"method": method}
+
+    monkeypatch.setattr(gpu_check, "throughput", throughput)
+    monkeypatch.setattr(gpu_check, "small_model_engine", small_model_engine)
+    monkeypatch.setattr(gpu_check, "short_loso", lambda *a: pytest.fail("loso is not among --parts"))
+    argv = ["--smoke", "--out", str(tmp_path), "--parts", "engine", "throughput", "--batch-sizes", "4", "8"]
+    gpu_check.main([*argv, "--budget-seconds", "0.1"])
+
+    # engine first (--parts order); its second method and every throughput row start after the budget
+    assert calls == [("engine", "ststnet")]
+    engine = json.loads((tmp_path / "engine.json").read_text())
+    assert engine["results"] == [{"method": "ststnet"}] and engine["skipped_over_budget"] == [
+        "small_model_engine('off_apexnet', 20, 3)"
+    ]
+    assert not (tmp_path / "loso.json").exists()
+
+    calls.clear()
+    gpu_check.main(argv)
+    assert calls == [("engine", "ststnet"), ("engine", "off_apexnet"), ("throughput", 4), ("throughput", 8)]
+    rows = json.loads((tmp_path / "throughput.json").read_text())["results"]
+    assert [row["call"] for row in rows] == ["throughput('float32', 4, 5)", "throughput('float32', 8, 5)"]
+    assert all(row["error"].startswith("RuntimeError: max_pool3d_with_indices_backward_cuda") for row in rows)
