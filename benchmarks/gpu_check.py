@@ -193,10 +193,10 @@ def short_loso(config, policy: str, subjects: int) -> dict:
 def small_model_engine(method: str, epochs: int, folds: int | None) -> dict:
     """Every fold (or the first ``folds``) of the composite LOSO on the fold-parallel engine, in one pass."""
     import keras
-    from small_model_loso import measure_keras, method_settings, timed_engine_pass
+    from small_model_loso import epoch_timing, measure_keras, method_settings, timed_engine_pass
 
     _, folds_trained, ends = timed_engine_pass(method, epochs, "all" if folds is None else folds)
-    per_epoch = float(np.mean(np.diff(ends)[1:]))
+    per_epoch, _ = epoch_timing([ends])
     full_epochs = method_settings(method, None).epochs
     per_fold = measure_keras(method, 1, 3)  # the per-fold Keras loop on this backend, one fold
     return {
@@ -257,21 +257,19 @@ def main(argv=None) -> dict:
         write_json_atomic(args.out / name, document)  # a call killed mid-write leaves the previous file whole
 
     parts = {
-        "throughput.json": [
+        "throughput": [
             (throughput, (config, policy, batch, args.steps)) for policy in policies for batch in args.batch_sizes
         ],
         # on a CPU only float32: the torch backend's bfloat16 3D-convolution gradients take minutes there
-        "loso.json": [
-            (short_loso, (config, policy, args.subjects)) for policy in policies if gpu or policy == "float32"
-        ],
-        "engine.json": [
+        "loso": [(short_loso, (config, policy, args.subjects)) for policy in policies if gpu or policy == "float32"],
+        "engine": [
             (small_model_engine, (method, args.engine_epochs, 3 if args.smoke else None))
             for method in ("ststnet", "off_apexnet")
         ],
     }
     documents = {}
     for part in args.parts:
-        name, calls = f"{part}.json", parts[f"{part}.json"]
+        name, calls = f"{part}.json", parts[part]
         rows, skipped = [], []
         for function, arguments in calls:
             described = f"{function.__name__}{tuple(a for a in arguments if not dataclasses.is_dataclass(a))}"
