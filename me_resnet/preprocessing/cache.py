@@ -24,7 +24,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from me_resnet.config import Config
 from me_resnet.preprocessing.face import DETECTION_SIDE
+from me_resnet.utils.io import temporary_file
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def save_entry(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(arrays)
     payload[_CHECKSUM] = np.array(_checksum(arrays))
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    handle, temporary = temporary_file(path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **payload)

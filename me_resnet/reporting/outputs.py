@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from me_resnet.config import Config
-from me_resnet.utils.io import write_atomic
+from me_resnet.utils.io import temporary_file, write_atomic
 from me_resnet.utils.provenance import provenance
 
 
@@ -129,7 +128,7 @@ def write_figure(figure, path: Path, **savefig) -> Path:
     """``figure.savefig`` through a temp file in the same folder and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    handle, temp = temporary_file(path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(handle)
     try:
         figure.savefig(temp, **savefig)
