@@ -44,7 +44,8 @@ def _type_ok(value, hint) -> bool:
 def check_field(name: str, value, hint, metadata) -> None:
     """``ValueError`` unless ``value`` has the type ``hint`` and fits ``metadata``'s ``choices`` / ``range``.
 
-    ``range`` is ``(low, high)``, both inclusive, ``None`` for an open end.
+    ``range`` is ``(low, high)``, ``None`` for an open end; both bounds are inclusive
+    except those named in ``exclusive`` (``("low",)``, ``("high",)`` or both).
     """
     if not _type_ok(value, hint):
         raise ValueError(f"config {name} must be {getattr(hint, '__name__', hint)}, got {value!r}")
@@ -52,10 +53,17 @@ def check_field(name: str, value, hint, metadata) -> None:
     if choices is not None and value not in choices:
         raise ValueError(f"config {name} must be one of {', '.join(map(str, choices))}; got {value!r}")
     low, high = metadata.get("range", (None, None))
+    exclusive = metadata.get("exclusive", ())
     values = value if isinstance(value, (tuple, list)) else (value,)
-    for item in values:
-        if item is not None and ((low is not None and item < low) or (high is not None and item > high)):
-            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+    for item in (item for item in values if item is not None):
+        too_low = low is not None and (item <= low if "low" in exclusive else item < low)
+        too_high = high is not None and (item >= high if "high" in exclusive else item > high)
+        if too_low or too_high:
+            bounds = (
+                ("(" if "low" in exclusive or low is None else "[")
+                + f"{'-inf' if low is None else low}, {'inf' if high is None else high}"
+                + (")" if "high" in exclusive or high is None else "]")
+            )
             raise ValueError(f"config {name} must lie in {bounds}, got {value!r}")
 
 
@@ -70,7 +78,8 @@ class Config:
     # --- pre-processing (SPEC §4) ----------------------------------------
     num_frames: int = field(default=11, metadata={"range": (2, None)})  # N, key frames onset -> apex inclusive
     scale_factor: float = field(default=0.8, metadata={"range": (0.0, None)})  # a, eq. (9): U = a * p
-    image_size: int = field(default=112, metadata={"range": (1, None)})  # face crop side after resizing
+    # face crop side after resizing; 8: the smallest crop FaceCropper makes (me_resnet/preprocessing/face.py)
+    image_size: int = field(default=112, metadata={"range": (8, None)})
     # center: always the centre crop
     face_detector: str = field(default="mtcnn", metadata={"choices": ("mtcnn", "center")})
     face_margin: float = field(default=0.10, metadata={"range": (0.0, None)})  # box expansion before squaring
@@ -83,7 +92,8 @@ class Config:
     # clip: per clip, per channel z-score
     normalise: str = field(default="clip", metadata={"choices": ("clip", "none")})
     flow_method: str = field(default="farneback", metadata={"choices": ("farneback", "tvl1")})  # tvl1: Dual TV-L1
-    farneback_pyr_scale: float = field(default=0.5, metadata={"range": (0.0, 1.0)})
+    # OpenCV's calcOpticalFlowFarneback asserts pyr_scale < 1
+    farneback_pyr_scale: float = field(default=0.5, metadata={"range": (0.0, 1.0), "exclusive": ("high",)})
     farneback_levels: int = field(default=3, metadata={"range": (0, None)})
     farneback_winsize: int = field(default=15, metadata={"range": (1, None)})
     farneback_iterations: int = field(default=3, metadata={"range": (1, None)})
@@ -106,17 +116,18 @@ class Config:
     pretrained: str | None = None  # path to a 2D .keras model to inflate
 
     # --- training (SPEC §6) ---------------------------------------------
-    learning_rate: float = field(default=1e-4, metadata={"range": (0.0, None)})
+    learning_rate: float = field(default=1e-4, metadata={"range": (0.0, None), "exclusive": ("low",)})
     batch_size: int = field(default=32, metadata={"range": (1, None)})
     epochs: int = field(default=100, metadata={"range": (1, None)})
-    patience: int = field(default=10, metadata={"range": (0, None)})
+    patience: int = field(default=10, metadata={"range": (1, None)})  # epochs without improvement before stopping
     focal_gamma: float = field(default=2.0, metadata={"range": (0.0, None)})
     focal_alpha: str = field(default="inverse_frequency", metadata={"choices": ("inverse_frequency", "none")})
     loss: str = field(default="focal", metadata={"choices": ("focal", "crossentropy")})
     augment: bool = True  # 4x mirror / flip of training clips
     augment_scope: str = field(default="train", metadata={"choices": ("train", "whole_dataset")})  # whole: leaky
     early_stop_on: str = field(default="val", metadata={"choices": ("val", "test", "none")})  # test: optimistic
-    val_fraction: float = field(default=0.1, metadata={"range": (0.0, 1.0)})  # share of training subjects
+    # share of training subjects held out for early stopping; some must stay to fit
+    val_fraction: float = field(default=0.1, metadata={"range": (0.0, 1.0), "exclusive": ("low", "high")})
     loso_scope: str = field(default="dataset", metadata={"choices": ("dataset", "composite")})  # composite: MEGC 2019
     seed: int = field(default=0, metadata={"range": (0, None)})
     precision: str = field(default="float32", metadata={"choices": ("float32", "mixed_bfloat16", "mixed_float16")})

@@ -49,8 +49,8 @@ def test_json_round_trip():
     "changes, message",
     [
         ({"early_stop_on": "bogus"}, "early_stop_on must be one of val, test, none; got 'bogus'"),
-        ({"epochs": 0}, r"epochs must lie in \[1, inf\], got 0"),
-        ({"val_fraction": 1.5}, r"val_fraction must lie in \[0.0, 1.0\]"),
+        ({"epochs": 0}, r"epochs must lie in \[1, inf\), got 0"),
+        ({"val_fraction": 1.5}, r"val_fraction must lie in \(0.0, 1.0\)"),
         ({"blocks": (1, 0, 1, 1)}, "blocks must lie in"),
         ({"num_frames": 2.5}, "num_frames must be int, got 2.5"),
         ({"augment": 1}, "augment must be bool, got 1"),
@@ -61,6 +61,33 @@ def test_json_round_trip():
 def test_config_checks_its_fields_when_constructed(changes, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(DEMO, **changes)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("learning_rate", 0.0, r"config learning_rate must lie in \(0.0, inf\), got 0.0"),
+        ("learning_rate", -1e-4, r"learning_rate must lie in \(0.0, inf\), got -0.0001"),
+        ("image_size", 1, r"config image_size must lie in \[8, inf\), got 1"),
+        ("image_size", 7, r"image_size must lie in \[8, inf\), got 7"),
+        ("patience", 0, r"config patience must lie in \[1, inf\), got 0"),
+        ("val_fraction", 1.0, r"config val_fraction must lie in \(0.0, 1.0\), got 1.0"),
+        ("val_fraction", 0.0, r"val_fraction must lie in \(0.0, 1.0\), got 0.0"),
+        ("farneback_pyr_scale", 1.0, r"config farneback_pyr_scale must lie in \[0.0, 1.0\), got 1.0"),
+        ("batch_size", 0, r"config batch_size must lie in \[1, inf\), got 0"),
+        ("num_frames", 1, r"config num_frames must lie in \[2, inf\), got 1"),
+    ],
+)
+def test_values_no_run_can_mean_are_refused_naming_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(DEMO, **{field: value})
+
+
+def test_the_smallest_accepted_values_are_accepted():
+    smallest = dataclasses.replace(
+        DEMO, learning_rate=1e-12, image_size=8, patience=1, val_fraction=0.01, farneback_pyr_scale=0.0, epochs=1
+    )
+    assert (smallest.image_size, smallest.patience) == (8, 1)
 
 
 def test_every_string_field_with_alternatives_declares_its_choices():
