@@ -1,4 +1,4 @@
-"""The 3-class label protocols (SPEC §3, switch ``Config.protocol``).
+"""The 3-class label protocols (switch ``Config.protocol``; docs/interpretations.md).
 
 - ``megc2019`` (default): the official MEGC 2019 composite list
   ``combined_3class_gt.csv`` (shipped as ``me_resnet/data/megc2019_combined_3class_gt.csv``;
@@ -9,10 +9,29 @@
   积极, 快乐 (positive, happiness); negative = 消极, 压抑, 恐惧, 悲伤 (negative,
   repression, fear, sadness); surprise = 惊讶. Every other emotion is excluded,
   so CASME II's disgust and SAMM's anger, contempt and disgust clips are
-  dropped, and the counts fall far below Table 1's.
+  dropped, and the negative counts fall far below Table 1's.
 - ``paper_extended``: the literal list plus disgust (CASME II, SAMM), anger and
-  contempt (SAMM) as negative -- the mapping the paper's Table 1 counts need
-  (SAMM 133 = 26/92/15 exactly), not the mapping its text gives.
+  contempt (SAMM) as negative: the text's list widened until SAMM gives
+  Table 1's 133 = 26/92/15 exactly. It does not give CASME II's.
+
+Clips per protocol (positive / negative / surprise), from the real coding
+sheets (CASME II 2019-07-01, SAMM v2) and, for SMIC, whose class folders are
+its labels, the MEGC 2019 list; ``tests/data/test_datasets_real.py`` asserts
+every number:
+
+==============  ================  ================  ================
+protocol        CASME II          SAMM              SMIC
+==============  ================  ================  ================
+megc2019        145 = 32/88/25    133 = 26/92/15    164 = 51/70/43
+paper_literal   93 = 32/33/28     55 = 26/14/15     164 = 51/70/43
+paper_extended  156 = 32/96/28    133 = 26/92/15    164 = 51/70/43
+Table 1         146 = 32/86/28    133 = 26/92/15    164 = 51/70/43
+==============  ================  ================  ================
+
+No assignment of the CASME II sheet's emotions (or of its objective classes)
+to the three classes gives Table 1's 32/86/28, whether the row with apex '/'
+is kept or dropped: Table 1's CASME II counts come from something the kit
+cannot rebuild (another sheet version or a selection the paper does not state).
 
 Emotions outside a mapping ('others', 'Other') are excluded and counted.
 
@@ -36,7 +55,7 @@ PROTOCOL_DESCRIPTIONS = {
     "megc2019": "the official MEGC 2019 composite 3-class list (the protocol of Table 5's other methods)",
     "paper_literal": "the paper's text: negative = negative, repression, fear, sadness only",
     "paper_extended": "the paper's text plus disgust (CASME II, SAMM), anger, contempt (SAMM) as negative: "
-    "the mapping Table 1's counts need, not the one the text gives",
+    "gives Table 1's SAMM counts (133 = 26/92/15), not its CASME II counts (156 = 32/96/28, not 146 = 32/86/28)",
 }
 MEGC2019_LIST = PACKAGE_DATA / "megc2019_combined_3class_gt.csv"
 
