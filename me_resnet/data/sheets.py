@@ -99,7 +99,25 @@ def sheet_rows(dataset: str, path: Path, columns: dict[str, str], sheet=0) -> li
                 source=f"{path.name} row {record['line']}",
             )
         )
+    check_onsets_before_offsets(rows, path, columns)
     return rows
+
+
+def check_onsets_before_offsets(rows: list[AnnotationRow], path: Path, columns: dict[str, str]) -> None:
+    """``ValueError`` when every row with both frame numbers has onset > offset: the two columns are swapped.
+
+    One such row is a bad row (dropped and listed); all of them are a sheet read the wrong way round, which
+    would otherwise end in "no clip loaded" with every clip's problem quoted but not the cause.
+    """
+    timed = [row for row in rows if row.onset is not None and row.offset is not None]
+    if not timed or any(row.onset <= row.offset for row in timed):
+        return
+    first = timed[0]
+    raise ValueError(
+        f"{path}: {columns['onset']} > {columns['offset']} in every one of its {len(timed)} rows "
+        f"(e.g. {first.source}: {first.onset} > {first.offset}); are the {columns['onset']!r} and "
+        f"{columns['offset']!r} headers swapped?"
+    )
 
 
 def deduplicate_rows(rows: list[AnnotationRow]) -> tuple[list[AnnotationRow], list[str]]:

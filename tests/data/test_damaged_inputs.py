@@ -7,6 +7,7 @@ import shutil
 
 import cv2
 import numpy as np
+import openpyxl
 import pytest
 
 from me_resnet.cli import datasets as datasets_cli
@@ -148,6 +149,29 @@ def test_empty_dataset_is_an_error(tmp_path, megc):
     empty_list = write_megc_list(tmp_path / "other.csv", [("samm", "6", "006_1_2", 0)])
     with pytest.raises(ValueError, match=r"no casme2 clip loaded from .*casme2"):
         load_casme2(root, megc_list=empty_list)
+
+
+def test_swapped_onset_and_offset_headers_are_named_in_one_line(tmp_path, megc):
+    root = make_casme2(tmp_path / "casme2", ROWS)
+    sheet = root / "CASME2-coding-20190701.xlsx"
+    book = openpyxl.load_workbook(sheet)
+    header = book.active[1]
+    onset, offset = (next(cell for cell in header if cell.value == name) for name in ("OnsetFrame", "OffsetFrame"))
+    onset.value, offset.value = "OffsetFrame", "OnsetFrame"
+    book.save(sheet)
+    with pytest.raises(ValueError) as error:
+        load_casme2(root, megc_list=megc)
+    message = str(error.value)
+    assert "OnsetFrame > OffsetFrame in every one of its 2 rows" in message and "headers swapped?" in message
+    assert "row 2: 14 > 10" in message and "\n" not in message and "no casme2 clip loaded" not in message
+
+
+def test_one_row_with_onset_after_offset_is_dropped_not_blamed_on_the_headers(tmp_path, megc):
+    rows = [ROWS[0], ("02", "EP09f", 8, 6, 5, "disgust")]
+    root = make_casme2(tmp_path / "casme2", rows, extra=[("sub02", "EP09f", 5, 8)])
+    result = load_casme2(root, megc_list=megc)
+    assert [record.clip for record in result.records] == ["EP02_01f"]
+    assert any("sub02/EP09f: unusable onset/offset (8, 5)" in problem for problem in result.problems)
 
 
 def test_demo_never_deletes_a_folder_it_did_not_mark(tmp_path, monkeypatch):
