@@ -107,6 +107,10 @@ class Config:
     cbam_reduction: int = field(default=16, metadata={"range": (1, None)})
     cbam_gate: str = field(default="sigmoid", metadata={"choices": ("sigmoid", "softmax")})  # softmax: eq. 12/14
     cbam_spatial_kernel: int = field(default=7, metadata={"range": (1, None)})  # CBAM spatial conv k x k (x k in 3D)
+    # on the residual branch before the sum (Fig. 5's text), after the sum, or that in every other block
+    cbam_position: str = field(
+        default="after_third_conv", metadata={"choices": ("after_third_conv", "after_add", "every_other_block")}
+    )
     bottleneck_order: str = field(default="bn_relu", metadata={"choices": ("bn_relu", "relu_bn")})  # relu_bn: Fig. 5
     bottleneck_third_relu: bool = field(default=False, metadata={"choices": (False, True)})  # ReLU after the 3rd conv
     shortcut_projection: str = field(default="first_block", metadata={"choices": ("first_block", "every_block")})

@@ -18,7 +18,8 @@ Fig. 5's text admits other readings of the bottleneck; each is a ``Config``
 switch with the layout above as its default (``block_options``,
 ``resnet3d_options``; docs/interpretations.md): conv/BN/ReLU order, a ReLU
 after the third conv, a projection shortcut on every block, no ReLU after the
-sum, no temporal stride, the stem's temporal kernel and CBAM's spatial kernel.
+sum, where CBAM sits (``cbam_position``), no temporal stride, the stem's
+temporal kernel and CBAM's spatial kernel.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ BOTTLENECK_ORDERS = ("bn_relu", "relu_bn")
 SHORTCUT_PROJECTIONS = ("first_block", "every_block")
 POST_ADD_ACTIVATIONS = ("relu", "none")
 TEMPORAL_STRIDES = ("stages_3_to_5", "none")
+CBAM_POSITIONS = ("after_third_conv", "after_add", "every_other_block")
 
 
 def _check_choice(name, value, choices):
@@ -93,11 +95,14 @@ def bottleneck_block(
     order="bn_relu",
     third_relu=False,
     post_add_activation="relu",
+    cbam_after_add=False,
     name,
 ):
     """Keras ``residual_block_v1`` in 2D or 3D, with optional CBAM before the add.
 
-    ``cbam`` is None or a dict of ``CBAM`` keyword arguments (paper Fig. 5).
+    ``cbam`` is None or a dict of ``CBAM`` keyword arguments (paper Fig. 5):
+    CBAM refines the residual branch (the third conv's output) before the sum,
+    or, with ``cbam_after_add``, the block's output after the sum and its activation.
     The defaults are ResNet v1: conv -> BN -> ReLU for the first two convs,
     conv -> BN for the third, ReLU after the sum. The readings of Fig. 5's text
     ("every conv followed by ReLU and BN") are switches: ``order="relu_bn"``
@@ -114,12 +119,14 @@ def bottleneck_block(
     conv2 = _conv(rank, filters, 3, f"{name}_2_conv", padding="same", temporal_kernel=temporal_kernel)
     x = _conv_unit(x, conv2, f"{name}_2", relu=True, order=order)
     x = _conv_unit(x, _conv(rank, 4 * filters, 1, f"{name}_3_conv"), f"{name}_3", relu=third_relu, order=order)
-    if cbam is not None:
+    if cbam is not None and not cbam_after_add:
         x = CBAM(rank=rank, name=f"{name}_cbam", **cbam)(x)
     x = layers.Add(name=f"{name}_add")([shortcut, x])
-    if post_add_activation == "none":
-        return x
-    return layers.Activation("relu", name=f"{name}_out")(x)
+    if post_add_activation != "none":
+        x = layers.Activation("relu", name=f"{name}_out")(x)
+    if cbam is not None and cbam_after_add:
+        x = CBAM(rank=rank, name=f"{name}_cbam", **cbam)(x)
+    return x
 
 
 def _stage_stride(rank, stage, temporal_strides):
@@ -144,7 +151,10 @@ def _stages(
     shortcut_projection="first_block",
     post_add_activation="relu",
     temporal_strides="stages_3_to_5",
+    cbam_position="after_third_conv",
 ):
+    """The four stages of bottlenecks; ``cbam_position="every_other_block"`` gives CBAM to the network's
+    1st, 3rd, 5th, ... block counted over all stages (the others have none)."""
     if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"blocks must be 4 positive ints (bottlenecks per stage), got {blocks!r}")
     if int(width) < 1:
@@ -153,20 +163,25 @@ def _stages(
     _check_choice("shortcut_projection", shortcut_projection, SHORTCUT_PROJECTIONS)
     _check_choice("post_add_activation", post_add_activation, POST_ADD_ACTIVATIONS)
     _check_choice("temporal_strides", temporal_strides, TEMPORAL_STRIDES)
+    _check_choice("cbam_position", cbam_position, CBAM_POSITIONS)
+    block_number = 0
     for stage, (count, multiplier) in enumerate(zip(blocks, (1, 2, 4, 8))):
         stage_name = f"conv{stage + 2}"
         for index in range(1, int(count) + 1):
+            block_number += 1
+            skip_cbam = cbam_position == "every_other_block" and block_number % 2 == 0
             x = bottleneck_block(
                 x,
                 int(width) * multiplier,
                 rank=rank,
                 stride=_stage_stride(rank, stage, temporal_strides) if index == 1 else 1,
                 conv_shortcut=index == 1 or shortcut_projection == "every_block",
-                cbam=cbam,
+                cbam=None if skip_cbam else cbam,
                 temporal_kernel=temporal_kernel,
                 order=order,
                 third_relu=bool(third_relu),
                 post_add_activation=post_add_activation,
+                cbam_after_add=cbam_position == "after_add",
                 name=f"{stage_name}_block{index}",
             )
     return x
@@ -193,6 +208,7 @@ def block_options(config) -> dict:
         "bottleneck_third_relu": config.bottleneck_third_relu,
         "shortcut_projection": config.shortcut_projection,
         "post_add_activation": config.post_add_activation,
+        "cbam_position": config.cbam_position,
     }
 
 
@@ -218,6 +234,7 @@ def build_resnet50_2d(
     bottleneck_third_relu=False,
     shortcut_projection="first_block",
     post_add_activation="relu",
+    cbam_position="after_third_conv",
     name="resnet50",
 ) -> keras.Model:
     """2D ResNet50 (Table 4 methods 1-2; with ``cbam=True`` the Fer2013 pretraining net).
@@ -247,6 +264,7 @@ def build_resnet50_2d(
         third_relu=bottleneck_third_relu,
         shortcut_projection=shortcut_projection,
         post_add_activation=post_add_activation,
+        cbam_position=cbam_position,
     )
     return keras.Model(inputs, _classifier(x, num_classes, 2), name=name)
 
@@ -268,6 +286,7 @@ def build_resnet3d(
     bottleneck_third_relu=False,
     shortcut_projection="first_block",
     post_add_activation="relu",
+    cbam_position="after_third_conv",
     pretrained=None,
     name="resnet3d_50",
 ) -> keras.Model:
@@ -312,6 +331,7 @@ def build_resnet3d(
         shortcut_projection=shortcut_projection,
         post_add_activation=post_add_activation,
         temporal_strides=temporal_strides,
+        cbam_position=cbam_position,
     )
     model = keras.Model(inputs, _classifier(x, num_classes, 3), name=name)
     if pretrained:

@@ -234,6 +234,7 @@ PRETRAIN_FIELDS = (
     "bottleneck_third_relu",
     "shortcut_projection",
     "post_add_activation",
+    "cbam_position",
     "learning_rate",
     "batch_size",
     "epochs",

@@ -1,6 +1,7 @@
 """The Fig. 5 reading switches of the bottleneck (models/resnet.py): shapes, parameter counts, .keras round trip."""
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
@@ -153,3 +154,73 @@ def test_2d_defaults_unchanged():
     default = build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4)
     every = build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4, shortcut_projection="first_block")
     assert [w.shape for w in default.weights] == [w.shape for w in every.weights]
+
+
+# The default layout's parameter counts and layer names (sha256 of the names in order, after the
+# input layer, whose name Keras numbers per session), which 2D->3D inflation matches by name and the
+# 2D twin shares: ``cbam_position``'s default must keep them.
+DEFAULT_PARAMETERS = {"me_resnet": 87_361, "twin_2d": 58_993}
+DEFAULT_NAMES_SHA256 = "927579e4648f744c"
+
+
+def _names_sha256(model):
+    return hashlib.sha256("\n".join(layer.name for layer in model.layers[1:]).encode()).hexdigest()[:16]
+
+
+def _cbam_blocks(model):
+    return [layer.name.removesuffix("_cbam") for layer in model.layers if layer.name.endswith("_cbam")]
+
+
+def test_cbam_position_default_keeps_the_layout(default_model):
+    explicit = _model(cbam_position="after_third_conv")
+    twin = build_pretrain_model(SMALL)
+    for model in (default_model, explicit):
+        assert model.count_params() == DEFAULT_PARAMETERS["me_resnet"]
+        assert _names_sha256(model) == DEFAULT_NAMES_SHA256
+    assert twin.count_params() == DEFAULT_PARAMETERS["twin_2d"]
+    assert _names_sha256(twin) == DEFAULT_NAMES_SHA256
+    assert _previous_layer(default_model, "conv3_block1_add") in ("conv3_block1_cbam", "conv3_block1_0_bn")
+    assert len(_cbam_blocks(default_model)) == sum(SMALL.blocks)
+
+
+def test_cbam_after_the_sum(default_model, tmp_path):
+    model = _model(cbam_position="after_add")
+    assert _cbam_blocks(model) == _cbam_blocks(default_model)  # every block, same names
+    assert _previous_layer(model, "conv2_block1_cbam") == "conv2_block1_out"
+    assert _previous_layer(model, "conv2_block2_1_conv") == "conv2_block1_cbam"  # the next block reads it
+    assert {_previous_layer(model, "conv2_block1_add")} <= {"conv2_block1_3_bn", "conv2_block1_0_bn"}
+    without_relu = _model(cbam_position="after_add", post_add_activation="none")
+    assert _previous_layer(without_relu, "conv2_block1_cbam") == "conv2_block1_add"
+    assert model.count_params() == default_model.count_params()  # CBAM sees 4 * filters channels either way
+    _round_trip(model, tmp_path)
+
+
+def test_cbam_in_every_other_block(default_model, tmp_path):
+    model = _model(cbam_position="every_other_block")
+    # blocks (2, 1, 1, 1): the network's blocks 1, 3 and 5 (counted over the stages) keep CBAM
+    assert _cbam_blocks(model) == ["conv2_block1", "conv3_block1", "conv5_block1"]
+    assert _previous_layer(model, "conv2_block2_add") in ("conv2_block2_3_bn", "conv2_block1_out")
+    skipped = sum(default_model.get_layer(f"{block}_cbam").count_params() for block in ("conv2_block2", "conv4_block1"))
+    assert default_model.count_params() - model.count_params() == skipped > 0
+    _round_trip(model, tmp_path)
+
+
+@pytest.mark.parametrize("position", ["after_add", "every_other_block"])
+def test_2d_twin_follows_cbam_position(position, tmp_path):
+    config = dataclasses.replace(SMALL, cbam_position=position)
+    twin = build_pretrain_model(config)
+    path = tmp_path / "twin.keras"
+    twin.save(path)
+    model = build_model("me_resnet", SHAPE, 3, dataclasses.replace(config, pretrained=str(path)))
+    assert _cbam_blocks(model) == _cbam_blocks(twin)
+    weights_2d = [w.numpy() for w in twin.get_layer("conv2_block1_cbam").weights]
+    weights_3d = [w.numpy() for w in model.get_layer("conv2_block1_cbam").weights]
+    same_shape = [(w3, w2) for w3, w2 in zip(weights_3d, weights_2d) if w3.shape == w2.shape]
+    assert len(same_shape) == 4  # the shared MLP's two kernels and biases, copied as they are
+    for weight_3d, weight_2d in same_shape:
+        np.testing.assert_allclose(weight_3d, weight_2d, rtol=1e-6)
+
+
+def test_bad_cbam_position_is_rejected():
+    with pytest.raises(ValueError, match="cbam_position.*'before_add'"):
+        _model(cbam_position="before_add")
