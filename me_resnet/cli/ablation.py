@@ -15,6 +15,7 @@ from me_resnet.evaluation import experiment
 from me_resnet.models.registry import METHODS
 from me_resnet.reporting import paper, plots, tables
 from me_resnet.reporting.outputs import write_text
+from me_resnet.reporting.result_folder import final_paths, result_folder
 
 ARTIFACT = "fig11_ablation"
 DATASET = "casme2"  # the paper's ablation is on CASME II only
@@ -40,11 +41,13 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)
     metrics = metrics[metrics["dataset"] == DATASET]
-    paths = loso.write(ctx, out, ARTIFACT, predictions, metrics, coverage, record)
-    paths["table_md"] = write_text(
-        out / "fig11_ablation.md", tables.fig11_markdown(metrics, demo=ctx.demo, coverage=coverage)
-    )
-    paths["plot"] = plots.ablation_plot(metrics, out / "fig11_ablation.png", demo=ctx.demo)
+    with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
+        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths["table_md"] = write_text(
+            stage / "fig11_ablation.md", tables.fig11_markdown(metrics, demo=ctx.demo, coverage=coverage)
+        )
+        paths["plot"] = plots.ablation_plot(metrics, stage / "fig11_ablation.png", demo=ctx.demo)
+    paths = final_paths(paths, out)
     print(paths["table_md"].read_text())
     common.report(paths)
     return 0

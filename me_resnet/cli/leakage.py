@@ -18,6 +18,7 @@ from me_resnet.evaluation import experiment
 from me_resnet.models.registry import METHODS
 from me_resnet.reporting import markdown, tables
 from me_resnet.reporting.outputs import write_text
+from me_resnet.reporting.result_folder import final_paths, result_folder
 
 ARTIFACT = "protocol_leakage"
 MONITORS = ("val", "test")
@@ -50,10 +51,12 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config, by=("method", "variant", "early_stop_on"))
     table = tables.leakage_table(metrics)
-    paths = loso.write(ctx, out, ARTIFACT, predictions, metrics, coverage, record)
-    paths["table_md"] = write_text(
-        out / "protocol_leakage.md", tables.leakage_markdown(table, demo=ctx.demo, coverage=coverage)
-    )
+    with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
+        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths["table_md"] = write_text(
+            stage / "protocol_leakage.md", tables.leakage_markdown(table, demo=ctx.demo, coverage=coverage)
+        )
+    paths = final_paths(paths, out)
     print(markdown.markdown_table(table))
     common.report(paths)
     return 0

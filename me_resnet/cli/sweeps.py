@@ -15,6 +15,7 @@ from me_resnet.cli import common, loso
 from me_resnet.evaluation import experiment
 from me_resnet.reporting import paper, plots, tables
 from me_resnet.reporting.outputs import write_text
+from me_resnet.reporting.result_folder import final_paths, result_folder
 
 METHOD = "me_resnet"
 
@@ -70,11 +71,13 @@ def sweep_main(
                 ctx, f"{parameter}={value}", features, method_cfg
             ),
         )
-    paths = loso.write(ctx, out, artifact, predictions, metrics, coverage, record)
-    paths["table_md"] = write_text(out / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
-    paths["plot"] = plots.sweep_plot(
-        metrics, parameter, out / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best
-    )
+    with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
+        paths = loso.write(ctx, stage, artifact, predictions, metrics, coverage, record)
+        paths["table_md"] = write_text(stage / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
+        paths["plot"] = plots.sweep_plot(
+            metrics, parameter, stage / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best
+        )
+    paths = final_paths(paths, out)
     print(paths["table_md"].read_text())
     common.report(paths)
     return 0

@@ -12,6 +12,7 @@ from me_resnet.cli import common, loso
 from me_resnet.data.protocols import PROTOCOLS
 from me_resnet.reporting import markdown, tables
 from me_resnet.reporting.outputs import write_csv, write_text
+from me_resnet.reporting.result_folder import final_paths, result_folder
 
 ARTIFACT = "table1_datasets"
 
@@ -22,8 +23,11 @@ def main(argv=None, prog: str = "me-resnet table1") -> int:
     loaded = {protocol: loso.load(ctx, dataclasses.replace(ctx.config, protocol=protocol)) for protocol in PROTOCOLS}
     out = loso.output(ctx, ctx.coverage())
     table = tables.table1(loaded).assign(data=ctx.data_note())  # the CSV says what data it counts
-    csv_path = write_csv(out / "table1_datasets.csv", table)
-    md_path = write_text(out / "table1_datasets.md", tables.table1_markdown(table, demo=ctx.demo))
+    with result_folder(out) as stage:  # both files, or neither, replace the previous ones
+        paths = {
+            "table_csv": write_csv(stage / "table1_datasets.csv", table),
+            "table_md": write_text(stage / "table1_datasets.md", tables.table1_markdown(table, demo=ctx.demo)),
+        }
     print(markdown.markdown_table(table[list(tables.TABLE1_SHOWN)]))
-    common.report({"table_csv": csv_path, "table_md": md_path})
+    common.report(final_paths(paths, out))
     return 0

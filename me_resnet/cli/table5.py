@@ -18,6 +18,7 @@ from me_resnet.evaluation import experiment
 from me_resnet.models.registry import METHODS
 from me_resnet.reporting import markdown, plots, tables
 from me_resnet.reporting.outputs import write_text
+from me_resnet.reporting.result_folder import final_paths, result_folder
 
 ARTIFACT = "table5"
 
@@ -52,11 +53,12 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)
     table = tables.table5(metrics, demo=ctx.demo, coverage=coverage)
-    paths = loso.write(ctx, out, ARTIFACT, predictions, metrics, coverage, record)
-    paths["table_md"] = write_text(
-        out / "table5.md", tables.table5_markdown(table, metrics, demo=ctx.demo, coverage=coverage)
-    )
-    paths["plot"] = plots.table5_plot(metrics, out / "table5.png", demo=ctx.demo)
+    with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
+        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths["table_md"] = write_text(
+            stage / "table5.md", tables.table5_markdown(table, metrics, demo=ctx.demo, coverage=coverage)
+        )
+        paths["plot"] = plots.table5_plot(metrics, stage / "table5.png", demo=ctx.demo)
     print(markdown.markdown_table(table))
-    common.report(paths)
+    common.report(final_paths(paths, out))
     return 0

@@ -1,5 +1,10 @@
 """Result files: predictions and metrics (CSV + JSON with config, coverage and provenance), written atomically.
 
+A result folder is written as one unit (``me_resnet.reporting.result_folder``): a
+command stages every file of its result (these and its table and plot) and
+moves them in together, so ``out`` never holds one run's CSVs beside another's
+``metrics.json``.
+
 A result says what it covers (``Coverage``: datasets, folds, seeds, methods).
 A result that covers less than the protocol (some folds or some datasets) is
 *partial*: its tables say so and show no "kit − paper" differences, and it never
@@ -17,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from me_resnet.config import Config
+from me_resnet.reporting.result_folder import final_paths, is_staging, recover, result_folder
 from me_resnet.utils.io import temporary_file, write_atomic
 from me_resnet.utils.provenance import provenance
 
@@ -92,6 +98,7 @@ def check_replace(out: Path, coverage: Coverage, force: bool = False) -> None:
     A new result may replace a complete one only if it is complete too and has
     at least its seeds and methods; ``force`` allows anything.
     """
+    recover(out)  # a result whose move into ``out`` was interrupted is finished first
     existing = Path(out) / "metrics.json"
     if force or not existing.is_file():
         return
@@ -125,13 +132,15 @@ def write_json(path: Path, document: dict, sort_keys: bool = False) -> Path:
 
 
 def write_figure(figure, path: Path, **savefig) -> Path:
-    """``figure.savefig`` through a temp file in the same folder and ``os.replace``."""
+    """``figure.savefig`` through a temp file in the same folder, fsynced, then ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = temporary_file(path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(handle)
     try:
         figure.savefig(temp, **savefig)
+        with open(temp, "rb+") as stream:  # on the disk before the rename, like write_atomic's files
+            os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -154,9 +163,16 @@ def write_results(
     """Write ``predictions.csv``, ``metrics.csv`` and ``metrics.json`` (config, provenance, coverage) into ``out``.
 
     Both CSVs get a ``data`` column holding ``data`` (e.g. "synthetic demo data ..."), so a
-    CSV read on its own still says whether it comes from real datasets.
+    CSV read on its own still says whether it comes from real datasets. ``out`` is either a
+    staging folder of ``result_folder`` (the caller adds its table and plot, then commits) or
+    a result folder, which then gets these three files as one unit.
     """
     out = Path(out)
+    if not is_staging(out):
+        options = {"config": config, "data": data, "dataset_roots": dataset_roots, "coverage": coverage, "extra": extra}
+        with result_folder(out) as stage:
+            paths = write_results(stage, artifact, predictions, metrics, **options)
+        return final_paths(paths, out)
     paths = {
         "predictions": out / "predictions.csv",
         "metrics_csv": out / "metrics.csv",

@@ -46,7 +46,8 @@ def test_metrics_json_records_the_coverage_and_no_temp_files_remain(tmp_path):
     document = json.loads(paths["metrics_json"].read_text())
     assert document["coverage"]["complete"] is False and document["coverage"]["folds"] == ["casme2/sub01"]
     assert document["config"]["epochs"] == DEMO.epochs and "provenance" in document
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "metrics.json", "predictions.csv"]
+    names = sorted(p.name for p in tmp_path.iterdir())  # the result's files and their list, no temporary file
+    assert names == [".me_resnet_result.json", "metrics.csv", "metrics.json", "predictions.csv"]
 
 
 def test_a_complete_result_is_not_replaced_by_less(tmp_path):
