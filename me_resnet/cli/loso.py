@@ -72,9 +72,11 @@ class Record:
     fallbacks: dict = dataclasses.field(default_factory=dict)  # {run name: pre-processing fallbacks}
     fold_groups: dict = dataclasses.field(default_factory=dict)  # {run name: {scope: groups run}} with --folds
     pretraining: dict = dataclasses.field(default_factory=dict)  # {run name: pretraining label}
+    loader: dict = dataclasses.field(default_factory=dict)  # {run name: what the loaders repaired and dropped}
 
     def add(self, ctx: Context, name: str, features: Features, config: Config) -> None:
         self.fallbacks[name] = experiment.fallback_summary(features)
+        self.loader[name] = features.info.get("loader", {})
         self.pretraining[name] = {"weights": config.pretrained, "label": pretraining_label(config)}
         if ctx.folds is not None:
             self.fold_groups[name] = experiment.selected_groups(features.groups, config.loso_scope, ctx.folds)
@@ -89,11 +91,12 @@ def write(
     coverage: Coverage,
     record: Record,
 ) -> dict[str, Path]:
-    """predictions/metrics CSV + metrics.json (config, coverage, typed flags, pre-processing fallbacks)."""
+    """predictions/metrics CSV + metrics.json (config, coverage, typed flags, fallbacks, what the loaders changed)."""
     extra = {
         "typed_flags": sorted(ctx.typed),
         "pretraining": record.pretraining,
         "fallbacks": record.fallbacks,
+        "loader": record.loader,
     }
     return write_results(
         out,

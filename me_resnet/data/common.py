@@ -32,6 +32,12 @@ class LoadResult:
     dataset: str  # "casme2" | "samm" | "smic"
     records: list[ClipRecord]  # sorted by (subject, clip), natural order
     problems: list[str] = field(default_factory=list)
+    # clips the protocol selects that did not load, "dataset/subject/clip" -> why (also in ``problems``)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def repaired(self) -> dict[str, str]:
+        """``{clip key: what the loader repaired}`` of the loaded clips it repaired (e.g. a bad apex)."""
+        return {record.key: "; ".join(record.problems) for record in self.records if record.problems}
 
     def class_counts(self) -> dict[str, int]:
         counts = collections.Counter(record.label for record in self.records)
@@ -193,11 +199,12 @@ def assemble_annotated(
     not_selected = sum(key in row_keys and key not in selected_keys for key in clip_dirs)
     if not_selected:
         problems.append(f"{not_selected} clip folders not selected by protocol {protocol!r} skipped")
-    records = []
+    records, dropped = [], {}
     for row, label in selected:
         folder = clip_dirs.get(row.key)
         if folder is None:
             problems.append(f"{row.subject}/{row.clip}: row without folder ({row.source}); skipped")
+            dropped[f"{dataset}/{row.subject}/{row.clip}"] = problems[-1]
             continue
         spec = ClipSpec(
             dataset, folder.parent.name, folder, row.onset, row.apex, row.offset, row.emotion, label, row.source
@@ -206,7 +213,9 @@ def assemble_annotated(
         problems += notes
         if record is not None:
             records.append(record)
-    return LoadResult(dataset, sort_records(records), problems)
+        else:
+            dropped[f"{dataset}/{spec.subject}/{folder.name}"] = "; ".join(notes)
+    return LoadResult(dataset, sort_records(records), problems, dropped)
 
 
 def require_records(result: LoadResult, root: Path) -> LoadResult:

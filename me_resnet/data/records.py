@@ -17,9 +17,10 @@ CLASS_NAMES: tuple[str, ...] = ("negative", "positive", "surprise")
 
 DATASETS: tuple[str, ...] = ("casme2", "smic", "samm")
 
-FALLBACK_KINDS: tuple[str, ...] = ("face_not_found", "repeated_frames")
+FALLBACK_KINDS: tuple[str, ...] = ("face_not_found", "repeated_frames", "loader_repaired")
 """``face_not_found``: MTCNN found no face on the onset frame, the centre square was cropped;
-``repeated_frames``: fewer than N distinct frames onset -> apex, nearest frames repeated."""
+``repeated_frames``: fewer than N distinct frames onset -> apex, nearest frames repeated;
+``loader_repaired``: the loader repaired the clip's annotation (a bad apex, ``ClipRecord.problems``)."""
 
 
 @dataclass(frozen=True)

@@ -114,13 +114,14 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
     folders, problems = smic_clip_folders(hs_root)
     labels, label_problems = _labels(folders, protocol, megc_list)
     problems += label_problems
-    records = []
+    records, dropped = [], {}
     keys = sorted(labels)
     for key in tqdm(keys, desc="SMIC apex spotting", unit="clip", disable=smic_apex != "spot" or None):
         folder, class_name = folders[key]
         frames, _ = list_frames(folder)
         if not frames:
             problems.append(f"{folder}: no frames; clip dropped")
+            dropped[f"smic/{folder.parents[2].name}/{folder.name}"] = problems[-1]
             continue
         onset, offset = min(frames), max(frames)
         apex = spot_apex(frames) if smic_apex == "spot" else middle_frame(onset, offset)
@@ -139,4 +140,6 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
         problems += notes
         if record is not None:
             records.append(record)
-    return require_records(LoadResult("smic", sort_records(records), problems), hs_root)
+        else:
+            dropped[f"smic/{spec.subject}/{folder.name}"] = "; ".join(notes)
+    return require_records(LoadResult("smic", sort_records(records), problems, dropped), hs_root)

@@ -87,13 +87,29 @@ def method_features(
     """Features of every loaded dataset for ``method``, and the method's config.
 
     The method's own defaults apply except for the keys in ``explicit`` (the
-    ones the user typed, or a swept one); ``demo`` adds its demo budget.
+    ones the user typed, or a swept one); ``demo`` adds its demo budget. What
+    the loaders repaired and dropped travels with the features (``note_loading``).
     """
     spec = get_method(method)
     method_cfg = method_config(method, config, explicit=explicit, demo=demo)
     records = [record for result in loaded.values() for record in result.records]
     features = extract_features(records, method_cfg, kind=spec.feature_kind, cache_dir=cache_dir, workers=workers)
-    return features, method_cfg
+    return note_loading(features, loaded), method_cfg
+
+
+def note_loading(features: Features, loaded: dict) -> Features:
+    """``features`` with what the loaders of ``loaded`` (``{dataset: LoadResult}``) changed, for the results.
+
+    The clips whose annotation the loader repaired (a bad apex, SPEC §3) become the fallback kind
+    ``loader_repaired``, counted like the face fallbacks; ``info["loader"]`` holds, per dataset, the
+    clips loaded, each repair and each clip the protocol selects that did not load (``dropped``) with why.
+    """
+    features.fallbacks["loader_repaired"] = [key for result in loaded.values() for key in result.repaired()]
+    features.info["loader"] = {
+        name: {"loaded": len(result.records), "repaired": result.repaired(), "dropped": dict(result.dropped)}
+        for name, result in loaded.items()
+    }
+    return features
 
 
 def precomputed_features(

@@ -14,7 +14,8 @@ corrupt one, and refuses a run dir made with a different config or features.
 The run dir is locked from ``LosoRun`` construction to ``finish``/``close``
 (``run_dir.RunDirLock``: a second run on it waits), and ``manifest.json`` is
 updated on every open, never reset: it lists the folds finished so far, the
-number of attempts and the clips pre-processed by a fallback.
+number of attempts, the clips pre-processed by a fallback and what the loaders
+repaired and dropped.
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ class LosoRun:
             "fallbacks": {
                 kind: {"count": len(keys), "clips": list(keys)} for kind, keys in self.features.fallbacks.items()
             },
+            "loader": loader_notes(self.features),
             "folds": on_disk,
         }
         write_json_atomic(self.run_dir / "manifest.json", self.manifest | {"status": "running"})
@@ -266,6 +268,12 @@ class LosoRun:
             finally:
                 self.close()
         return predictions
+
+
+def loader_notes(features: Features) -> dict:
+    """What the loaders repaired and dropped (``Features.info["loader"]``) in the datasets of ``features``."""
+    datasets = set(features.datasets.tolist())
+    return {name: notes for name, notes in features.info.get("loader", {}).items() if name in datasets}
 
 
 def _read_manifest(path: Path) -> dict:
