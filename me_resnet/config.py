@@ -92,6 +92,8 @@ class Config:
     # clip: per clip, per channel z-score
     normalise: str = field(default="clip", metadata={"choices": ("clip", "none")})
     flow_method: str = field(default="farneback", metadata={"choices": ("farneback", "tvl1")})  # tvl1: Dual TV-L1
+    # native: flow on the face crop at its own size, then resized to image_size (the baselines' authors' order)
+    flow_resolution: str = field(default="model", metadata={"choices": ("model", "native")})
     # OpenCV's calcOpticalFlowFarneback asserts pyr_scale < 1
     farneback_pyr_scale: float = field(default=0.5, metadata={"range": (0.0, 1.0), "exclusive": ("high",)})
     farneback_levels: int = field(default=3, metadata={"range": (0, None)})

@@ -158,6 +158,7 @@ METHODS: dict[str, MethodSpec] = {
                 "loso_scope": "composite",  # their u_train folders hold all 3 datasets' other subjects
                 "flow_method": "tvl1",  # their authors' onset->apex TV-L1 flow, unmasked
                 "flow_mode": "vanilla",
+                "flow_resolution": "native",  # on the face at its own size, then resized to 28x28
             },
             demo_overrides={"epochs": 150, "learning_rate": 1e-3, "batch_size": 64},  # demo: small budget
         ),
@@ -177,6 +178,7 @@ METHODS: dict[str, MethodSpec] = {
                 "loso_scope": "composite",
                 "flow_method": "tvl1",  # their authors' onset->apex TV-L1 flow, unmasked
                 "flow_mode": "vanilla",
+                "flow_resolution": "native",  # on the face at its own size, then resized to 28x28
             },
         ),
     )

@@ -3,7 +3,7 @@
 One ``.npz`` per clip and feature kind under
 ``paths.feature_cache_dir(cache_dir)/<kind>/<hh>/<hash>.npz``. The file name is
 a hash of everything that changes its content: the key frames' paths, sizes and
-modification times, N, face detector / margin / alignment, image size, flow method and Farneback
+modification times, N, face detector / margin / alignment, image size, flow method, flow resolution and Farneback
 parameters, the declared version of the pre-processing code
 (``PREPROCESSING_VERSION``) and the installed versions of the libraries that
 compute the features (OpenCV, mtcnn, NumPy): an upgrade of any of them gives new
@@ -73,6 +73,8 @@ def settings_for_kind(config: Config, kind: str) -> dict:
         settings["num_frames"] = config.num_frames
     if kind in ("sequence", "apex_flow"):
         settings["flow_method"] = config.flow_method
+        if config.flow_resolution != "model":  # only the other value enters, so model-size entries keep their key
+            settings["flow_resolution"] = config.flow_resolution
     if kind in ("sequence", "apex_flow") and config.flow_method == "farneback":
         settings.update(
             {

@@ -11,6 +11,11 @@ SPEC §4; paper §2.1. Feature kinds (``me_resnet.models.registry``):
 - ``"apex_image"``: the grey apex face crop stacked to 3 channels, scaled to
   [0, 1] (``normalise="none"``) or per-clip z-scored (``"clip"``) -> (H, W, 3).
 
+Flow is computed on the face crops resized to ``image_size`` (``flow_resolution="model"``)
+or on the crops at their own size in the frame, then resized (``"native"``, the
+STSTNet / OFF-ApexNet authors' order: flow and strain of the face, then the maps
+shrunk to 28x28; docs/baselines.md).
+
 The expensive part (decode, face detection, Farneback) is cached per clip
 (``me_resnet.preprocessing.cache``); mask, channels and normalisation are applied at
 load time, so sweeping ``scale_factor``/``flow_mode``/``channels``/``normalise``
@@ -41,12 +46,14 @@ from me_resnet.data.records import ClipRecord, Features
 from me_resnet.preprocessing import cache as feature_cache
 from me_resnet.preprocessing import flow, frames
 from me_resnet.preprocessing.face import FaceCropper, get_detector
+from me_resnet.preprocessing.face import crop as crop_face
 from me_resnet.utils import paths
 
 log = logging.getLogger(__name__)
 
 KINDS = ("sequence", "apex_flow", "apex_image")
 TIMING_PARTS = ("decode", "face", "farneback", "load", "post")
+FLOW_RESOLUTIONS = ("model", "native")
 DETECTION_CHUNK = 32  # onset frames read and detected at a time (bounds memory for full-size frames)
 
 
@@ -60,7 +67,10 @@ def expected_shapes(config: Config, kind: str) -> dict[str, tuple[int, ...]]:
     if kind == "apex_image":
         return {"image": (size, size), "box": (4,), "face_found": ()}
     steps = config.num_frames - 1 if kind == "sequence" else 1
-    return {"flows": (steps, size, size, 2), "grey_diffs": (steps, size, size), "box": (4,), "face_found": ()}
+    shapes = {"flows": (steps, size, size, 2), "grey_diffs": (steps, size, size), "box": (4,), "face_found": ()}
+    if config.flow_resolution == "native":  # strain and magnitude come from the flow before it was resized
+        shapes.update(strain=(steps, size, size), magnitude=(steps, size, size))
+    return shapes
 
 
 def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | None = None) -> tuple[dict, dict]:
@@ -68,6 +78,9 @@ def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | N
 
     ``face`` is ``(box, found)`` from the batched detection phase; None means
     detect here (``face_detector="mtcnn"``) or take the centre square ("center").
+    With ``flow_resolution="native"`` the flow runs on the crops at the box's
+    own size and ``flow.resize_flow`` brings it to ``image_size``; the grey
+    differences P_i stay those of the resized crops, where the mask applies.
     """
     timings = Counter()
     key = _key_frames(record, config, kind)
@@ -91,7 +104,13 @@ def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | N
         entry["image"] = stack[-1]
         return entry, dict(timings)
     start = time.perf_counter()
-    entry["flows"] = flow.sequence_flow(stack, config)
+    if config.flow_resolution == "native":
+        side = int(box[2] - box[0])
+        native = {path: crop_face(grey, box, side) for path, grey in distinct.items()}
+        native_flows = flow.sequence_flow(np.stack([native[path] for path in key.paths]), config)
+        entry.update(flow.resize_flow(native_flows, config.image_size))
+    else:
+        entry["flows"] = flow.sequence_flow(stack, config)
     timings["farneback"] += time.perf_counter() - start
     entry["grey_diffs"] = flow.grey_differences(stack)
     return entry, dict(timings)
@@ -125,7 +144,7 @@ def features_from_entry(entry: dict[str, np.ndarray], config: Config, kind: str)
     if kind == "apex_image":
         image = np.repeat(entry["image"][..., None].astype(np.float32) / 255.0, 3, axis=-1)
         return image if config.normalise == "none" else flow.normalise(image, config.normalise)
-    features = flow.flow_features(entry["flows"], entry["grey_diffs"], config)
+    features = flow.flow_features(entry["flows"], entry["grey_diffs"], config, third=entry.get(config.channels))
     return features[0] if kind == "apex_flow" else features
 
 
@@ -142,6 +161,7 @@ def check_settings(config: Config, kind: str) -> None:
         "mask_reading": (config.mask_reading, flow.MASK_READINGS),
         "channels": (config.channels, tuple(flow.CHANNEL_SETS)),
         "normalise": (config.normalise, flow.NORMALISE_MODES),
+        "flow_resolution": (config.flow_resolution, FLOW_RESOLUTIONS),
     }
     for name, (value, allowed) in choices.items():
         if value not in allowed:

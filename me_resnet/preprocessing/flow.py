@@ -11,6 +11,8 @@ Pipeline of one clip (``flow_features``)::
 
     grey key frames I_1..I_N (uint8, face crops)
       -> F_i = farneback(I_i, I_{i+1})            N-1 fields (u, v)     [cached] (or tvl1)
+         (``flow_resolution="native"``: on the crops at their own size, then
+          ``resize_flow``: u, v, strain and magnitude resized to the model's size)
       -> P_i = |I_{i+1} - I_i|                    eq. (6)               [cached]
       -> channels (u, v, strain | magnitude) from the unmasked F_i
       -> mask Q_i = P_i > U, U = a * p            eq. (5), (7)-(9)      (flow_mode="improved")
@@ -187,14 +189,41 @@ def motion_mask(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np
     return continuity_mask(reading, config.scale_factor)
 
 
-def flow_features(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np.ndarray:
+def resize_flow(flows: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """(T, h, h, 2) flow of crops at their own size -> ``{"flows", "strain", "magnitude"}`` at size x size.
+
+    Strain and magnitude are computed at the crop's own size, where sub-pixel
+    motion is resolved, then every map is resized (area averaging when
+    shrinking). u, v and the magnitude are multiplied by ``size / h``, so they
+    are displacements in the resized grid's pixels, the unit of flow computed
+    on resized crops; strain, a ratio of displacements to distances, is unchanged.
+    """
+    if flows.ndim != 4 or flows.shape[-1] != 2:
+        raise ValueError(f"resize_flow needs (T, H, W, 2) flow, got shape {flows.shape}")
+    ratio = np.float32(size / flows.shape[-2])
+    interpolation = cv2.INTER_AREA if flows.shape[-2] > size else cv2.INTER_LINEAR
+
+    def resized(maps: np.ndarray) -> np.ndarray:
+        return np.stack([cv2.resize(m, (size, size), interpolation=interpolation) for m in maps]).astype(np.float32)
+
+    return {
+        "flows": resized(np.ascontiguousarray(flows, dtype=np.float32)) * ratio,
+        "strain": resized(optical_strain(flows)),
+        "magnitude": resized(np.hypot(flows[..., 0], flows[..., 1]).astype(np.float32)) * ratio,
+    }
+
+
+def flow_features(
+    flows: np.ndarray, grey_diffs: np.ndarray, config: Config, third: np.ndarray | None = None
+) -> np.ndarray:
     """Model input (N-1, H, W, 3) float32 from cached unmasked flow and P_i.
 
     Equal to ``normalise(flow_channels(flows) * mask, config.normalise)``, built
     channel by channel on contiguous arrays (this runs for every clip at every
     load). Strain (or magnitude) is computed on the unmasked flow and the mask
     then zeroes all three channels: masking first would put artificial strain
-    ridges on every mask border.
+    ridges on every mask border. ``third``: the strain or magnitude maps
+    already computed (``resize_flow``), used instead of deriving them from ``flows``.
     """
     if config.channels not in CHANNEL_SETS:
         raise ValueError(f"channels must be one of {sorted(CHANNEL_SETS)}, got {config.channels!r}")
@@ -202,7 +231,10 @@ def flow_features(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> 
         raise ValueError(f"normalise must be one of {NORMALISE_MODES}, got {config.normalise!r}")
     u = np.ascontiguousarray(flows[..., 0], dtype=np.float32)
     v = np.ascontiguousarray(flows[..., 1], dtype=np.float32)
-    third = _strain(u, v) if config.channels == "strain" else np.hypot(u, v)
+    if third is None:
+        third = _strain(u, v) if config.channels == "strain" else np.hypot(u, v)
+    elif third.shape != u.shape:
+        raise ValueError(f"third channel of shape {third.shape} does not match the flow's {u.shape}")
     mask = motion_mask(flows, grey_diffs, config)
     out = np.empty(u.shape + (3,), dtype=np.float32)
     for index, channel in enumerate((u, v, third)):
