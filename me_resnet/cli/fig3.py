@@ -36,6 +36,12 @@ def pick_clip(loaded: dict, wanted: str | None):
     return next(iter(records.values()))
 
 
+def output_stem(record, demo: bool) -> str:
+    """File name stem of the figure and its summary. A demo clip borrows a real clip's id (the paper's Fig. 3
+    sample among them), so its files say DEMO: ``fig3_flow_DEMO_casme2_sub19_EP02_01``."""
+    return f"fig3_flow_{'DEMO_' if demo else ''}{record.key.replace('/', '_')}"
+
+
 def main(argv=None, prog: str = "me-resnet fig3") -> int:
     parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1], seeds=False)
     parser.add_argument(
@@ -51,7 +57,7 @@ def main(argv=None, prog: str = "me-resnet fig3") -> int:
         out = ctx.out
         out.mkdir(parents=True, exist_ok=True)
     result = flow_maps(record, config, ctx.args.cache_dir)
-    stem = out / f"fig3_flow_{record.key.replace('/', '_')}"
+    stem = out / output_stem(record, ctx.demo)
     title = (
         f"{'SYNTHETIC demo clip ' if ctx.demo else ''}{record.key} (N={config.num_frames}, a={config.scale_factor}): "
         f"mask removes {100 * result['energy_removed']:.1f}% of flow energy"

@@ -41,7 +41,7 @@ def table5(metrics: pd.DataFrame, *, demo: bool, coverage: Coverage | None = Non
         protocol = group["protocol"].iloc[0] if "protocol" in group else "protocol not recorded"
         partial = "" if _comparable(coverage) else "PARTIAL, "
         kit = {"method": f"{title} — run by this kit ({partial}{'DEMO data, ' if demo else ''}{protocol})"}
-        diff = {"method": f"{title}: this kit − paper"}
+        diff = {"method": f"{title}: this kit − paper{' (DEMO data)' if demo else ''}"}
         quoted = paper.TABLE5.get(title)
         for dataset in DATASET_ORDER:
             title_ds = paper.DATASET_TITLES[dataset]
@@ -209,7 +209,7 @@ def fig11_markdown(metrics: pd.DataFrame, *, demo: bool, coverage: Coverage | No
                     "metric": metric,
                     "this kit": _mean_std(ours, metric) if ours is not None else "not run",
                     "paper": fmt(printed),
-                    "this kit − paper": f"{ours[metric] - printed:+.4f}"
+                    f"this kit − paper{' (DEMO data)' if demo else ''}": f"{ours[metric] - printed:+.4f}"
                     if ours is not None and printed is not None and _comparable(coverage)
                     else "",
                 }
