@@ -1,8 +1,13 @@
-"""One frozen settings object whose defaults are the paper's (SPEC §4-§6).
+"""One frozen settings object: the paper's values where it states them, the kit's choices elsewhere.
+
+Each field's ``source`` metadata says which: ``"paper §..."`` (the section,
+equation, table or figure that gives the value) or ``"kit"`` (the paper gives
+none; ``docs/interpretations.md`` lists every field's source and explains each choice).
 
 Named profiles are ``dataclasses.replace`` of the defaults:
 
-- ``paper``: the paper's configuration (3D ResNet50 + CBAM at 112x112, N = 11).
+- ``paper``: the defaults (3D ResNet50 + CBAM at 112x112, N = 11, with the
+  kit's choices where the paper states nothing).
 - ``demo``: a small model and small inputs so the whole pipeline runs in
   minutes on a 2-core CPU. Demo results say nothing about the paper's claims.
 
@@ -69,86 +74,139 @@ def check_field(name: str, value, hint, metadata) -> None:
 
 @dataclass(frozen=True)
 class Config:
-    # --- data (SPEC §3) -------------------------------------------------
+    # --- data (paper §3.1) ---------------------------------------------
     # megc2019: official composite list
-    protocol: str = field(default="megc2019", metadata={"choices": ("megc2019", "paper_literal", "paper_extended")})
-    bad_apex: str = field(default="repair", metadata={"choices": ("repair", "drop")})  # repair: apex = middle frame
-    smic_apex: str = field(default="middle", metadata={"choices": ("middle", "spot")})  # spot: max mean |frame - onset|
+    protocol: str = field(
+        default="megc2019", metadata={"source": "kit", "choices": ("megc2019", "paper_literal", "paper_extended")}
+    )
+    # repair: apex = middle frame
+    bad_apex: str = field(default="repair", metadata={"source": "kit", "choices": ("repair", "drop")})
+    # spot: max mean |frame - onset|
+    smic_apex: str = field(default="middle", metadata={"source": "kit", "choices": ("middle", "spot")})
 
-    # --- pre-processing (SPEC §4) ----------------------------------------
-    num_frames: int = field(default=11, metadata={"range": (2, None)})  # N, key frames onset -> apex inclusive
-    scale_factor: float = field(default=0.8, metadata={"range": (0.0, None)})  # a, eq. (9): U = a * p
+    # --- pre-processing (paper §2.1) -----------------------------------
+    # N, key frames onset -> apex inclusive
+    num_frames: int = field(default=11, metadata={"source": "paper §3.2.3, Fig. 9", "range": (2, None)})
+    # a, eq. (9): U = a * p
+    scale_factor: float = field(
+        default=0.8, metadata={"source": "paper §3.2.4, Fig. 10, eq. (9)", "range": (0.0, None)}
+    )
     # face crop side after resizing; 8: the smallest crop FaceCropper makes (me_resnet/preprocessing/face.py)
-    image_size: int = field(default=112, metadata={"range": (8, None)})
+    image_size: int = field(default=112, metadata={"source": "kit", "range": (8, None)})
     # center: always the centre crop
-    face_detector: str = field(default="mtcnn", metadata={"choices": ("mtcnn", "center")})
-    face_margin: float = field(default=0.10, metadata={"range": (0.0, None)})  # box expansion before squaring
-    face_align: bool = field(default=True, metadata={"choices": (True, False)})  # rotate to level eyes (onset frame)
+    face_detector: str = field(default="mtcnn", metadata={"source": "kit", "choices": ("mtcnn", "center")})
+    # box expansion before squaring
+    face_margin: float = field(default=0.10, metadata={"source": "kit", "range": (0.0, None)})
+    # rotate to level eyes (onset frame)
+    face_align: bool = field(default=True, metadata={"source": "paper §2 (crop and align)", "choices": (True, False)})
     # improved: continuity mask
-    flow_mode: str = field(default="improved", metadata={"choices": ("improved", "vanilla")})
-    mask_reading: str = field(default="grey_difference", metadata={"choices": ("grey_difference", "flow_difference")})
+    flow_mode: str = field(
+        default="improved", metadata={"source": "paper §2.1.1-§2.1.3", "choices": ("improved", "vanilla")}
+    )
+    mask_reading: str = field(
+        default="grey_difference",
+        metadata={"source": "paper §2.1.2, eq. (6)-(8)", "choices": ("grey_difference", "flow_difference")},
+    )
     # (u, v, strain) | (u, v, |flow|)
-    channels: str = field(default="strain", metadata={"choices": ("strain", "magnitude")})
+    channels: str = field(default="strain", metadata={"source": "kit", "choices": ("strain", "magnitude")})
     # clip: per clip, per channel z-score
-    normalise: str = field(default="clip", metadata={"choices": ("clip", "none")})
-    flow_method: str = field(default="farneback", metadata={"choices": ("farneback", "tvl1")})  # tvl1: Dual TV-L1
+    normalise: str = field(default="clip", metadata={"source": "kit", "choices": ("clip", "none")})
+    # tvl1: Dual TV-L1
+    flow_method: str = field(default="farneback", metadata={"source": "paper §2.1.1", "choices": ("farneback", "tvl1")})
     # native: flow on the face crop at its own size, then resized to image_size (the baselines' authors' order)
-    flow_resolution: str = field(default="model", metadata={"choices": ("model", "native")})
+    flow_resolution: str = field(default="model", metadata={"source": "kit", "choices": ("model", "native")})
     # OpenCV's calcOpticalFlowFarneback asserts pyr_scale < 1
-    farneback_pyr_scale: float = field(default=0.5, metadata={"range": (0.0, 1.0), "exclusive": ("high",)})
-    farneback_levels: int = field(default=3, metadata={"range": (0, None)})
-    farneback_winsize: int = field(default=15, metadata={"range": (1, None)})
-    farneback_iterations: int = field(default=3, metadata={"range": (1, None)})
-    farneback_poly_n: int = field(default=5, metadata={"range": (1, None)})
-    farneback_poly_sigma: float = field(default=1.2, metadata={"range": (0.0, None)})
+    farneback_pyr_scale: float = field(
+        default=0.5, metadata={"source": "kit", "range": (0.0, 1.0), "exclusive": ("high",)}
+    )
+    farneback_levels: int = field(default=3, metadata={"source": "kit", "range": (0, None)})
+    farneback_winsize: int = field(default=15, metadata={"source": "kit", "range": (1, None)})
+    farneback_iterations: int = field(default=3, metadata={"source": "kit", "range": (1, None)})
+    farneback_poly_n: int = field(default=5, metadata={"source": "kit", "range": (1, None)})
+    farneback_poly_sigma: float = field(default=1.2, metadata={"source": "kit", "range": (0.0, None)})
 
-    # --- model (SPEC §5) ------------------------------------------------
-    model: str = "me_resnet"  # resnet50_image | resnet50_flow | resnet3d_flow | me_resnet | ststnet | off_apexnet
-    blocks: tuple[int, ...] = field(default=(3, 4, 6, 3), metadata={"range": (1, None)})  # bottlenecks per stage
-    width: int = field(default=64, metadata={"range": (1, None)})  # stages: width * (1, 2, 4, 8)
-    cbam_reduction: int = field(default=16, metadata={"range": (1, None)})
-    cbam_gate: str = field(default="sigmoid", metadata={"choices": ("sigmoid", "softmax")})  # softmax: eq. 12/14
-    cbam_spatial_kernel: int = field(default=7, metadata={"range": (1, None)})  # CBAM spatial conv k x k (x k in 3D)
+    # --- model (paper §2.2) --------------------------------------------
+    # resnet50_image | resnet50_flow | resnet3d_flow | me_resnet | ststnet | off_apexnet
+    model: str = field(default="me_resnet", metadata={"source": "paper Table 4"})
+    # bottlenecks per stage
+    blocks: tuple[int, ...] = field(
+        default=(3, 4, 6, 3), metadata={"source": "paper §2.2 (ResNet50)", "range": (1, None)}
+    )
+    # stages: width * (1, 2, 4, 8)
+    width: int = field(default=64, metadata={"source": "paper §2.2 (ResNet50)", "range": (1, None)})
+    cbam_reduction: int = field(default=16, metadata={"source": "kit", "range": (1, None)})
+    # softmax: eq. 12/14
+    cbam_gate: str = field(
+        default="sigmoid", metadata={"source": "paper §2.2.2 text", "choices": ("sigmoid", "softmax")}
+    )
+    # CBAM spatial conv k x k (x k in 3D)
+    cbam_spatial_kernel: int = field(default=7, metadata={"source": "kit", "range": (1, None)})
     # on the residual branch before the sum (Fig. 5's text), after the sum, or that in every other block
     cbam_position: str = field(
-        default="after_third_conv", metadata={"choices": ("after_third_conv", "after_add", "every_other_block")}
+        default="after_third_conv",
+        metadata={
+            "source": "paper §2.2.1, Fig. 5 text",
+            "choices": ("after_third_conv", "after_add", "every_other_block"),
+        },
     )
-    bottleneck_order: str = field(default="bn_relu", metadata={"choices": ("bn_relu", "relu_bn")})  # relu_bn: Fig. 5
-    bottleneck_third_relu: bool = field(default=False, metadata={"choices": (False, True)})  # ReLU after the 3rd conv
-    shortcut_projection: str = field(default="first_block", metadata={"choices": ("first_block", "every_block")})
-    post_add_activation: str = field(default="relu", metadata={"choices": ("relu", "none")})  # after the residual sum
-    temporal_strides: str = field(default="stages_3_to_5", metadata={"choices": ("stages_3_to_5", "none")})
-    stem_temporal_kernel: int = field(default=3, metadata={"range": (1, None)})  # stem Conv3D (kt, 7, 7)
-    pretrained: str | None = None  # path to a 2D .keras model to inflate
+    # relu_bn: Fig. 5
+    bottleneck_order: str = field(default="bn_relu", metadata={"source": "kit", "choices": ("bn_relu", "relu_bn")})
+    # ReLU after the 3rd conv
+    bottleneck_third_relu: bool = field(default=False, metadata={"source": "kit", "choices": (False, True)})
+    shortcut_projection: str = field(
+        default="first_block", metadata={"source": "kit", "choices": ("first_block", "every_block")}
+    )
+    # after the residual sum
+    post_add_activation: str = field(default="relu", metadata={"source": "kit", "choices": ("relu", "none")})
+    temporal_strides: str = field(
+        default="stages_3_to_5", metadata={"source": "kit", "choices": ("stages_3_to_5", "none")}
+    )
+    # stem Conv3D (kt, 7, 7)
+    stem_temporal_kernel: int = field(default=3, metadata={"source": "kit", "range": (1, None)})
+    pretrained: str | None = field(default=None, metadata={"source": "kit"})  # path to a 2D .keras model to inflate
 
-    # --- training (SPEC §6) ---------------------------------------------
-    learning_rate: float = field(default=1e-4, metadata={"range": (0.0, None), "exclusive": ("low",)})
-    batch_size: int = field(default=32, metadata={"range": (1, None)})
-    epochs: int = field(default=100, metadata={"range": (1, None)})
-    patience: int = field(default=10, metadata={"range": (1, None)})  # epochs without improvement before stopping
-    focal_gamma: float = field(default=2.0, metadata={"range": (0.0, None)})
-    focal_alpha: str = field(default="inverse_frequency", metadata={"choices": ("inverse_frequency", "none")})
-    loss: str = field(default="focal", metadata={"choices": ("focal", "crossentropy")})
-    augment: bool = True  # 4x mirror / flip of training clips
-    augment_scope: str = field(default="train", metadata={"choices": ("train", "whole_dataset")})  # whole: leaky
-    early_stop_on: str = field(default="val", metadata={"choices": ("val", "test", "none")})  # test: optimistic
-    # share of training subjects held out for early stopping; some must stay to fit
-    val_fraction: float = field(default=0.1, metadata={"range": (0.0, 1.0), "exclusive": ("low", "high")})
-    loso_scope: str = field(default="dataset", metadata={"choices": ("dataset", "composite")})  # composite: MEGC 2019
-    seed: int = field(default=0, metadata={"range": (0, None)})
-    precision: str = field(default="float32", metadata={"choices": ("float32", "mixed_bfloat16", "mixed_float16")})
-    jit_compile: bool = (
-        False  # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
+    # --- training (paper §3.2.1) ---------------------------------------
+    learning_rate: float = field(
+        default=1e-4, metadata={"source": "paper §3.2.1", "range": (0.0, None), "exclusive": ("low",)}
     )
+    batch_size: int = field(default=32, metadata={"source": "paper §3.2.1", "range": (1, None)})
+    epochs: int = field(default=100, metadata={"source": "kit", "range": (1, None)})
+    # epochs without improvement before stopping
+    patience: int = field(default=10, metadata={"source": "kit", "range": (1, None)})
+    focal_gamma: float = field(default=2.0, metadata={"source": "kit", "range": (0.0, None)})
+    focal_alpha: str = field(
+        default="inverse_frequency", metadata={"source": "kit", "choices": ("inverse_frequency", "none")}
+    )
+    loss: str = field(
+        default="focal", metadata={"source": "paper §3.2.1, eq. (15)", "choices": ("focal", "crossentropy")}
+    )
+    # 4x mirror / flip of training clips
+    augment: bool = field(default=True, metadata={"source": "paper §3.2.1, Table 2"})
+    # whole: leaky
+    augment_scope: str = field(default="train", metadata={"source": "kit", "choices": ("train", "whole_dataset")})
+    # test: optimistic
+    early_stop_on: str = field(default="val", metadata={"source": "kit", "choices": ("val", "test", "none")})
+    # share of training subjects held out for early stopping; some must stay to fit
+    val_fraction: float = field(
+        default=0.1, metadata={"source": "kit", "range": (0.0, 1.0), "exclusive": ("low", "high")}
+    )
+    # composite: MEGC 2019
+    loso_scope: str = field(default="dataset", metadata={"source": "paper §3.2.1", "choices": ("dataset", "composite")})
+    seed: int = field(default=0, metadata={"source": "kit", "range": (0, None)})
+    precision: str = field(
+        default="float32", metadata={"source": "kit", "choices": ("float32", "mixed_bfloat16", "mixed_float16")}
+    )
+    # XLA measured slower on CPU: 0.53x training, 0.34x inference (results/bench/model_throughput.json)
+    jit_compile: bool = field(default=False, metadata={"source": "kit"})
     feature_dtype: str = field(
         default="float32",
-        metadata={"choices": ("float32", "float16")},
+        metadata={"source": "kit", "choices": ("float32", "float16")},
     )  # storage of the augmented training clips in train_fold
     # deterministic backend ops (TF op determinism); what stays bit-identical: docs/reliability.md
-    deterministic: bool = field(default=False, metadata={"choices": (False, True)})
+    deterministic: bool = field(default=False, metadata={"source": "kit", "choices": (False, True)})
 
     # --- evaluation -----------------------------------------------------
-    bootstrap_resamples: int = field(default=1000, metadata={"range": (0, None)})
+    bootstrap_resamples: int = field(default=1000, metadata={"source": "kit", "range": (0, None)})
 
     def __post_init__(self):
         """Check every field's type, and its ``choices`` / ``range`` metadata (``ValueError`` naming the field)."""

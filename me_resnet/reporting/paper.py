@@ -1,4 +1,4 @@
-"""The numbers of Jiang & Zhu (2024) and of the baselines' own papers, stored as data (SPEC §2).
+"""The numbers of Jiang & Zhu (2024) and of the baselines' own papers, stored as data.
 
 Everything here is published by someone else, never computed by the kit. Three
 kinds of value are kept apart:
@@ -88,7 +88,7 @@ INFERRED: dict[str, Inferred] = {
     "fig9_frame_counts": Inferred(
         (3, 5, 7, 9, 11, 13, 15),
         "Fig. 9's x axis is drawn, not printed; the text names N = 3 and N = 11 and says accuracy falls above 11. "
-        "Odd N from 3 to 15 is the grid SPEC §7 reads off the figure.",
+        "Odd N from 3 to 15 is the grid read off the figure's axis.",
     ),
     "fig9_gain_dataset_order": Inferred(
         ("casme2", "smic", "samm"),
@@ -102,8 +102,8 @@ INFERRED: dict[str, Inferred] = {
     ),
     "fig10_scale_factors": Inferred(
         (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4),
-        "Fig. 10's x axis is drawn, not printed; only a = 0.8 appears in the text. The grid is SPEC §7's reading "
-        "of the figure.",
+        "Fig. 10's x axis is drawn, not printed; only a = 0.8 appears in the text. The grid is a reading of the "
+        "figure's axis.",
     ),
     "fig10_accuracy_at_0.8": Inferred(
         "ACCURACY",
@@ -177,17 +177,22 @@ PUBLISHED_RESULTS: dict[str, dict] = {
 INCONSISTENCIES: tuple[str, ...] = (
     "Table 5 SAMM UAR: RCN-W 0.7164 > ME-ResNet 0.7023, yet ME-ResNet's value is set in bold and §3.3 reports "
     "a +2.13 point UAR gain on SAMM (true only against STSTNet's 0.6810).",
-    "Table 5 CASME II: OFF-ApexNet's UF1 0.8764 and STSTNet's UAR 0.8686 exceed ME-ResNet's 0.8302 / 0.8419, "
-    "yet §3.3 says ME-ResNet's accuracy is highest on CASME II.",
     "Eq. (12) and (14) write a softmax while the text (and CBAM) use a sigmoid.",
+    "Eq. (10) defines only the channel average; the text pools each channel by global max and average "
+    "pooling into two vectors and sums their MLP outputs.",
     "Eq. (18) divides TP by TP + FP + TN + FN, which is accuracy-like, not the recall UAR is defined by.",
     "Eq. (5) takes the difference of the target (flow) image I_m, the text the grey-level difference of frames.",
     "Eq. (8) sums S_1..S_10 ('11 frames') while defining M = N - 1 for any N.",
-    "Eq. (3)-(4) are a global least-squares formula, not Farneback's polynomial expansion (ref. 13).",
-    "Table 1's negative counts (CASME II 86, SAMM 92) need disgust, anger and contempt, which the text's "
-    "negative list (消极, 压抑, 恐惧, 悲伤) leaves out.",
+    "Eq. (3)-(4) give one (u, v) for the whole image from image-wide sums, not Farneback's per-pixel "
+    "polynomial expansion (ref. [13]) that the text says is used.",
+    "Table 1's negative counts exceed the text's negative list (消极, 压抑, 恐惧, 悲伤): adding disgust, anger "
+    "and contempt gives SAMM's 92 exactly but CASME II 96, and no mapping of the CASME II sheet gives 32/86/28.",
+    "Table 3 is introduced with the augmented counts (§3.2.1) but holds Table 1's counts before augmentation.",
+    "α names four things: the learning rate (§3.2.1), the focal-loss class weight (eq. (15)), the channel "
+    "attention weights (eq. (12)) and, in §3.2.4's heading and text, the scale factor that eq. (9) calls a.",
     "References: [9] and [10] are the same OFF-ApexNet entry (STSTNet is cited as [10]); [16]/[17], [19]/[20] "
-    "and [22]/[24] are duplicated; CASME II is cited as [21] (an attention paper) and RCN-W as [23] (CASME II).",
+    "and [22]/[24] are duplicated; CBAM is cited as [17] (a gesture paper; Woo et al. is [18]), CASME II as [21] "
+    "(an attention paper), SMIC as [20], RCN-W as [23] (CASME II) and H-SVM as [24] (SAMM).",
     "Table 5 and §3.3 call SAMM 'SMM'.",
 )
 
