@@ -1,7 +1,8 @@
-"""CBAM attention as a Keras 3 layer, for 2D and 3D feature maps (SPEC §5).
+"""CBAM attention as a Keras 3 layer, for 2D and 3D feature maps (paper §2.2.2).
 
 ME-ResNet puts CBAM on the output of the third convolution of every
-Bottleneck3D (paper §2.2.2, Fig. 5-6, eq. (10)-(14)). The same class serves the
+Bottleneck3D by default (paper §2.2.2, Fig. 5-6, eq. (10)-(14); other places:
+``Config.cbam_position``, docs/interpretations.md). The same class serves the
 2D ResNet50-CBAM that is pretrained on Fer2013 and inflated into 3D.
 """
 
@@ -40,7 +41,7 @@ class CBAM(layers.Layer):
       MLP ``Dense(C // reduction, relu) -> Dense(C)`` (paper eq. (10)-(12));
     - spatial: ``b = gate(Conv(1, spatial_kernel)(concat(mean_c(x'), max_c(x'))))``
       on the channel-refined ``x' = a_c * x`` (eq. (13)-(14)); the conv has no
-      bias, as in the CBAM reference code (its BatchNorm is left out, SPEC §5).
+      bias, as in the CBAM reference code (its BatchNorm is left out).
 
     ``gate="sigmoid"`` (default) is CBAM's own gate and the paper's text.
     ``gate="softmax"`` is the literal reading of eq. (12)/(14): a softmax over

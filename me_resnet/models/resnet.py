@@ -1,4 +1,4 @@
-"""2D ResNet50, 3D ResNet50 and ME-ResNet builders (SPEC §5); ``me_resnet.models.registry`` picks one per method.
+"""2D ResNet50, 3D ResNet50 and ME-ResNet builders (paper §2.2); ``me_resnet.models.registry`` picks one per method.
 
 Layer names follow ``keras.applications.ResNet50`` (``conv1_conv``,
 ``conv2_block1_1_conv``, ``conv2_block1_1_bn``, ..., ``predictions``) plus
@@ -290,7 +290,7 @@ def build_resnet3d(
     pretrained=None,
     name="resnet3d_50",
 ) -> keras.Model:
-    """3D ResNet50 on (T, H, W, C) flow sequences (Table 4 method 3; SPEC §5).
+    """3D ResNet50 on (T, H, W, C) flow sequences (Table 4 method 3; paper §2.2.1).
 
     ``temporal_kernel`` is the time extent of the 3x3x3 convs (3) and, unless
     ``stem_temporal_kernel`` is given, of the stem (``(kt, 7, 7)``).

@@ -1,6 +1,6 @@
 """Records + config -> model inputs (``Features``), with a per-clip disk cache.
 
-SPEC §4; paper §2.1. Feature kinds (``me_resnet.models.registry``):
+Paper §2.1. Feature kinds (``me_resnet.models.registry``):
 
 - ``"sequence"``: N key frames onset -> apex, N-1 Farneback fields, the
   continuity mask (eq. 5-9) per ``config.flow_mode``, channels (u, v, strain)

@@ -1,6 +1,6 @@
 """Farneback (or TV-L1) flow, the improved-Farneback continuity mask and optical strain.
 
-Paper §2.1.1-§2.1.3, eq. (5)-(9); SPEC §4.3-§4.5. All Farneback calls go
+Paper §2.1.1-§2.1.3, eq. (5)-(9). All Farneback calls go
 through ``farneback`` so tests can count them (``FARNEBACK_CALLS``) or patch it.
 ``config.flow_method="tvl1"`` computes the fields with OpenCV's Dual TV-L1
 (``cv2.optflow``, from the opencv-contrib wheel) instead: the flow the STSTNet
@@ -37,7 +37,7 @@ NORMALISE_MODES = ("clip", "none")
 
 
 def farneback(prev: np.ndarray, next_: np.ndarray, config: Config) -> np.ndarray:
-    """Dense flow (H, W, 2) float32 from ``prev`` to ``next_`` (uint8 grey), SPEC §4.3.
+    """Dense flow (H, W, 2) float32 from ``prev`` to ``next_`` (uint8 grey).
 
     ``cv2.calcOpticalFlowFarneback(prev, next, None, 0.5, 3, 15, 3, 5, 1.2, 0)``
     with the parameters taken from ``config.farneback_*``.
@@ -156,7 +156,7 @@ def flow_channels(flows: np.ndarray, channels: str = "strain") -> np.ndarray:
 
 
 def normalise(x: np.ndarray, mode: str = "clip") -> np.ndarray:
-    """Per-clip, per-channel z-score over all axes but the last (SPEC §4.5).
+    """Per-clip, per-channel z-score over all axes but the last (the kit's ``normalise="clip"``).
 
     A channel with zero variance (e.g. all-zero flow of a still clip) is only
     centred, never divided by zero. ``mode="none"`` returns ``x`` unchanged.
