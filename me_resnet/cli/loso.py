@@ -12,8 +12,12 @@ from me_resnet.config import Config
 from me_resnet.data.records import Features
 from me_resnet.evaluation import experiment
 from me_resnet.evaluation.experiment import FoldSelectionError
+from me_resnet.evaluation.run_dir import RunDirMismatch
 from me_resnet.reporting.outputs import Coverage, write_results
 from me_resnet.training.pretrain import apply_pretraining, pretraining_label
+
+PLANNING_ERRORS = (FoldSelectionError, RunDirMismatch)
+"""Raised while the runs are planned, before any fold trains: a message and exit status 2, no traceback."""
 
 
 def load(ctx: Context, config: Config | None = None) -> dict:
@@ -50,7 +54,7 @@ def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[F
 
 def run(ctx: Context, features: Features, method: str, config: Config, label: str = "") -> pd.DataFrame:
     """``experiment.run_method`` with the context's seeds, folds, executor, engine and run root."""
-    with expected_errors(ctx.prog, (FoldSelectionError,)):  # raised while planning, before any fold trains
+    with expected_errors(ctx.prog, PLANNING_ERRORS):
         return experiment.run_method(
             features,
             method,

@@ -50,7 +50,7 @@ def sweep_main(
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx)
     record = loso.Record()
-    with common.expected_errors(ctx.prog, (experiment.FoldSelectionError,)):  # raised while planning
+    with common.expected_errors(ctx.prog, loso.PLANNING_ERRORS):
         predictions, metrics = experiment.sweep(
             loaded,
             parameter,

@@ -2,7 +2,8 @@
 
 Every function takes plain arguments (no command line) and returns data; the
 only files written are the resumable LOSO run directories under ``run_root``
-(one per method, variant, dataset scope, seed, config and training code), so an
+(one per method, variant, dataset scope, seed, config, training code, library
+stack, features and pretrained weights: ``identity.run_dir_name``), so an
 interrupted call repeated with the same arguments continues where it stopped.
 Metrics are always recomputed from the predictions.
 
@@ -28,7 +29,7 @@ from me_resnet.data.loading import load_dataset
 from me_resnet.data.precomputed_flow import load_precomputed_flow
 from me_resnet.data.records import DATASETS, Features
 from me_resnet.evaluation.executors import make_executor
-from me_resnet.evaluation.identity import code_fingerprint, config_hash
+from me_resnet.evaluation.identity import data_hash, run_dir_name
 from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.runner import LosoRun
@@ -211,6 +212,7 @@ def plan_method(
     """
     scopes = loso_scopes(features, config.loso_scope)
     selection = select_folds(folds, {scope: np.unique(part.groups).tolist() for scope, part in scopes.items()})
+    data = {scope: data_hash(part, config) for scope, part in scopes.items() if run_root and selection[scope] != []}
     planned = []
     for seed in seeds:
         seed_config = dataclasses.replace(config, seed=int(seed))
@@ -218,9 +220,9 @@ def plan_method(
             if selection[scope] == []:
                 continue  # --folds names no fold of this scope
             run_dir = None
-            if run_root is not None:
-                identity = f"seed{seed}-{config_hash(seed_config)}-code{code_fingerprint()}"
-                run_dir = Path(run_root) / method / (label or "default") / scope / identity
+            if run_root is not None:  # other data, weights, code or libraries: another directory (identity.py)
+                name = run_dir_name(seed_config, data[scope])
+                run_dir = Path(run_root) / method / (label or "default") / scope / name
             log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
             run = LosoRun(scope_features, method, seed_config, run_dir=run_dir, folds=selection[scope], verbose=verbose)
             columns = {

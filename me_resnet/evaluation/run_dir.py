@@ -1,10 +1,12 @@
 """A LOSO run directory: its lock, its identity (``config.json``), fold files and their checks.
 
 Each finished fold is written atomically as ``fold_<i>_<group>.csv`` (with a
-``.json`` sidecar); a rerun with the same config, features and pretrained
-weights (by content hash) reads finished folds back, recomputes a truncated or
-corrupt one, and refuses a run dir made with a different config, features or
-weights.
+``.json`` sidecar); a rerun with the same config, features, pretrained weights
+(by content hash) and library stack reads finished folds back, recomputes a
+truncated or corrupt one, and refuses (``RunDirMismatch``) a run dir made by a
+different run. ``me_resnet.evaluation.identity`` names run dirs by all of these,
+so a LOSO planned by ``experiment.plan_method`` meets that refusal only in a
+directory it did not name itself.
 
 A run holds ``RunDirLock`` (a ``filelock`` lock on ``<run_dir>/.lock``) from
 opening the directory to writing its manifest: a second run on the same
@@ -15,6 +17,7 @@ the temporary files that killed writes left behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +32,7 @@ import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
+from me_resnet.utils.fingerprint import stack_versions
 from me_resnet.utils.io import TEMPORARY_SUFFIX, write_json_atomic
 from me_resnet.utils.provenance import now_iso
 
@@ -146,8 +150,19 @@ def remove_temporary_files(run_dir: str | Path) -> list[Path]:
     return removed
 
 
+class RunDirMismatch(ValueError):
+    """A run directory holds the folds of another run (another config, features, weights, model or stack)."""
+
+
 def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks; a file unchanged since the last call is not read again."""
+    path = Path(path).resolve()
+    status = path.stat()
+    return _file_sha256(path, status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: Path, size: int, mtime_ns: int, inode: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -192,11 +207,12 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def prepare_run_dir(run_dir: Path, config: Config, model_name: str, features: Features) -> None:
     """Create ``run_dir/config.json`` or check that the existing one describes this very run.
 
-    The identity is the model, the config, the features' fingerprint and the
-    sha256 of the pretrained weights file (so re-pretraining into the same path
-    starts a new run dir). Raises ``ValueError`` naming every differing key
-    (``config.<field>``, ``features.<item>``, ``model``, ``pretrained_sha256``)
-    when the run dir belongs to another run.
+    The identity is the model, the config, the features' fingerprint, the
+    sha256 of the pretrained weights file and the library stack
+    (``fingerprint.stack_versions``). Raises ``RunDirMismatch``, one line naming
+    every differing key (``config.<field>``, ``features.<item>``, ``model``,
+    ``pretrained_sha256``, ``stack.<library>``) and what to do, when the run dir
+    belongs to another run.
     """
     identity = json.loads(
         json.dumps(
@@ -205,6 +221,7 @@ def prepare_run_dir(run_dir: Path, config: Config, model_name: str, features: Fe
                 "config": config.to_dict(),
                 "features": features_fingerprint(features),
                 "pretrained_sha256": pretrained_sha256(config),
+                "stack": stack_versions(),
             }
         )
     )
@@ -218,7 +235,10 @@ def prepare_run_dir(run_dir: Path, config: Config, model_name: str, features: Fe
         differing = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
         if differing:
             details = ", ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in differing[:8])
-            raise ValueError(f"run dir {run_dir} was made by a different run; differing keys {differing} ({details})")
+            raise RunDirMismatch(
+                f"run dir {run_dir} holds the folds of a different run (differing keys {differing}: {details}); "
+                "delete that directory to train afresh there, or use another run root"
+            )
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, identity)

@@ -90,3 +90,17 @@ def test_what_the_loader_repaired_and_dropped_is_in_metrics_json_and_the_manifes
         "table5.png",
     ]
     shutil.rmtree(tmp_path / "cache")
+
+
+def test_a_run_dir_of_another_run_is_one_line_and_status_2(casme2, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiment, "run_dir_name", lambda config, data: "taken")
+    taken = tmp_path / "runs" / "ststnet" / "default" / "composite" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "config.json").write_text(json.dumps({"model": "ststnet", "config": {}}))
+    with pytest.raises(SystemExit) as exit_info:
+        table5.main(table5_flags(casme2, tmp_path))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    message = error.splitlines()[-1]  # the lines before it are the feature extraction's progress bar
+    assert "holds the folds of a different run" in message and "delete that directory" in message
+    assert message.startswith("me-resnet table5: run dir") and "Traceback" not in error

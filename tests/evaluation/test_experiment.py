@@ -1,5 +1,7 @@
 """The experiment API: strict fold selection, runs per scope and seed, run-dir identity, metrics over seeds."""
 
+import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -7,7 +9,10 @@ import pytest
 
 from me_resnet.data.records import Features
 from me_resnet.evaluation import experiment, identity
+from me_resnet.evaluation import run_dir as run_dir_module
 from me_resnet.evaluation.experiment import FoldSelectionError, select_folds, selected_groups
+from me_resnet.evaluation.loso import run_loso
+from me_resnet.evaluation.run_dir import RunDirMismatch
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
 SCOPES = {"casme2": ["casme2/sub01", "casme2/sub02", "casme2/sub03"], "smic": ["smic/s1", "smic/s2"]}
@@ -49,7 +54,9 @@ def test_plan_runs_only_the_scopes_that_hold_a_selected_fold(tmp_path):
     assert [len(run.jobs) for run, _ in planned] == [1, 1]
     run_dir = planned[0][0].run_dir
     assert run_dir.parent == tmp_path / "tiny" / "check" / "smic"
-    assert run_dir.name.endswith(f"code{identity.code_fingerprint()}")
+    assert f"-code{identity.code_fingerprint()}-stack{identity.stack_hash()}-data" in run_dir.name
+    for run, _ in planned:
+        run.close()
     with pytest.raises(FoldSelectionError):
         experiment.plan_method(features, "tiny", FAST, seeds=[0], folds=["casme2/007"])
 
@@ -82,3 +89,58 @@ def test_the_code_fingerprint_follows_the_training_code_on_disk(tmp_path):
     assert added not in (before, changed)
     (root / "reporting" / "tables.py").write_text("")  # code outside the training path does not
     assert identity.code_fingerprint(root) == added
+
+
+def test_other_features_or_weights_run_in_their_own_directory_and_the_same_ones_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr("me_resnet.training.fold.default_build_fn", tiny_build)
+    weights = tmp_path / "pretrained.keras"
+    weights.write_bytes(b"weights of the first pretraining")
+    config = dataclasses.replace(FAST, pretrained=str(weights))
+    runs = tmp_path / "runs" / "tiny" / "default" / "casme2"
+
+    def run(features) -> str:
+        """Run fold 0 as the CLI does; the name of the run directory holding its fold file."""
+        experiment.run_method(features, "tiny", config, folds=[0], run_root=tmp_path / "runs")
+        (planned,) = experiment.plan_method(features, "tiny", config, seeds=[0], folds=[0], run_root=tmp_path / "runs")
+        planned[0].close()
+        assert planned[0].jobs == []  # finished: a rerun resumes it
+        return planned[0].run_dir.name
+
+    def fold_files() -> int:
+        return len(list(runs.rglob("fold_*.csv")))
+
+    features = tiny_features(subjects=3)
+    first = run(features)
+    assert run(features) == first and fold_files() == 1  # the same data and weights: resumed, not retrained
+    fixed = tiny_features(subjects=3)
+    fixed.X[0, 0, 0, 0] += 0.5  # one frame of one clip fixed
+    other = tiny_features(subjects=3, seed=7)  # the same config on other data
+    weights_before = weights.read_bytes()
+    names = {first, run(fixed), run(other)}
+    weights.write_bytes(b"weights of a second pretraining, same path")
+    names.add(run(features))
+    assert len(names) == 4 and fold_files() == 4 and sorted(path.name for path in runs.iterdir()) == sorted(names)
+    weights.write_bytes(weights_before)
+    assert run(features) == first and fold_files() == 4  # each resumes its own
+
+
+def test_a_new_library_stack_gives_a_new_run_directory(tmp_path, monkeypatch):
+    features = tiny_features(subjects=3)
+    (before,) = experiment.plan_method(features, "tiny", FAST, seeds=[0], run_root=tmp_path)
+    before[0].close()
+    upgraded = identity.stack_versions() | {"tensorflow": "99.0"}
+    monkeypatch.setattr(identity, "stack_versions", lambda: upgraded)
+    monkeypatch.setattr(run_dir_module, "stack_versions", lambda: upgraded)
+    (after,) = experiment.plan_method(features, "tiny", FAST, seeds=[0], run_root=tmp_path)
+    after[0].close()
+    assert after[0].run_dir != before[0].run_dir and after[0].run_dir.parent == before[0].run_dir.parent
+    identity_file = json.loads((after[0].run_dir / "config.json").read_text())
+    assert identity_file["stack"]["tensorflow"] == "99.0" and identity_file["stack"]["backend"]
+
+
+def test_a_run_dir_of_another_run_is_refused_in_one_line_saying_what_changed_and_what_to_do(tmp_path):
+    run_loso(tiny_features(subjects=3), "tiny", FAST, run_dir=tmp_path, folds=[0], build_fn=tiny_build, progress=False)
+    with pytest.raises(RunDirMismatch) as error:
+        run_loso(tiny_features(subjects=3, seed=1), "tiny", FAST, run_dir=tmp_path, build_fn=tiny_build)
+    message = str(error.value)
+    assert "features.x_hash" in message and "delete that directory" in message and "\n" not in message
