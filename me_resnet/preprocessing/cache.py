@@ -4,10 +4,11 @@ One ``.npz`` per clip and feature kind under
 ``paths.feature_cache_dir(cache_dir)/<kind>/<hh>/<hash>.npz``. The file name is
 a hash of everything that changes its content: the key frames' paths, sizes and
 modification times, N, face detector / margin / alignment, image size, flow method, flow resolution and Farneback
-parameters, the declared version of the pre-processing code
-(``PREPROCESSING_VERSION``) and the installed versions of the libraries that
-compute the features (OpenCV, mtcnn, NumPy): an upgrade of any of them gives new
-entries, never a silent reuse of old ones. Settings applied at load time (scale factor a, flow_mode,
+parameters, a hash of the pre-processing code on disk (``PREPROCESSING_CODE``,
+read once per process), its declared version (``PREPROCESSING_VERSION``, which
+model cards check) and the installed versions of the libraries that compute the
+features (OpenCV, mtcnn, NumPy): an edit of that code or an upgrade of any of
+them gives new entries, never a silent reuse of old ones. Settings applied at load time (scale factor a, flow_mode,
 mask_reading, channels, normalise) are deliberately NOT part of the key: the
 cache holds the unmasked flow and the grey differences P_i, so a sweep over
 them recomputes no flow.
@@ -32,13 +33,16 @@ import numpy as np
 
 from me_resnet.config import Config
 from me_resnet.preprocessing.face import DETECTION_SIDE
+from me_resnet.utils.fingerprint import package_fingerprint
 from me_resnet.utils.io import temporary_file
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 PREPROCESSING_VERSION = 1
-"""Bump whenever a change to the pre-processing code changes what a cache entry holds."""
+"""Bump whenever a change to the pre-processing code changes what a cache entry holds (model cards compare it)."""
+PREPROCESSING_CODE = ("preprocessing", "utils/images.py")
+"""The code that computes a cache entry (relative to the package): any edit to it gives new entries."""
 FEATURE_LIBRARIES = ("numpy", "opencv-python-headless", "opencv-contrib-python-headless")
 DETECTOR_LIBRARIES = ("mtcnn", "tensorflow")  # MTCNN runs on TensorFlow: both change the face boxes
 _CHECKSUM = "checksum"
@@ -56,11 +60,17 @@ def library_versions(names=FEATURE_LIBRARIES + DETECTOR_LIBRARIES) -> dict[str, 
     return versions
 
 
+def preprocessing_fingerprint() -> str:
+    """Hash of the ``PREPROCESSING_CODE`` files on disk (paths and contents), read once per process."""
+    return package_fingerprint(PREPROCESSING_CODE)
+
+
 def settings_for_kind(config: Config, kind: str) -> dict:
     """The settings that change a cached entry of ``kind`` (not the load-time ones)."""
     settings = {
         "format": CACHE_FORMAT,
         "preprocessing_version": PREPROCESSING_VERSION,
+        "preprocessing_code": preprocessing_fingerprint(),
         "libraries": library_versions(FEATURE_LIBRARIES),
         "kind": kind,
         "image_size": config.image_size,

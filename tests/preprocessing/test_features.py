@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import shutil
 
 import cv2
 import numpy as np
@@ -121,6 +122,41 @@ def test_code_or_library_upgrade_gives_new_entries_never_old_ones(clips, tmp_pat
     assert upgraded_numpy.info["cache_misses"] == 2
     assert len({first.info["cache_key"], upgraded_code.info["cache_key"], upgraded_numpy.info["cache_key"]}) == 3
     assert len(count_farneback) == 3 * 6 and len(list((tmp_path / "cache").rglob("*.npz"))) == 3 * 2
+
+
+def test_an_edit_of_the_preprocessing_code_gives_new_entries(clips, tmp_path, monkeypatch):
+    from me_resnet.preprocessing import cache as feature_cache
+    from me_resnet.utils import fingerprint
+
+    root = tmp_path / "me_resnet"
+    shutil.copytree(fingerprint.PACKAGE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    code = feature_cache.PREPROCESSING_CODE
+    assert fingerprint.source_fingerprint(code, root) == feature_cache.preprocessing_fingerprint()
+    names = [path.relative_to(root).as_posix() for path in fingerprint.source_files(code, root)]
+    assert {"preprocessing/flow.py", "preprocessing/face.py", "utils/images.py"} <= set(names)
+    first = _extract(clips, tmp_path / "cache")
+
+    flow_module = root / "preprocessing" / "flow.py"
+    flow_module.write_text(flow_module.read_text() + "\n# an edit, not a version bump\n")
+    edited = fingerprint.source_fingerprint(code, root)
+    monkeypatch.setattr(feature_cache, "preprocessing_fingerprint", lambda: edited)
+    again = _extract(clips, tmp_path / "cache")
+    assert again.info["cache_misses"] == 2 and again.info["cache_key"] != first.info["cache_key"]
+    (root / "reporting" / "tables.py").write_text("")  # code that computes no feature does not count
+    assert fingerprint.source_fingerprint(code, root) == edited
+    (root / "preprocessing" / "new_step.py").write_text("X = 1\n")  # a new module does
+    assert fingerprint.source_fingerprint(code, root) != edited
+
+
+def test_the_code_fingerprint_is_read_once_per_process():
+    from me_resnet.preprocessing import cache as feature_cache
+    from me_resnet.utils import fingerprint
+
+    feature_cache.settings_for_kind(CONFIG, "sequence")
+    reads = fingerprint._package_fingerprint.cache_info().misses
+    for kind in ("sequence", "apex_flow", "apex_image"):
+        feature_cache.settings_for_kind(CONFIG, kind)
+    assert fingerprint._package_fingerprint.cache_info().misses == reads
 
 
 def test_fallbacks_follow_subset_and_concatenate():
