@@ -17,7 +17,7 @@ features, without run dirs (nothing resumed). Variants:
 First, unless ``--no-end-to-end``: ``reproduce/table5.py --demo`` (what ``make
 demo`` runs once its venv exists) in a child process with an empty cache (demo
 data, features, the 15 folds on the ``--executor auto`` default, metrics and
-plots), timed: the README's ``make demo`` figure.
+plots), timed: the ``make demo`` figure of README.md and docs/performance.md.
 
 Each variant's wall-clock, per-fold seconds and the composite and per-dataset
 UF1 (a fold's last bits depend on the thread count, so ``local`` differs from
@@ -100,9 +100,11 @@ def end_to_end() -> dict:
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        metrics = json.loads((Path(scratch) / "out" / "metrics.json").read_text())["metrics"]
+        document = json.loads((Path(scratch) / "out" / "metrics.json").read_text())
+    metrics = document["metrics"]
     return {
         "command": "python reproduce/table5.py --demo  (empty ME_RESNET_CACHE, --out a scratch dir)",
+        "methods": document["coverage"]["methods"],
         "wall_seconds": round(wall, 1),
         "uf1": {row["dataset"]: round(float(row["uf1"]), 4) for row in metrics if row["method"] == "me_resnet"},
     }

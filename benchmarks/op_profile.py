@@ -12,7 +12,7 @@ conv weight gradient, conv input gradient (each with its FLOPs from the layer
 shapes, so its own GFLOP/s and fraction of the matmul peak measured in the same
 run), batch norm, CBAM, activations/adds, pooling, optimizer (Adam), loss.
 Writes ``results/bench/op_profile.json``; ``reproduce/update_readme.py`` puts
-its summary in the README's compute section.
+its summary in docs/performance.md's compute section.
 """
 
 from __future__ import annotations

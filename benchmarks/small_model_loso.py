@@ -49,18 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from me_resnet.reporting.doc_blocks.small_models import TARGETS, targets_met  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
 MEGC_LIST = Path(__file__).resolve().parents[1] / "me_resnet" / "data" / "megc2019_combined_3class_gt.csv"
 METHODS = ("ststnet", "off_apexnet")
 ENGINE_ENVIRONMENT = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}  # the engine's large buffers reused (docs/fold_parallel.md)
-TARGETS = {
-    "ststnet_engine_seconds_max": 300,
-    "ststnet_speedup_over_torch_min": 10,
-    "off_apexnet_within_flop_limit_factor": 2,
-    "peak_memory_gb_max": 4,
-}
 
 
 def megc_features(seed: int = 0):
@@ -395,33 +390,6 @@ def benchmark(method: str, epochs: int | None, sample_folds: int, sample_epochs:
         # training epochs only (set-up excluded): what the engine's step costs against the FLOPs it does
         "engine_epochs_over_flop_limit": round(engine["training_seconds"] / engine["flop_limit_seconds"], 2),
     }
-
-
-def targets_met(methods: dict) -> dict:
-    """The issue's targets against this run's figures (projected ones where the run was shorter)."""
-    met = {}
-    if "ststnet" in methods:
-        ststnet = methods["ststnet"]
-        met["ststnet_engine_seconds"] = ststnet["compared_at"]["engine_seconds"]
-        met["ststnet_engine_seconds_max_met"] = (
-            ststnet["compared_at"]["engine_seconds"] <= TARGETS["ststnet_engine_seconds_max"]
-        )
-        met["ststnet_speedup_over_torch_min_met"] = (
-            ststnet["speedup_over_torch_per_fold"] >= TARGETS["ststnet_speedup_over_torch_min"]
-        )
-        # at the matmul peak measured in the run, the FLOPs of the full run alone take this long
-        engine = ststnet["engine"]
-        met["ststnet_flop_limit_seconds_full_run"] = round(
-            engine["flop_limit_seconds"] * ststnet["compared_at"]["fold_epochs"] / engine["fold_epochs_trained"], 1
-        )
-    if "engine_epochs_over_flop_limit" in methods.get("off_apexnet", {}):
-        ratio = methods["off_apexnet"]["engine_epochs_over_flop_limit"]
-        met["off_apexnet_epochs_over_flop_limit"] = ratio
-        met["off_apexnet_within_flop_limit_factor_met"] = ratio <= TARGETS["off_apexnet_within_flop_limit_factor"]
-    peak = max(r["engine"]["peak_rss_mb"] for r in methods.values()) / 1024
-    met["engine_peak_memory_gb"] = round(peak, 2)
-    met["peak_memory_gb_max_met"] = peak <= TARGETS["peak_memory_gb_max"]
-    return met
 
 
 def main(argv=None) -> dict:

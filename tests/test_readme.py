@@ -1,17 +1,27 @@
-"""The README's result blocks are exactly what reproduce/update_readme.py makes of results/,
-and its first two commands are the Makefile targets CI runs."""
+"""The generated blocks of README.md and docs/performance.md are exactly what reproduce/update_readme.py
+makes of results/, and the README's first two commands are the ones CI runs."""
 
 import re
 from pathlib import Path
 
-from reproduce import update_readme as updater
+import pytest
+
+from me_resnet.reporting import doc_blocks
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_readme_result_blocks_are_generated_from_results():
-    text = (REPO / "README.md").read_text()
-    assert updater.regenerate(text) == text, "README.md is stale: run `python reproduce/update_readme.py`"
+@pytest.mark.parametrize("document", sorted(doc_blocks.DOCUMENTS))
+def test_generated_blocks_are_current(document):
+    text = (REPO / document).read_text()
+    assert doc_blocks.regenerate(text, document) == text, (
+        f"{document} is stale: run `python reproduce/update_readme.py`"
+    )
+
+
+def test_a_document_without_a_block_is_an_error():
+    with pytest.raises(ValueError, match="demo-table5"):
+        doc_blocks.regenerate("# no blocks here\n", "README.md")
 
 
 def readme_commands(text: str) -> list[str]:

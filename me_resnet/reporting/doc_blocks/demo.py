@@ -1,0 +1,123 @@
+"""README blocks about the demo: its Table 5, how long `make demo` takes, its quality over seeds."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from me_resnet.models.registry import method_title
+from me_resnet.reporting import paper
+from me_resnet.reporting.doc_blocks.common import bench_document, host, min_sec
+from me_resnet.reporting.markdown import markdown_table
+from me_resnet.utils.paths import REPO_ROOT, RESULTS_DIR
+
+DEMO_TARGET_SECONDS = 180  # `make demo` on a 2-core CPU
+
+
+def demo_table5() -> str:
+    path = RESULTS_DIR / "demo" / "table5" / "metrics.csv"
+    if not path.exists():
+        return f"*{path.relative_to(REPO_ROOT)} not produced yet: run `python reproduce/table5.py --demo`.*"
+    metrics = pd.read_csv(path)
+    rows = []
+    for _, row in metrics.iterrows():
+        title = method_title(row["method"])
+        quoted = paper.TABLE5.get(title, {}).get(row["dataset"])
+        rows.append(
+            {
+                "method": title,
+                "dataset": paper.DATASET_TITLES.get(row["dataset"], row["dataset"]),
+                "clips": row["n"],
+                "UF1 (demo)": f"{row['uf1']:.4f}",
+                "UAR (demo)": f"{row['uar']:.4f}",
+                "accuracy (demo)": f"{row['accuracy']:.4f}",
+                "UF1 / UAR as printed in the paper's Table 5": f"{quoted[0]:.4f} / {quoted[1]:.4f}"
+                if quoted
+                else "not printed",
+                "how the kit ran it": row["protocol"],
+            }
+        )
+    return (
+        f"Demo Table 5 (synthetic data, demo profile, seed(s) {metrics['seeds'].iloc[0]}), from "
+        "`results/demo/table5/metrics.csv`:\n\n" + markdown_table(pd.DataFrame(rows))
+    )
+
+
+def _make_demo_sentence(document: dict) -> str | None:
+    """One sentence: how long ``table5.py --demo`` took from an empty cache, on which host (None if not measured)."""
+    whole = document.get("make_demo")
+    if not whole:
+        return None
+    full = document["provenance"]["git_commit"]
+    commit = full[:7] + ("+dirty" if full.endswith("+dirty") else "")
+    status = "met" if whole["wall_seconds"] <= DEMO_TARGET_SECONDS else "**not met**"
+    methods = ", ".join(method_title(name) for name in whole.get("methods", ["me_resnet"]))
+    return (
+        f"`python reproduce/table5.py --demo` from an empty cache (demo data, features, every LOSO fold of "
+        f"{methods}, metrics, plots; what `make demo` runs once its venv exists) took "
+        f"**{min_sec(whole['wall_seconds'])}** on a {host(document)} (commit {commit}, "
+        f"{document['provenance']['time'][:10]}; target {DEMO_TARGET_SECONDS // 60} min: {status})."
+    )
+
+
+def demo_time() -> str:
+    """README: how long the demo main job took (``benchmarks/demo_loso.py``)."""
+    document = bench_document("demo_loso")
+    if isinstance(document, str):
+        return document
+    return _make_demo_sentence(document) or "*`benchmarks/demo_loso.py` has not timed the whole demo yet.*"
+
+
+def make_demo() -> str:
+    """How long the demo main job took, and what each executor costs its LOSO (``benchmarks/demo_loso.py``)."""
+    document = bench_document("demo_loso")
+    if isinstance(document, str):
+        return document
+    sentence = _make_demo_sentence(document)
+    lines = [sentence] if sentence else []
+    rows = [
+        {
+            "ME-ResNet's demo LOSO folds on": variant["executor"],
+            "wall": min_sec(variant["wall_seconds"]),
+            "vs the local loop": f"{variant['speedup_over_local']}x" if "speedup_over_local" in variant else "",
+            "composite UF1": variant["uf1"].get("composite", ""),
+        }
+        for variant in document["variants"].values()
+    ]
+    load = document["load_average_before_after"]
+    lines.append(
+        f"The folds alone, side by side in one run from cached features (`results/bench/demo_loso.json`, load "
+        f"average before/after {load}); a fold's last bits depend on its thread count, so the local loop's "
+        f"predictions differ from the 1-thread ones"
+        + (
+            f" (1 worker and 2 workers equal: {document['pool1_equals_pool2']})"
+            if "pool1_equals_pool2" in document
+            else ""
+        )
+        + ":"
+    )
+    return "\n".join(lines[:-1]) + "\n\n" + lines[-1] + "\n\n" + markdown_table(pd.DataFrame(rows))
+
+
+def demo_quality() -> str:
+    """The demo ME-ResNet's LOSO UF1 over seeds per executor variant (``benchmarks/demo_quality.py``)."""
+    document = bench_document("demo_quality")
+    if isinstance(document, str):
+        return document
+    rows = []
+    for name, summary in document["summary"].items():
+        row = {"variant": document["variants"][name], "seeds": summary["seeds"]}
+        for dataset in ("casme2", "smic", "samm", "composite"):
+            if dataset in summary:
+                cell = summary[dataset]
+                spread = f" ± {cell['sd']:.3f}" if cell["sd"] is not None else ""
+                row[f"{dataset} UF1"] = f"{cell['mean']:.3f}{spread}"
+        row["wall (all folds)"] = min_sec(summary["mean_wall_seconds"])
+        rows.append(row)
+    seeds = ", ".join(document["per_seed"])
+    load = document["load_average_before_after"]
+    return (
+        f"Demo quality over seeds {seeds} (`results/bench/demo_quality.json`, `benchmarks/demo_quality.py`; "
+        f"mean ± standard deviation of the demo LOSO UF1 over seeds; {host(document)}, "
+        f"{document['provenance']['time'][:10]}; load average before/after {load}):"
+        "\n\n" + markdown_table(pd.DataFrame(rows))
+    )
