@@ -28,7 +28,7 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     )
     argv = list(sys.argv[1:] if argv is None else argv)
     ctx = common.parse(parser, ARTIFACT, ["--datasets", DATASET, *argv])
-    loaded = loso.load(ctx)
+    loaded = loso.load(ctx, methods=ctx.args.methods)
     coverage = ctx.coverage(methods=ctx.args.methods, required=(DATASET,))
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx)

@@ -30,9 +30,10 @@ from me_resnet.config import Config, get_profile, parse_overrides  # noqa: E402
 from me_resnet.data.demo import ensure_demo_data  # noqa: E402
 from me_resnet.data.records import DATASETS  # noqa: E402
 from me_resnet.evaluation.executors import ENGINES, EXECUTORS, make_executor  # noqa: E402
-from me_resnet.evaluation.experiment import FoldSelectionError, select_folds  # noqa: E402
+from me_resnet.evaluation.experiment import FoldSelectionError, select_folds, selected_groups  # noqa: E402
 from me_resnet.evaluation.folds import parse_folds  # noqa: E402
 from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir  # noqa: E402
+from me_resnet.utils.keras_files import check_keras_file  # noqa: E402
 from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir  # noqa: E402
 
 NO_DATA_MESSAGE = """\
@@ -262,6 +263,9 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         except (ValueError, ImportError) as error:
             parser.error(str(error))
     folds = parse_folds(getattr(args, "folds", None))
+    if config.pretrained:  # a missing or junk weights file stops here, not in the first fold
+        with expected_errors(parser.prog):
+            check_keras_file(config.pretrained, "--pretrained")
 
     if args.demo:
         demo_root = ensure_demo_data()
@@ -282,6 +286,12 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     fer2013 = getattr(args, "fer2013", None)
     if fer2013 is None and hasattr(args, "fer2013") and not args.demo:  # demo runs read no real data from env vars
         fer2013 = dataset_root_from_env("fer2013")
+    pretrains = fer2013 is not None and not config.pretrained and not getattr(args, "no_pretraining", False)
+    if pretrains and not Path(fer2013).expanduser().exists():  # not after the datasets have loaded
+        sys.stderr.write(
+            f"{parser.prog}: --fer2013 (or ${DATASET_ENV_VARS['fer2013']}) {str(fer2013)!r} does not exist\n"
+        )
+        raise SystemExit(2)
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     run_root = getattr(args, "run_dir", None) or (runs_dir() / ("demo" if args.demo else "real") / artifact)
     return Context(
@@ -317,14 +327,30 @@ def expected_errors(prog: str, errors: tuple = INPUT_ERRORS):
         raise SystemExit(2) from None
 
 
-def check_folds(ctx: Context, loaded: dict) -> None:
-    """Exit 2 listing the valid names when a ``--folds`` entry names no fold of any LOSO scope of ``loaded``."""
+def check_folds(ctx: Context, loaded: dict, methods=()) -> None:
+    """Exit 2 listing the valid names when a ``--folds`` entry names no fold of the LOSO scopes that will run.
+
+    A method's LOSO runs per dataset or over the composite (its ``loso_scope``, known from the registry and
+    the config before any feature exists), its folds being the subjects of ``loaded``; every entry must name
+    a fold of each method in ``methods``. Without ``methods``, a fold of any scope will do.
+    """
     if ctx.folds is None:
         return
     groups = sorted({f"{record.dataset}/{record.subject}" for result in loaded.values() for record in result.records})
-    scopes = {dataset: [group for group in groups if group.startswith(dataset + "/")] for dataset in loaded}
-    with expected_errors(ctx.prog, (FoldSelectionError,)):
-        select_folds(ctx.folds, scopes | {"composite": groups})
+    if not methods:
+        scopes = {dataset: [group for group in groups if group.startswith(dataset + "/")] for dataset in loaded}
+        with expected_errors(ctx.prog, (FoldSelectionError,)):
+            select_folds(ctx.folds, scopes | {"composite": groups})
+        return
+    from me_resnet.models.registry import method_config
+
+    for method in methods:
+        scope = method_config(method, ctx.config, explicit=ctx.explicit, demo=ctx.demo).loso_scope
+        try:
+            selected_groups(groups, scope, ctx.folds)
+        except FoldSelectionError as error:
+            sys.stderr.write(f"{ctx.prog}: {method} runs its LOSO per {scope}: {error}\n")
+            raise SystemExit(2) from None
 
 
 def report(paths: dict[str, Path]) -> None:

@@ -35,7 +35,7 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     )
     ctx = common.parse(parser, ARTIFACT, argv)
     methods = ctx.args.methods or (["ststnet", "off_apexnet"] if ctx.demo else ["me_resnet", "ststnet", "off_apexnet"])
-    loaded = loso.load(ctx)
+    loaded = loso.load(ctx, methods=methods)
     coverage = ctx.coverage(methods=methods)
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx)

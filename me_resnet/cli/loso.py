@@ -20,11 +20,12 @@ PLANNING_ERRORS = (FoldSelectionError, RunDirMismatch)
 """Raised while the runs are planned, before any fold trains: a message and exit status 2, no traceback."""
 
 
-def load(ctx: Context, config: Config | None = None) -> dict:
-    """The dataset records of the context's roots; input errors and unknown ``--folds`` exit 2."""
+def load(ctx: Context, config: Config | None = None, methods=()) -> dict:
+    """The dataset records of the context's roots; input errors and ``--folds`` that name no fold of the
+    LOSO scopes of ``methods`` exit 2, before any feature is extracted."""
     with expected_errors(ctx.prog):
         loaded = experiment.load_records(ctx.roots, config or ctx.config, ctx.annotations)
-    check_folds(ctx, loaded)
+    check_folds(ctx, loaded, methods)
     return loaded
 
 

@@ -45,7 +45,7 @@ def sweep_main(
     )
     ctx = common.parse(parser, artifact, argv)
     values = ctx.args.values or (demo_values if ctx.demo else paper_values)
-    loaded = loso.load(ctx)
+    loaded = loso.load(ctx, methods=[METHOD])
     coverage = ctx.coverage(methods=[METHOD])
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx)

@@ -41,7 +41,7 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
     )
     ctx = common.parse(parser, ARTIFACT, argv, needs_data=lambda args: args.precomputed_flow is None)
     precomputed = ctx.args.precomputed_flow
-    loaded = None if precomputed else loso.load(ctx)
+    loaded = None if precomputed else loso.load(ctx, methods=ctx.args.methods)
     datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None
     coverage = ctx.coverage(methods=ctx.args.methods, datasets=datasets)
     out = loso.output(ctx, coverage)

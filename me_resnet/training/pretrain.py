@@ -50,6 +50,7 @@ from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import make_loss
 from me_resnet.utils import paths
 from me_resnet.utils.io import write_json_atomic
+from me_resnet.utils.keras_files import check_keras_file
 from me_resnet.utils.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -347,14 +348,18 @@ def ensure_pretrained(fer2013_source, config: Config, *, verbose: int = 0) -> tu
 def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True, verbose: int = 0) -> Config:
     """``config`` whose ``pretrained`` names the FER2013-pretrained weights to inflate into every fold's model.
 
-    - ``config.pretrained`` already set: returned unchanged (the user's weights).
+    - ``config.pretrained`` already set: returned unchanged (the user's weights) once
+      ``check_keras_file`` finds a ``.keras`` model there.
     - ``pretraining=False``: returned unchanged, without weights; outputs carry
       ``pretraining_label`` = "no Fer2013 pretraining (deviation from the paper)".
     - otherwise ``fer2013`` is required (paper §3.2): ``ensure_pretrained``
       trains once or reuses the cached weights; with ``fer2013=None`` this
       raises ``PretrainingMissing`` saying how to give FER2013 or opt out.
     """
-    if config.pretrained or not pretraining:
+    if config.pretrained:
+        check_keras_file(config.pretrained, "pretrained weights (config.pretrained)")
+        return config
+    if not pretraining:
         return config
     if fer2013 is None:
         raise PretrainingMissing(

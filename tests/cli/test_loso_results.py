@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -104,3 +105,71 @@ def test_a_run_dir_of_another_run_is_one_line_and_status_2(casme2, tmp_path, mon
     message = error.splitlines()[-1]  # the lines before it are the feature extraction's progress bar
     assert "holds the folds of a different run" in message and "delete that directory" in message
     assert message.startswith("me-resnet table5: run dir") and "Traceback" not in error
+
+
+def fake_loaded(groups):
+    """``{dataset: LoadResult-like}`` holding one record per ``dataset/subject`` group."""
+    loaded = {}
+    for group in groups:
+        dataset, subject = group.split("/")
+        loaded.setdefault(dataset, SimpleNamespace(records=[], problems=[])).records.append(
+            SimpleNamespace(dataset=dataset, subject=subject)
+        )
+    return loaded
+
+
+class FeaturesReached(Exception):
+    """Raised where features would be extracted: every check before it has passed."""
+
+
+@pytest.fixture
+def no_data_work(monkeypatch):
+    """Records load as 3 CASME II + 2 SMIC subjects; extracting features raises ``FeaturesReached``."""
+    loaded = fake_loaded(["casme2/sub01", "casme2/sub02", "casme2/sub03", "smic/s1", "smic/s2"])
+    monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: loaded)
+
+    def features(*args, **kwargs):
+        raise FeaturesReached
+
+    monkeypatch.setattr(experiment, "method_features", features)
+    return loaded
+
+
+def run_refused(argv, capsys) -> str:
+    """The one line a command refusing ``argv`` writes to stderr (status 2, no traceback)."""
+    with pytest.raises(SystemExit) as exit_info:
+        table5.main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and error.count("\n") == 1, error
+    return error
+
+
+@pytest.mark.parametrize("content", [None, b"not a model, e.g. an HTML error page", b"PK\x03\x04 truncated"])
+def test_a_missing_or_junk_pretrained_file_stops_before_the_data_loads(tmp_path, monkeypatch, capsys, content):
+    monkeypatch.setattr(experiment, "load_records", lambda *a, **k: pytest.fail("data loaded before the check"))
+    weights = tmp_path / "weights.keras"
+    if content is not None:
+        weights.write_bytes(content)
+    argv = ["--casme2", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    error = run_refused([*argv, "--pretrained", str(weights)], capsys)
+    assert f"--pretrained '{weights}'" in error
+    assert ("does not exist" if content is None else "is not a Keras .keras model file") in error
+
+
+def test_a_missing_fer2013_stops_before_the_data_loads(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiment, "load_records", lambda *a, **k: pytest.fail("data loaded before the check"))
+    argv = ["--casme2", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    error = run_refused([*argv, "--fer2013", str(tmp_path / "fer2013.csv")], capsys)
+    assert "--fer2013" in error and "fer2013.csv' does not exist" in error
+
+
+def test_folds_are_checked_in_the_scope_each_method_runs_before_any_feature(tmp_path, no_data_work, capsys):
+    argv = ["--casme2", str(tmp_path), "--smic", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    argv += ["--no-pretraining", "--folds", "4"]  # fold 4 exists only in the composite scope (5 subjects)
+    error = run_refused([*argv, "--methods", "me_resnet"], capsys)  # me_resnet: LOSO per dataset
+    assert "me_resnet runs its LOSO per dataset: --folds 4: no such fold" in error and "casme2: 0-2" in error
+    with pytest.raises(FeaturesReached):
+        table5.main([*argv, "--methods", "ststnet"])  # ststnet: composite LOSO, fold 4 is smic/s2
+    error = run_refused([*argv, "--methods", "ststnet", "me_resnet"], capsys)
+    assert "me_resnet runs its LOSO per dataset" in error
