@@ -25,8 +25,10 @@ NOT_ARTIFACTS = ("demo", "bench")  # folders of results/ that hold no real-data 
 
 
 def files_in(folder: Path) -> list[str]:
-    """Names of the plain files in ``folder`` (sorted); empty when the folder does not exist."""
-    return sorted(path.name for path in folder.glob("*") if path.is_file()) if folder.is_dir() else []
+    """Names of the plain files in ``folder`` (sorted, hidden ones such as a result's file list left out)."""
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.glob("*") if path.is_file() and not path.name.startswith("."))
 
 
 def real_data_artifacts(results_dir: Path) -> list[str]:

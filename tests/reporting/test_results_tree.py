@@ -20,6 +20,7 @@ def _write_metrics(folder, with_json=True):
 
 def test_status_lists_present_files_and_names_the_missing_with_their_command(tmp_path):
     _write_metrics(tmp_path / "table5")
+    (tmp_path / "table5" / ".me_resnet_result.json").write_text("{}")  # the result's file list: not shown
     tree = ResultsTree(tmp_path, "results/demo", COMMANDS)
     status = tree.status()
     assert status.loc["table5"].iloc[0] == "metrics.csv, metrics.json"
