@@ -342,6 +342,13 @@ def check_folds(ctx: Context, loaded: dict, methods=()) -> None:
         with expected_errors(ctx.prog, (FoldSelectionError,)):
             select_folds(ctx.folds, scopes | {"composite": groups})
         return
+    check_method_folds(ctx, groups, methods)
+
+
+def check_method_folds(ctx: Context, groups, methods) -> None:
+    """Exit 2 unless every ``--folds`` entry names a fold of each of ``methods`` among LOSO groups ``groups``."""
+    if ctx.folds is None:
+        return
     from me_resnet.models.registry import method_config
 
     for method in methods:

@@ -53,6 +53,7 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
                 features, method_cfg = experiment.precomputed_features(
                     precomputed, method, config, datasets=ctx.args.datasets, explicit=ctx.explicit, demo=ctx.demo
                 )
+            common.check_method_folds(ctx, sorted(set(features.groups)), [method])  # no records: checked here
         else:
             features, method_cfg = loso.features(ctx, loaded, method, config)
         record.add(ctx, method, features, method_cfg)

@@ -173,3 +173,17 @@ def test_folds_are_checked_in_the_scope_each_method_runs_before_any_feature(tmp_
         table5.main([*argv, "--methods", "ststnet"])  # ststnet: composite LOSO, fold 4 is smic/s2
     error = run_refused([*argv, "--methods", "ststnet", "me_resnet"], capsys)
     assert "me_resnet runs its LOSO per dataset" in error
+
+
+def test_folds_of_precomputed_flow_are_checked_before_any_fold_trains(tmp_path, monkeypatch, capsys):
+    from me_resnet.models.registry import method_config
+    from tests.support.tiny import tiny_features
+
+    def precomputed(directory, method, config, **kwargs):
+        return tiny_features(subjects=3), method_config(method, config)
+
+    monkeypatch.setattr(experiment, "precomputed_features", precomputed)
+    monkeypatch.setattr(experiment, "run_method", lambda *a, **k: pytest.fail("a fold trained"))
+    argv = [f"--precomputed-flow={tmp_path}", "--methods", "ststnet", "--no-pretraining", "--executor", "local"]
+    error = run_refused([*argv, "--out", str(tmp_path / "out"), "--folds", "3"], capsys)
+    assert "ststnet runs its LOSO per composite: --folds 3: no such fold" in error and "composite: 0-2" in error
