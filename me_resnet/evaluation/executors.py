@@ -36,15 +36,19 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
 from me_resnet.evaluation.run_dir import fold_file
-from me_resnet.evaluation.runner import FoldJob, run_fold
 from me_resnet.training.engine_choice import ENGINES
 from me_resnet.utils.io import write_atomic
 from me_resnet.utils.quiet import import_backend_quietly
+
+# The runner loads Keras: it is imported where a fold runs, so that a spawned worker's initializer silences
+# TensorFlow's start-up before anything loads it, and the command line reads ``EXECUTORS`` without it.
+if TYPE_CHECKING:
+    from me_resnet.evaluation.runner import FoldJob
 
 QUIET_SETUP_HOOK = "me_resnet.utils.quiet.import_backend_quietly"  # Ray workers: quiet TensorFlow start-up
 
@@ -381,6 +385,8 @@ def _fold_task(features, fold: int, config, run_dir, model_name: str, build_fn, 
     target = run_dir
     if run_dir is not None and not _writable(Path(run_dir)):  # this node does not share the run dir
         target = Path(tempfile.mkdtemp(prefix="me_resnet_fold_"))
+    from me_resnet.evaluation.runner import run_fold
+
     table, info = run_fold(features, fold, config, target, model_name=model_name, build_fn=build_fn, verbose=verbose)
     files = {}
     if target is not None:

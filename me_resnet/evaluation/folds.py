@@ -8,12 +8,17 @@ statistics or class weights; ``check_no_leak`` raises if they do.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.model_selection import LeaveOneGroupOut
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
-from me_resnet.training.fold import FoldResult, validation_split
+
+# Keras (training) and scikit-learn (the plan) are imported where used: the command line reads
+# ``parse_folds`` while it checks its flags, before either is needed.
+if TYPE_CHECKING:
+    from me_resnet.training.fold import FoldResult
 
 
 class LeakageError(RuntimeError):
@@ -22,6 +27,7 @@ class LeakageError(RuntimeError):
 
 def fold_plan(features: Features) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``[(group, train_index, test_index), ...]`` in ``LeaveOneGroupOut`` order."""
+    from sklearn.model_selection import LeaveOneGroupOut
 
     groups = features.groups
     if len(np.unique(groups)) < 2:
@@ -60,6 +66,8 @@ def split_fold(features: Features, train_index: np.ndarray, config: Config) -> t
     """
     if config.early_stop_on != "val":
         return train_index, None
+    from me_resnet.training.fold import validation_split
+
     fit, val = validation_split(features.groups[train_index], config.val_fraction, config.seed)
     return train_index[fit], train_index[val]
 

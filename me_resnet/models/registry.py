@@ -15,26 +15,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable
-
-import keras
+from typing import TYPE_CHECKING, Callable
 
 from me_resnet.config import Config
-from me_resnet.models import baselines
-from me_resnet.models.resnet import (
-    block_options,
-    build_me_resnet,
-    build_resnet3d,
-    build_resnet50_2d,
-    load_inflated,
-    resnet3d_options,
-)
+
+if TYPE_CHECKING:
+    import keras
+
+# The builders import the model modules (and so Keras) when they build: the registry is read by tables, plots
+# and the command line's flag choices, which must not load TensorFlow.
 
 FEATURE_KINDS = ("sequence", "apex_flow", "apex_image")
 
 
 def _resnet50_2d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """2D ResNet50; ``config.pretrained`` is copied into it by layer name."""
+    from me_resnet.models.resnet import block_options, build_resnet50_2d, load_inflated
+
     model = build_resnet50_2d(
         input_shape, num_classes, blocks=config.blocks, width=config.width, name=name, **block_options(config)
     )
@@ -45,6 +42,8 @@ def _resnet50_2d(input_shape, num_classes, config: Config, name: str) -> keras.M
 
 def _resnet3d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """3D ResNet50 without CBAM; ``config.pretrained`` is inflated into it."""
+    from me_resnet.models.resnet import build_resnet3d, resnet3d_options
+
     return build_resnet3d(
         input_shape,
         num_classes,
@@ -58,6 +57,8 @@ def _resnet3d(input_shape, num_classes, config: Config, name: str) -> keras.Mode
 
 def _me_resnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """ME-ResNet (3D ResNet50 + CBAM); ``config.pretrained`` is inflated into it."""
+    from me_resnet.models.resnet import build_me_resnet, resnet3d_options
+
     return build_me_resnet(
         input_shape,
         num_classes,
@@ -72,10 +73,14 @@ def _me_resnet(input_shape, num_classes, config: Config, name: str) -> keras.Mod
 
 
 def _ststnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    from me_resnet.models import baselines
+
     return baselines.build_ststnet(input_shape, num_classes)
 
 
 def _off_apexnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
+    from me_resnet.models import baselines
+
     return baselines.build_off_apexnet(input_shape, num_classes)
 
 

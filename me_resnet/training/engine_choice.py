@@ -12,8 +12,6 @@ import numpy as np
 
 from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES
-from me_resnet.training.fold import default_build_fn
-from me_resnet.training.stacked_model import unsupported_layers
 
 NUM_CLASSES = len(CLASS_NAMES)
 ENGINES = ("auto", "fold-parallel", "per-fold")
@@ -56,6 +54,10 @@ def inspect_model(method: str, config: Config, build_fn=None, input_shape: tuple
         input_shape = (config.image_size, config.image_size, 3)
     key = (method, build_fn, tuple(input_shape), json.dumps(config.to_dict(), sort_keys=True, default=str))
     if key not in _INSPECTED:
+        # here, not at the top: ``ENGINES`` is read by the command line's flag choices, which must not load Keras
+        from me_resnet.training.fold import default_build_fn
+        from me_resnet.training.stacked_model import unsupported_layers
+
         model = (build_fn or default_build_fn)(method, tuple(input_shape), NUM_CLASSES, config)
         activations = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers)
         _INSPECTED[key] = (unsupported_layers(model), int(model.count_params()), activations)
