@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-import me_resnet  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before any test module imports TensorFlow)
+from me_resnet.utils.quiet import prepare_environment
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+prepare_environment()  # TensorFlow's settings (oneDNN on), as the me-resnet command sets them, before any test loads it
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two pytest-xdist workers: one cache each
     from me_resnet.utils.paths import cache_root

@@ -1,8 +1,11 @@
 """The ``me-resnet`` command: one subcommand per job, each a thin layer over the library.
 
 ``me-resnet SUBCOMMAND --help`` describes each; usage errors exit with status 2.
-A subcommand's module is imported only when it runs, so ``me-resnet --help``
-starts without loading TensorFlow.
+A subcommand's module is imported only when it runs, and imports at its top only
+what its flags need: the library it runs (and with it TensorFlow) is imported
+once the flags are checked, after ``me_resnet.utils.quiet.prepare_environment``
+(TensorFlow's settings) and ``import_backend_quietly`` (no native start-up
+lines). So ``--help`` and usage errors answer without loading TensorFlow.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-
-import me_resnet.utils.quiet  # noqa: F401  (TF_CPP_MIN_LOG_LEVEL default, inherited by every child process)
 
 # subcommand -> ("module[:function]" under me_resnet.cli, default function ``main``; one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

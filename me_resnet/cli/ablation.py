@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import sys
 
-import pandas as pd
-
-from me_resnet.cli import common, loso
-from me_resnet.evaluation import experiment
+from me_resnet.cli import common
 from me_resnet.models.registry import METHODS
-from me_resnet.reporting import paper, plots, tables
-from me_resnet.reporting.outputs import write_text
-from me_resnet.reporting.result_folder import final_paths, result_folder
+from me_resnet.reporting import paper
 
 ARTIFACT = "fig11_ablation"
 DATASET = "casme2"  # the paper's ablation is on CASME II only
@@ -28,6 +23,14 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     )
     argv = list(sys.argv[1:] if argv is None else argv)
     ctx = common.parse(parser, ARTIFACT, ["--datasets", DATASET, *argv])
+    import pandas as pd
+
+    from me_resnet.cli import loso
+    from me_resnet.evaluation import experiment
+    from me_resnet.reporting import plots, tables
+    from me_resnet.reporting.outputs import write_text
+    from me_resnet.reporting.result_folder import final_paths, result_folder
+
     loaded = loso.load(ctx, methods=ctx.args.methods)
     coverage = ctx.coverage(methods=ctx.args.methods, required=(DATASET,))
     out = loso.output(ctx, coverage)

@@ -13,28 +13,24 @@ end in a short message and exit status 2, before any training.
 
 from __future__ import annotations
 
-from me_resnet.utils.quiet import import_backend_quietly
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import_backend_quietly()  # before the modules below load TensorFlow with its C++ start-up lines
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import dataclasses  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from me_resnet.config import Config, get_profile, parse_overrides  # noqa: E402
-from me_resnet.data.demo import ensure_demo_data  # noqa: E402
-from me_resnet.data.records import DATASETS  # noqa: E402
-from me_resnet.evaluation.executors import ENGINES, EXECUTORS, make_executor  # noqa: E402
-from me_resnet.evaluation.experiment import FoldSelectionError, select_folds, selected_groups  # noqa: E402
-from me_resnet.evaluation.folds import parse_folds  # noqa: E402
-from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir  # noqa: E402
-from me_resnet.utils.keras_files import check_keras_file  # noqa: E402
-from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir  # noqa: E402
+from me_resnet.config import Config, get_profile, parse_overrides
+from me_resnet.data.demo import ensure_demo_data
+from me_resnet.data.records import DATASETS
+from me_resnet.evaluation.executors import ENGINES, EXECUTORS, make_executor
+from me_resnet.evaluation.folds import parse_folds
+from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir
+from me_resnet.utils.keras_files import check_keras_file
+from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir
+from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
 
 NO_DATA_MESSAGE = """\
 {prog}: no dataset given.
@@ -294,6 +290,9 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         raise SystemExit(2)
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     run_root = getattr(args, "run_dir", None) or (runs_dir() / ("demo" if args.demo else "real") / artifact)
+    # the flags are checked: TensorFlow may load now, with the kit's settings and without its start-up lines
+    prepare_environment(verbose=args.verbose)
+    import_backend_quietly()
     return Context(
         args=args,
         prog=parser.prog,
@@ -336,6 +335,8 @@ def check_folds(ctx: Context, loaded: dict, methods=()) -> None:
     """
     if ctx.folds is None:
         return
+    from me_resnet.evaluation.experiment import FoldSelectionError, select_folds
+
     groups = sorted({f"{record.dataset}/{record.subject}" for result in loaded.values() for record in result.records})
     if not methods:
         scopes = {dataset: [group for group in groups if group.startswith(dataset + "/")] for dataset in loaded}
@@ -349,6 +350,7 @@ def check_method_folds(ctx: Context, groups, methods) -> None:
     """Exit 2 unless every ``--folds`` entry names a fold of each of ``methods`` among LOSO groups ``groups``."""
     if ctx.folds is None:
         return
+    from me_resnet.evaluation.experiment import FoldSelectionError, selected_groups
     from me_resnet.models.registry import method_config
 
     for method in methods:

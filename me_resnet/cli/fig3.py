@@ -12,11 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from me_resnet.cli import common, loso
-from me_resnet.preprocessing.features import flow_maps
-from me_resnet.reporting import plots
-from me_resnet.reporting.outputs import write_json
-from me_resnet.utils.provenance import provenance
+from me_resnet.cli import common
 
 ARTIFACT = "fig3_flow"
 PAPER_CLIPS = ("casme2/sub19/EP02_01f", "casme2/sub19/EP02_01")  # the paper's Fig. 3 surprise sample
@@ -48,6 +44,12 @@ def main(argv=None, prog: str = "me-resnet fig3") -> int:
         "--clip", help=f"DATASET/SUBJECT/CLIP (default {PAPER_CLIPS[0]} if present, else the first clip)"
     )
     ctx = common.parse(parser, ARTIFACT, argv)
+    from me_resnet.cli import loso
+    from me_resnet.preprocessing.features import flow_maps
+    from me_resnet.reporting import plots
+    from me_resnet.reporting.outputs import write_json
+    from me_resnet.utils.provenance import provenance
+
     config = dataclasses.replace(
         ctx.config, **{key: value for key, value in PAPER_SETTINGS.items() if key not in ctx.explicit}
     )

@@ -11,14 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-
-from me_resnet.cli import common, loso
-from me_resnet.evaluation import experiment
+from me_resnet.cli import common
 from me_resnet.models.registry import METHODS
-from me_resnet.reporting import markdown, tables
-from me_resnet.reporting.outputs import write_text
-from me_resnet.reporting.result_folder import final_paths, result_folder
 
 ARTIFACT = "protocol_leakage"
 MONITORS = ("val", "test")
@@ -34,6 +28,14 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
         "with --demo the two small baselines, to stay within minutes)",
     )
     ctx = common.parse(parser, ARTIFACT, argv)
+    import pandas as pd
+
+    from me_resnet.cli import loso
+    from me_resnet.evaluation import experiment
+    from me_resnet.reporting import markdown, tables
+    from me_resnet.reporting.outputs import write_text
+    from me_resnet.reporting.result_folder import final_paths, result_folder
+
     methods = ctx.args.methods or (["ststnet", "off_apexnet"] if ctx.demo else ["me_resnet", "ststnet", "off_apexnet"])
     loaded = loso.load(ctx, methods=methods)
     coverage = ctx.coverage(methods=methods)

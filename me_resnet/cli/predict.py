@@ -7,10 +7,6 @@ Exit status: 0 predicted, 1 the input or model could not be used, 2 usage errors
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import argparse
 import logging
 import sys
@@ -20,6 +16,7 @@ from me_resnet.inference.video import open_clip
 from me_resnet.training.model_card import ModelCardError, load_model_with_card
 from me_resnet.utils.io import write_json_atomic
 from me_resnet.utils.provenance import provenance
+from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
 
 
 def make_parser(prog: str = "me-resnet predict") -> argparse.ArgumentParser:
@@ -50,7 +47,8 @@ def main(argv: list[str] | None = None, prog: str = "me-resnet predict") -> int:
     if args.figure is not None and args.figure.suffix.lower() != ".png":
         parser.error(f"--figure writes a PNG file, got {args.figure}")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
-
+    prepare_environment()
+    import_backend_quietly()
     from me_resnet.inference.predict import predict_clip
 
     try:

@@ -20,8 +20,8 @@ from me_resnet.cli.common import config_from_flags, expected_errors, quiet_tenso
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import load_fer2013
 from me_resnet.reporting.outputs import write_json
-from me_resnet.training.pretrain import pretrain_fer2013, pretrain_summary, pretrained_weights_path
 from me_resnet.utils.paths import RESULTS_DIR, dataset_root_from_env
+from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
 
 ARTIFACT = "pretrain_fer2013"
 NO_DATA = """{prog}: no FER2013 data given.
@@ -58,6 +58,10 @@ def main(argv=None, prog: str = "me-resnet pretrain") -> int:
             return 2
     with expected_errors(prog):
         data = load_fer2013(root)
+    prepare_environment()
+    import_backend_quietly()
+    from me_resnet.training.pretrain import pretrain_fer2013, pretrain_summary, pretrained_weights_path
+
     result = pretrain_fer2013(data, config)
     weights = args.weights or pretrained_weights_path(config)
     weights.parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,8 @@ at load time.
 
 from __future__ import annotations
 
-from me_resnet.cli import common, loso
-from me_resnet.evaluation import experiment
-from me_resnet.reporting import paper, plots, tables
-from me_resnet.reporting.outputs import write_text
-from me_resnet.reporting.result_folder import final_paths, result_folder
+from me_resnet.cli import common
+from me_resnet.reporting import paper, tables
 
 METHOD = "me_resnet"
 
@@ -44,6 +41,12 @@ def sweep_main(
         "to stay within minutes)",
     )
     ctx = common.parse(parser, artifact, argv)
+    from me_resnet.cli import loso
+    from me_resnet.evaluation import experiment
+    from me_resnet.reporting import plots
+    from me_resnet.reporting.outputs import write_text
+    from me_resnet.reporting.result_folder import final_paths, result_folder
+
     values = ctx.args.values or (demo_values if ctx.demo else paper_values)
     loaded = loso.load(ctx, methods=[METHOD])
     coverage = ctx.coverage(methods=[METHOD])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from me_resnet.cli import common, loso
+from me_resnet.cli import common
 from me_resnet.data.protocols import PROTOCOLS
 from me_resnet.reporting import markdown, tables
 from me_resnet.reporting.outputs import write_csv, write_text
@@ -20,6 +20,8 @@ ARTIFACT = "table1_datasets"
 def main(argv=None, prog: str = "me-resnet table1") -> int:
     parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1], seeds=False)
     ctx = common.parse(parser, ARTIFACT, argv)
+    from me_resnet.cli import loso
+
     loaded = {protocol: loso.load(ctx, dataclasses.replace(ctx.config, protocol=protocol)) for protocol in PROTOCOLS}
     out = loso.output(ctx, ctx.coverage())
     table = tables.table1(loaded).assign(data=ctx.data_note())  # the CSV says what data it counts

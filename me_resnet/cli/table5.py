@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from me_resnet.cli import common, loso
+from me_resnet.cli import common
 from me_resnet.data.records import DATASETS
-from me_resnet.evaluation import experiment
 from me_resnet.models.registry import METHODS
-from me_resnet.reporting import markdown, paper, plots, tables
-from me_resnet.reporting.outputs import write_text
-from me_resnet.reporting.result_folder import final_paths, result_folder
+from me_resnet.reporting import paper
 
 ARTIFACT = "table5"
 # the paper's Table 5 rows that the kit can run: ME-ResNet and the two flow baselines it compares with
@@ -40,6 +35,14 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
         help="onset->apex flow images (STSTNet authors' layout) instead of raw datasets",
     )
     ctx = common.parse(parser, ARTIFACT, argv, needs_data=lambda args: args.precomputed_flow is None)
+    import pandas as pd
+
+    from me_resnet.cli import loso
+    from me_resnet.evaluation import experiment
+    from me_resnet.reporting import markdown, plots, tables
+    from me_resnet.reporting.outputs import write_text
+    from me_resnet.reporting.result_folder import final_paths, result_folder
+
     precomputed = ctx.args.precomputed_flow
     loaded = None if precomputed else loso.load(ctx, methods=ctx.args.methods)
     datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None

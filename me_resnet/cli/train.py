@@ -8,10 +8,6 @@ Exit status: 0 trained, 1 the data or training failed, 2 usage errors.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter hides the kit's output
-
 import argparse
 import logging
 import sys
@@ -22,9 +18,8 @@ from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import MICRO_DATASETS, dataset_roots, load_dataset
 from me_resnet.models.registry import METHODS, get_method, method_config
 from me_resnet.preprocessing.features import extract_features
-from me_resnet.training.final_model import model_card_for, train_final_model
-from me_resnet.training.model_card import save_model_with_card
 from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, cache_root
+from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
 
 NO_DATA = (
     "me-resnet train: no dataset given: pass --casme2 DIR, --samm DIR and/or --smic DIR, set "
@@ -81,6 +76,10 @@ def main(argv: list[str] | None = None, prog: str = "me-resnet train") -> int:
         sys.stderr.write(NO_DATA)
         return 2
     out = args.out or cache_root() / "models" / ("demo" if args.demo else "trained") / f"{args.method}.keras"
+    prepare_environment()
+    import_backend_quietly()
+    from me_resnet.training.final_model import model_card_for, train_final_model
+    from me_resnet.training.model_card import save_model_with_card
 
     annotations = {"casme2": args.casme2_annotations, "samm": args.samm_annotations}
     try:

@@ -1,5 +1,6 @@
 """The ``me-resnet`` command and the shared flags: help, exit statuses, typed-flag precedence, early errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from me_resnet import cli
 from me_resnet.cli import common, table5
 from me_resnet.evaluation import experiment
 from me_resnet.models.registry import method_config
+from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
+from tests.support.terminal import noise, run_command
+from tests.support.trees import make_casme2
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,18 +131,59 @@ def test_unknown_folds_stop_before_training_and_list_the_valid_names(tmp_path, c
     assert "no such fold" in capsys.readouterr().err
 
 
-def test_tensorflow_start_up_is_quiet():
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+# Runs each argv through the ``me-resnet`` entry point in one process, then writes which heavy libraries got
+# imported and which of the kit's settings changed (OpenCV's import amends LD_LIBRARY_PATH itself): help and
+# usage errors must not load TensorFlow nor set its environment.
+PARSE_ONLY = """
+import json, os, sys
+before = dict(os.environ)
+from me_resnet import cli
+for argv in json.loads(sys.argv[2]):
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+loaded = [name for name in ("tensorflow", "keras", "torch", "jax", "sklearn", "matplotlib") if name in sys.modules]
+changed = sorted(key for key in set(before) | set(os.environ) if before.get(key) != os.environ.get(key))
+changed = [key for key in changed if key.startswith(("TF_", "KERAS_", "OMP_", "ME_RESNET_"))]
+open(sys.argv[1], "w").write(json.dumps({"loaded": loaded, "changed": changed}))
+"""
+HELP_AND_USAGE_ERRORS = [
+    *([name, "--help"] for name in cli.SUBCOMMANDS),
+    ["table5", "--nosuchflag"],
+    ["table5", "--epochs", "0"],
+    ["table5", "--methods", "resnet"],
+    ["fig9", "--engine", "fast"],
+    ["table5"],  # no dataset given
+    ["predict", "clip", "--model", "m.keras", "--onset", "3"],
+    ["train", "--demo", "--out", "model.h5"],
+    ["pretrain", "--no_such_key", "1"],
+]
+
+
+def test_help_and_usage_errors_load_no_tensorflow_and_change_no_environment(tmp_path):
+    report = tmp_path / "report.json"
     result = subprocess.run(
-        [sys.executable, "-c", "import me_resnet.cli.common, keras; keras.ops.ones(2)"],
+        [sys.executable, "-c", PARSE_ONLY, str(report), json.dumps(HELP_AND_USAGE_ERRORS)],
         cwd=REPO,
-        env=env,
+        env={key: value for key, value in os.environ.items() if not key.startswith("ME_RESNET_")},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "cuda" not in result.stderr.lower() and "absl" not in result.stderr, result.stderr
+    assert "usage: me-resnet table5" in result.stdout and "nosuchflag" in result.stderr
+    assert "no dataset given" in result.stderr and "both --onset and --apex" in result.stderr
+    assert json.loads(report.read_text()) == {"loaded": [], "changed": []}
+
+
+def test_a_run_shows_no_tensorflow_start_up_lines(tmp_path):
+    """A command that loads TensorFlow, as users run it (its own process, no log level set)."""
+    casme2 = make_casme2(tmp_path / "casme2", CASME2_ROWS)
+    result = run_command(["table1", "--casme2", casme2, "--out", tmp_path / "out"])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "table1_datasets.md").is_file()
+    assert noise(result.stderr) == [], result.stderr
 
 
 def test_retracing_warnings_between_folds_are_silenced(caplog):
