@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None, prog: str = "me-resnet predict") -> int:
     if args.figure is not None and args.figure.suffix.lower() != ".png":
         parser.error(f"--figure writes a PNG file, got {args.figure}")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
+    # what pre-processing did to the one clip is in the prediction's warnings, printed below: batch
+    # pre-processing's info line per clip (e.g. repeated key frames) would say it again
+    logging.getLogger("me_resnet.preprocessing").setLevel(logging.WARNING)
     prepare_environment()
     import_backend_quietly()
     from me_resnet.inference.predict import predict_clip

@@ -136,15 +136,18 @@ def face_crops(
 def spot_clip(
     source: FrameSource, config, window: tuple[int, int] | None = None, progress: bool = True, **spot_options
 ) -> SpottedClip:
-    """Spot onset and apex in ``source`` (frames ``window[0]..window[1]`` if given); see ``spotting``."""
+    """Spot onset and apex in ``source`` (frames ``window[0]..window[1]`` if given); see ``spotting``.
+
+    Without a face on the window's first frame the motion is measured on the centre square and the
+    result's ``face_found`` is False (``predict_clip`` lists it in its warnings).
+    """
     first, last = window if window is not None else (source.numbers[0], source.numbers[-1])
     numbers, crops, box, found = face_crops(source, config, first, last, progress)
-    if not found:
-        log.warning("%s: no face found on frame %d; spotting on the centre square", source.path, numbers[0])
     return SpottedClip(spot(crops, **spot_options), numbers, box, found)
 
 
 def _check_frames(source: FrameSource, onset: int, apex: int, num_key_frames: int) -> list[str]:
+    """The warnings of a clip whose onset..apex holds fewer than ``num_key_frames`` frames (errors raise)."""
     known = set(source.numbers)
     for name, number in (("onset", onset), ("apex", apex)):
         if number not in known:
@@ -155,12 +158,10 @@ def _check_frames(source: FrameSource, onset: int, apex: int, num_key_frames: in
         raise ValueError(f"apex frame {apex} must come after onset frame {onset} in {source.path}")
     distinct = sum(1 for n in source.numbers if onset <= n <= apex)
     if distinct < num_key_frames:
-        message = (
+        return [
             f"only {distinct} frames between onset {onset} and apex {apex} for {num_key_frames} key frames: "
             f"nearest frames repeated (as for such clips in training)"
-        )
-        log.warning("%s: %s", source.path, message)
-        return [message]
+        ]
     return []
 
 

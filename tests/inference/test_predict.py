@@ -14,6 +14,7 @@ from me_resnet.preprocessing.features import extract_features
 from me_resnet.training.final_model import model_card_for, train_final_model
 from me_resnet.training.model_card import load_model_with_card, save_model_with_card
 from tests.support.clips import blob_clip, tiny_cbam_build, write_clip
+from tests.support.terminal import noise, run_command
 
 TINY_SEQUENCE = dataclasses.replace(
     DEMO,
@@ -94,6 +95,18 @@ def test_short_onset_apex_span_repeats_frames_and_says_so(trained, tmp_path):
     prediction = predict_clip(open_clip(clip), model, card, onset=2, apex=3, progress=False)
     assert prediction.key_frames == (2, 3, 3)
     assert any("nearest frames repeated" in warning for warning in prediction.warnings)
+
+
+def test_the_command_says_a_warning_once_and_no_start_up_lines(trained, tmp_path):
+    """As users run it (a process of its own): the repeated-frames warning on stdout, not also in the log."""
+    path, *_ = trained
+    clip = write_clip(tmp_path / "clip", blob_clip(motion=8, apex=4))
+    result = run_command(["predict", clip, "--model", path, "--onset", 2, "--apex", 3])
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert output.count("nearest frames repeated") == 1 and "warning: only 2 frames" in result.stdout, output
+    assert "distinct frames" not in output and "input/input" not in output  # no internal record name
+    assert noise(result.stderr) == [], result.stderr
 
 
 def test_no_face_found_falls_back_to_the_centre_crop_and_records_it(trained, tmp_path, monkeypatch):
