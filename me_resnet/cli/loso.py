@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from me_resnet.cli.common import Context, check_folds, expected_errors
 from me_resnet.config import Config
+from me_resnet.data.common import LoadResult
+from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.records import Features
 from me_resnet.evaluation import experiment
 from me_resnet.evaluation.experiment import FoldSelectionError
@@ -19,12 +22,34 @@ from me_resnet.training.pretrain import apply_pretraining, pretraining_label
 PLANNING_ERRORS = (FoldSelectionError, RunDirMismatch)
 """Raised while the runs are planned, before any fold trains: a message and exit status 2, no traceback."""
 
+log = logging.getLogger(__name__)
+
+
+def loaded_line(name: str, root: Path, result: LoadResult, demo: bool = False) -> str:
+    """One line on a loaded dataset: its clips, (``demo``) the part of the megc2019 list it holds, its problems."""
+    parts = [f"{name}: {len(result.records)} clips loaded from {root}"]
+    if demo and result.listed:
+        held = result.listed - len(result.listed_absent)
+        parts.append(f"demo data: {held} of the megc2019 list's {result.listed} clips, by design")
+    if result.problems:
+        parts.append(
+            f"{len(result.problems)} problem(s), first: {result.problems[0]} — all: me-resnet datasets --{name} {root}"
+        )
+    else:
+        parts.append("no problems")
+    return "; ".join(parts)
+
 
 def load(ctx: Context, config: Config | None = None, methods=()) -> dict:
     """The dataset records of the context's roots; input errors and ``--folds`` that name no fold of the
     LOSO scopes of ``methods`` exit 2, before any feature is extracted."""
     with expected_errors(ctx.prog):
         loaded = experiment.load_records(ctx.roots, config or ctx.config, ctx.annotations)
+    for name, result in loaded.items():
+        demo = is_demo_folder(ctx.roots[name])  # a demo tree holds part of the megc2019 list on purpose
+        if demo:
+            loaded[name] = result = result.as_subset()
+        log.info("%s", loaded_line(name, ctx.roots[name], result, demo))
     check_folds(ctx, loaded, methods)
     return loaded
 

@@ -14,6 +14,7 @@ Files on disk are ``me_resnet.data.files``, coding sheets ``me_resnet.data.sheet
 from __future__ import annotations
 
 import collections
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,16 @@ class LoadResult:
     problems: list[str] = field(default_factory=list)
     # clips the protocol selects that did not load, "dataset/subject/clip" -> why (also in ``problems``)
     dropped: dict[str, str] = field(default_factory=dict)
+    # megc2019 protocol: the clips the list names for this dataset, and those of them the tree holds nothing
+    # of (no coding-sheet row; SMIC: no folder), "subject/clip" -> why (also in ``problems``)
+    listed: int = 0
+    listed_absent: dict[str, str] = field(default_factory=dict)
+
+    def as_subset(self) -> LoadResult:
+        """This result for a tree that holds part of the megc2019 list by design (the demo data): the list's
+        clips it has nothing of leave ``problems`` (``listed_absent`` keeps them)."""
+        absent = set(self.listed_absent.values())
+        return dataclasses.replace(self, problems=[problem for problem in self.problems if problem not in absent])
 
     def repaired(self) -> dict[str, str]:
         """``{clip key: what the loader repaired}`` of the loaded clips it repaired (e.g. a bad apex)."""
@@ -132,11 +143,18 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
     return record, notes
 
 
+def absent_from_list(listed, present, lacking: str) -> dict[str, str]:
+    """``{"subject/clip": why}`` for the megc2019 list's clips (``listed`` keys) not in ``present``."""
+    return {
+        f"{s}/{c}": f"{s}/{c}: in the megc2019 list but {lacking}; skipped" for s, c in listed if (s, c) not in present
+    }
+
+
 def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_list=None):
-    """``[(row, label)]`` the protocol keeps, and problems (SPEC §3 label protocols).
+    """``[(row, label)]`` the protocol keeps, problems, and the listed clips without a row (SPEC §3 label protocols).
 
     megc2019: the list's clips of ``dataset`` with the list's label; a listed
-    clip without a sheet row is a problem; rows not listed are counted.
+    clip without a sheet row is a problem (also returned, ``absent_from_list``); rows not listed are counted.
     paper_literal / paper_extended: rows whose emotion maps to a class; the others are counted by emotion.
     """
     protocols.check_protocol(protocol)
@@ -146,15 +164,12 @@ def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_li
         listed = protocols.read_megc2019_list(megc_list)[dataset]
         by_key = {row.key: row for row in rows}
         selected = [(by_key[key], label) for key, label in listed.items() if key in by_key]
-        problems += [
-            f"{s}/{c}: in the megc2019 list but no row in the coding sheet; skipped"
-            for s, c in listed
-            if (s, c) not in by_key
-        ]
+        absent = absent_from_list(listed, by_key, "no row in the coding sheet")
+        problems += absent.values()
         unlisted = sum(row.key not in listed for row in rows)
         if unlisted:
             problems.append(f"{unlisted} coding-sheet rows not in the megc2019 list skipped")
-        return selected, problems
+        return selected, problems, absent
     selected, excluded = [], collections.Counter()
     for row in rows:
         label = protocols.paper_label(dataset, row.emotion, protocol)
@@ -167,7 +182,7 @@ def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_li
             f"{sum(excluded.values())} rows excluded by the {protocol} protocol: "
             + ", ".join(f"{e} {n}" for e, n in sorted(excluded.items()))
         )
-    return selected, problems
+    return selected, problems, {}
 
 
 def assemble_annotated(
@@ -187,7 +202,7 @@ def assemble_annotated(
     check_choice("bad_apex", bad_apex, BAD_APEX_MODES)
     rows, problems = deduplicate_rows(rows)
     problems += folder_alias_problems(dataset, clip_dirs)
-    selected, selection_problems = select_clips(dataset, rows, protocol, megc_list)
+    selected, selection_problems, absent = select_clips(dataset, rows, protocol, megc_list)
     problems += selection_problems
     row_keys = {row.key for row in rows}
     problems += [
@@ -215,7 +230,8 @@ def assemble_annotated(
             records.append(record)
         else:
             dropped[f"{dataset}/{spec.subject}/{folder.name}"] = "; ".join(notes)
-    return LoadResult(dataset, sort_records(records), problems, dropped)
+    listed = len(selected) + len(absent) if protocol == "megc2019" else 0
+    return LoadResult(dataset, sort_records(records), problems, dropped, listed, absent)
 
 
 def require_records(result: LoadResult, root: Path) -> LoadResult:

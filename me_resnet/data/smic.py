@@ -21,6 +21,7 @@ from me_resnet.data import protocols
 from me_resnet.data.common import (
     ClipSpec,
     LoadResult,
+    absent_from_list,
     check_choice,
     check_options,
     make_record,
@@ -86,14 +87,13 @@ def smic_clip_folders(hs_root) -> tuple[dict[tuple[str, str], tuple], list[str]]
     return folders, problems + folder_alias_problems("smic", folders)
 
 
-def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, str], int], list[str]]:
-    """Label per selected clip key under ``protocol``, and problems."""
+def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, str], int], list[str], dict]:
+    """Label per selected clip key under ``protocol``, problems, and the listed clips without a folder."""
     if protocol in protocols.PAPER_PROTOCOLS:  # SMIC's class folders read the same under both
-        return {key: protocols.paper_label("smic", class_name) for key, (_, class_name) in folders.items()}, []
+        return {key: protocols.paper_label("smic", class_name) for key, (_, class_name) in folders.items()}, [], {}
     listed = protocols.read_megc2019_list(megc_list)["smic"]
-    problems = megc2019_list_duplicates("smic", megc_list) + [
-        f"{s}/{c}: in the megc2019 list but no clip folder; skipped" for s, c in listed if (s, c) not in folders
-    ]
+    absent = absent_from_list(listed, folders, "no clip folder")
+    problems = megc2019_list_duplicates("smic", megc_list) + list(absent.values())
     unlisted = sum(key not in listed for key in folders)
     if unlisted:
         problems.append(f"{unlisted} clip folders not in the megc2019 list skipped")
@@ -103,7 +103,7 @@ def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, st
                 f"{key[0]}/{key[1]}: folder class {folders[key][1]!r} differs from megc2019 label {label}; "
                 "list label used"
             )
-    return {key: label for key, label in listed.items() if key in folders}, problems
+    return {key: label for key, label in listed.items() if key in folders}, problems, absent
 
 
 def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) -> LoadResult:
@@ -112,7 +112,7 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
     check_choice("smic_apex", smic_apex, SMIC_APEX_MODES)
     hs_root = find_frames_root(require_dir(root, "SMIC"), SUBJECT_PATTERN, ("HS",), "SMIC-HS")
     folders, problems = smic_clip_folders(hs_root)
-    labels, label_problems = _labels(folders, protocol, megc_list)
+    labels, label_problems, absent = _labels(folders, protocol, megc_list)
     problems += label_problems
     records, dropped = [], {}
     keys = sorted(labels)
@@ -142,4 +142,6 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
             records.append(record)
         else:
             dropped[f"smic/{spec.subject}/{folder.name}"] = "; ".join(notes)
-    return require_records(LoadResult("smic", sort_records(records), problems, dropped), hs_root)
+    listed = len(labels) + len(absent) if protocol == "megc2019" else 0
+    result = LoadResult("smic", sort_records(records), problems, dropped, listed, absent)
+    return require_records(result, hs_root)

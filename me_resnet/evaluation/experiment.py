@@ -61,16 +61,6 @@ def load_records(roots: dict[str, Path], config: Config, annotations: dict | Non
         result = load_dataset(name, roots[name], config, annotations=annotations.get(name))
         for problem in result.problems:
             log.debug("%s: %s", name, problem)
-        log.info(
-            "%s: %d clips loaded from %s; %d problems reported (first: %s) — full list: me-resnet datasets --%s %s",
-            name,
-            len(result.records),
-            roots[name],
-            len(result.problems),
-            result.problems[0] if result.problems else "none",
-            name,
-            roots[name],
-        )
         loaded[name] = result
     return loaded
 

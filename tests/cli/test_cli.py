@@ -11,6 +11,7 @@ import pytest
 
 from me_resnet import cli
 from me_resnet.cli import common, table5
+from me_resnet.data.demo import DATASET_MARKER
 from me_resnet.evaluation import experiment
 from me_resnet.models.registry import method_config
 from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
@@ -184,6 +185,28 @@ def test_a_run_shows_no_tensorflow_start_up_lines(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "table1_datasets.md").is_file()
     assert noise(result.stderr) == [], result.stderr
+
+
+def test_the_demo_tree_holds_part_of_the_list_by_design_a_real_tree_reports_what_it_lacks(tmp_path, caplog):
+    from me_resnet.cli import loso
+
+    real = make_casme2(tmp_path / "real", CASME2_ROWS)
+    demo = make_casme2(tmp_path / "demo", CASME2_ROWS)
+    (demo / DATASET_MARKER).write_text("written by the demo generator\n")  # what marks a demo tree
+    lines, loaded = {}, {}
+    for name, root in (("real", real), ("demo", demo)):
+        ctx = parse(["--casme2", str(root), "--out", str(tmp_path / "out"), "--executor", "local"])
+        caplog.clear()
+        with caplog.at_level("INFO", logger="me_resnet.cli.loso"):
+            loaded[name] = loso.load(ctx)["casme2"]
+        lines[name] = caplog.messages[-1]
+    absent = loaded["real"].listed_absent
+    assert absent and set(absent.values()) <= set(loaded["real"].problems)  # a real tree: each one a problem
+    assert "by design" not in lines["real"] and f"{len(loaded['real'].problems)} problem(s)" in lines["real"]
+    assert loaded["demo"].problems == [p for p in loaded["real"].problems if p not in absent.values()]
+    held = loaded["demo"].listed - len(absent)
+    assert f"demo data: {held} of the megc2019 list's 145 clips, by design" in lines["demo"]
+    assert f"{len(loaded['demo'].problems)} problem(s)" in lines["demo"]
 
 
 def test_retracing_warnings_between_folds_are_silenced(caplog):

@@ -69,6 +69,17 @@ def test_megc2019_selects_listed_clips_with_list_labels(tree, megc):
     assert "1 coding-sheet rows not in the megc2019 list skipped" in text
 
 
+def test_listed_clips_the_tree_lacks_are_counted_and_a_subset_tree_drops_them_from_problems(tree, megc):
+    result = load_casme2(tree, megc_list=megc)
+    assert result.listed == 7  # the list's CASME II clips
+    assert list(result.listed_absent) == ["sub26/EP99_01"]  # no sheet row (EP03_01 has a row, no folder)
+    subset = result.as_subset()  # a tree holding part of the list by design (the demo data)
+    assert subset.problems == [p for p in result.problems if "sub26/EP99_01" not in p]
+    assert len(subset.problems) == len(result.problems) - 1 and subset.listed_absent == result.listed_absent
+    assert any("sub05/EP03_01: row without folder" in p for p in subset.problems)  # still a problem
+    assert load_casme2(tree, protocol="paper_extended").listed == 0
+
+
 def test_frames_run_onset_to_offset_in_numeric_order(tree, megc):
     record = by_clip(load_casme2(tree, megc_list=megc))["EP09f"]
     assert record.frame_numbers == tuple(range(5, 13))

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from me_resnet.cli.datasets import main
+from me_resnet.data.demo import DATASET_MARKER
 from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
 from tests.data.test_datasets_smic import CLIPS as SMIC_CLIPS
 from tests.support.trees import make_casme2, make_smic
@@ -50,6 +51,23 @@ def test_text_report_bad_apex_drop_and_env_root(roots, capsys, monkeypatch):
     assert "clips: 4" in out and "per class: negative 2, positive 1, surprise 1" in out
     assert "per subject (3): sub01 2, sub02 1, sub05 1" in out
     assert "EP12_01f: apex is not a frame number (e.g. '/')" in out and "clip dropped" in out
+
+
+def test_a_demo_tree_says_which_part_of_the_list_it_holds_instead_of_listing_the_rest(roots, capsys):
+    casme2, _ = roots
+    assert main(["--casme2", str(casme2), "--json"]) == 0
+    real = json.loads(capsys.readouterr().out)["datasets"]["casme2"]
+    (casme2 / DATASET_MARKER).write_text("written by the demo generator\n")
+    assert main(["--casme2", str(casme2), "--json"]) == 0
+    demo = json.loads(capsys.readouterr().out)["datasets"]["casme2"]
+    absent = [p for p in real["problems"] if "in the megc2019 list but no row" in p]
+    assert absent and "demo_subset" not in real
+    assert demo["problems"] == [p for p in real["problems"] if p not in absent]
+    assert demo["demo_subset"] == {"listed": 145, "held": 145 - len(absent)}
+    assert main(["--casme2", str(casme2)]) == 0
+    text = capsys.readouterr().out
+    assert f"demo data: {145 - len(absent)} of the megc2019 list's 145 clips, by design" in text
+    assert "in the megc2019 list but no row" not in text
 
 
 def test_load_error_is_reported_not_raised(tmp_path, capsys):

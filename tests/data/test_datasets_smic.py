@@ -44,6 +44,8 @@ def test_megc2019_matches_zero_padded_names_to_folders(tmp_path, megc, root_part
     text = "\n".join(result.problems)
     assert "s4/s4_ne_01: in the megc2019 list but no clip folder" in text
     assert "1 clip folders not in the megc2019 list skipped" in text
+    assert result.listed == 5 and list(result.listed_absent) == ["s4/s4_ne_01"]
+    assert "s4/s4_ne_01: in the megc2019 list but no clip folder; skipped" not in result.as_subset().problems
 
 
 def test_onset_offset_and_middle_apex_from_frames(tmp_path, megc):
