@@ -103,10 +103,18 @@ class Config:
     flow_mode: str = field(
         default="improved", metadata={"source": "paper §2.1.1-§2.1.3", "choices": ("improved", "vanilla")}
     )
+    # which reading of eq. (5) the continuity mask follows (docs/interpretations.md, "The continuity mask")
     mask_reading: str = field(
         default="grey_difference",
-        metadata={"source": "paper §2.1.2, eq. (6)-(8)", "choices": ("grey_difference", "flow_difference")},
+        metadata={
+            "source": "paper §2.1.2, eq. (5)-(8)",
+            "choices": ("grey_difference", "flow_difference", "temporal", "spatial", "spatiotemporal", "regional"),
+        },
     )
+    # spatial / spatiotemporal readings: Gaussian sigma of the blurred P_i, as a share of the crop's side
+    mask_sigma: float = field(default=0.02, metadata={"source": "kit", "range": (0.0, None), "exclusive": ("low",)})
+    # regional reading: U of eq. (9) per block of a mask_regions x mask_regions grid
+    mask_regions: int = field(default=4, metadata={"source": "kit", "range": (1, None)})
     # (u, v, strain) | (u, v, |flow|)
     channels: str = field(default="strain", metadata={"source": "kit", "choices": ("strain", "magnitude")})
     # clip: per clip, per channel z-score

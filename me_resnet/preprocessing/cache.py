@@ -9,7 +9,7 @@ read once per process), its declared version (``PREPROCESSING_VERSION``, which
 model cards check) and the installed versions of the libraries that compute the
 features (OpenCV, mtcnn, NumPy): an edit of that code or an upgrade of any of
 them gives new entries, never a silent reuse of old ones. Settings applied at load time (scale factor a, flow_mode,
-mask_reading, channels, normalise) are deliberately NOT part of the key: the
+mask_reading and its mask_sigma / mask_regions, channels, normalise) are deliberately NOT part of the key: the
 cache holds the unmasked flow and the grey differences P_i, so a sweep over
 them recomputes no flow.
 

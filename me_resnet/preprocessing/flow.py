@@ -16,6 +16,7 @@ Pipeline of one clip (``flow_features``)::
       -> P_i = |I_{i+1} - I_i|                    eq. (6)               [cached]
       -> channels (u, v, strain | magnitude) from the unmasked F_i
       -> mask Q_i = P_i > U, U = a * p            eq. (5), (7)-(9)      (flow_mode="improved")
+         (or another reading of eq. (5), ``config.mask_reading``: ``mask_for_reading``)
       -> per-clip, per-channel z-score            (normalise="clip")
 """
 
@@ -31,7 +32,8 @@ FARNEBACK_CALLS = [0]
 
 FLOW_METHODS = ("farneback", "tvl1")
 FLOW_MODES = ("improved", "vanilla")
-MASK_READINGS = ("grey_difference", "flow_difference")
+MASK_READINGS = ("grey_difference", "flow_difference", "temporal", "spatial", "spatiotemporal", "regional")
+"""Readings of eq. (5); ``mask_for_reading`` gives each, docs/interpretations.md compares them."""
 CHANNEL_SETS = {"strain": ("u", "v", "strain"), "magnitude": ("u", "v", "magnitude")}
 NORMALISE_MODES = ("clip", "none")
 
@@ -177,16 +179,112 @@ def normalise(x: np.ndarray, mode: str = "clip") -> np.ndarray:
     return centred
 
 
+def temporally_continuous(above: np.ndarray) -> np.ndarray:
+    """Positions of a (steps, H, W) test that also pass it at an adjacent step (i - 1 or i + 1).
+
+    §2.1.2's "去除运动轨迹不连贯的噪声" (remove the noise whose motion trajectory is not
+    continuous): a change seen at one step only has no trajectory. A clip of one
+    step has no adjacent step to confirm anything, so its own test stands.
+    """
+    if above.ndim != 3:
+        raise ValueError(f"the continuity test needs (steps, H, W) values, got shape {above.shape}")
+    if len(above) < 2:
+        return above.copy()
+    adjacent = np.zeros_like(above)
+    adjacent[1:] |= above[:-1]
+    adjacent[:-1] |= above[1:]
+    return above & adjacent
+
+
+def smoothed_differences(differences: np.ndarray, sigma: float) -> np.ndarray:
+    """Each step's P_i blurred by a Gaussian of ``sigma`` pixels (float32, borders reflected).
+
+    A pixel then passes eq. (5) only where its neighbourhood changed on average:
+    coherent motion of a face region, not one pixel's sensor noise.
+    """
+    if sigma <= 0:
+        raise ValueError(f"the smoothing sigma must be > 0 pixels, got {sigma}")
+    return np.stack(
+        [
+            cv2.GaussianBlur(step.astype(np.float32), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+            for step in differences
+        ]
+    )
+
+
+def regional_threshold(differences: np.ndarray, scale_factor: float, regions: int) -> np.ndarray:
+    """(H, W) map of U = a * p with p of eq. (8) taken per block of a ``regions`` x ``regions`` grid.
+
+    Each block's mean runs over every step and the block's pixels (rows and
+    columns split as evenly as ``numpy.array_split`` does).
+    """
+    if scale_factor < 0:
+        raise ValueError(f"scale_factor a must be >= 0, got {scale_factor}")
+    height, width = differences.shape[-2:]
+    if not 1 <= regions <= min(height, width):
+        raise ValueError(f"mask_regions must lie in [1, {min(height, width)}] for {height}x{width} maps, got {regions}")
+    threshold = np.empty((height, width), np.float64)
+    for rows in np.array_split(np.arange(height), regions):
+        for columns in np.array_split(np.arange(width), regions):
+            block = differences[:, rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+            threshold[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1] = scale_factor * np.mean(
+                block, dtype=np.float64
+            )
+    return threshold
+
+
+def mask_for_reading(
+    flows: np.ndarray,
+    grey_diffs: np.ndarray,
+    reading: str,
+    scale_factor: float,
+    sigma: float = 1.0,
+    regions: int = 4,
+) -> np.ndarray:
+    """The continuity mask Q ((N-1, H, W) bool) of eq. (5) under ``reading``, U = a * p of eq. (7)-(9).
+
+    - ``grey_difference``: Q_i = P_i > U, per pixel and step (eq. (5) as printed,
+      with the text's grey-level difference);
+    - ``flow_difference``: ``flow_differences(flows)`` > a * their mean (eq. (5) on the flow image I_m);
+    - ``temporal``: P_i > U at step i and at step i - 1 or i + 1 (``temporally_continuous``);
+    - ``spatial``: G_sigma * P_i > U, the difference blurred over ``sigma`` pixels first
+      (``smoothed_differences``); U from the unblurred P_i as eq. (8) defines it;
+    - ``spatiotemporal``: ``spatial`` and then ``temporal``;
+    - ``regional``: P_i > U(x, y), U per block of a ``regions`` x ``regions`` grid (``regional_threshold``).
+    """
+    if reading not in MASK_READINGS:
+        raise ValueError(f"mask_reading must be one of {MASK_READINGS}, got {reading!r}")
+    if grey_diffs.shape != flows.shape[:-1]:
+        raise ValueError(f"grey differences of shape {grey_diffs.shape} do not match the flow's {flows.shape}")
+    if reading == "flow_difference":
+        return continuity_mask(flow_differences(flows), scale_factor)
+    if reading == "regional":
+        return grey_diffs > regional_threshold(grey_diffs, scale_factor, regions)
+    threshold = adaptive_threshold(grey_diffs, scale_factor)
+    compared = smoothed_differences(grey_diffs, sigma) if reading in ("spatial", "spatiotemporal") else grey_diffs
+    above = compared > threshold
+    return temporally_continuous(above) if reading in ("temporal", "spatiotemporal") else above
+
+
 def motion_mask(flows: np.ndarray, grey_diffs: np.ndarray, config: Config) -> np.ndarray | None:
-    """The continuity mask for ``config`` ((N-1, H, W) bool), or None for vanilla flow."""
+    """The continuity mask for ``config`` ((N-1, H, W) bool), or None for vanilla flow.
+
+    ``config.mask_sigma`` is a share of the crop's side, converted to pixels of the flow's grid here.
+    """
     if config.flow_mode not in FLOW_MODES:
         raise ValueError(f"flow_mode must be one of {FLOW_MODES}, got {config.flow_mode!r}")
     if config.mask_reading not in MASK_READINGS:
         raise ValueError(f"mask_reading must be one of {MASK_READINGS}, got {config.mask_reading!r}")
     if config.flow_mode == "vanilla":
         return None
-    reading = grey_diffs if config.mask_reading == "grey_difference" else flow_differences(flows)
-    return continuity_mask(reading, config.scale_factor)
+    return mask_for_reading(
+        flows,
+        grey_diffs,
+        config.mask_reading,
+        config.scale_factor,
+        sigma=config.mask_sigma * grey_diffs.shape[-1],
+        regions=config.mask_regions,
+    )
 
 
 def resize_flow(flows: np.ndarray, size: int) -> dict[str, np.ndarray]:

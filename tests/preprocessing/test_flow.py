@@ -165,3 +165,92 @@ def test_flow_difference_threshold_comes_from_the_flow_differences():
     assert differences[0, 0, 0] == 4.0 and differences[1, 0, 0] == 3.0
     np.testing.assert_array_equal(mask, differences > differences.mean())
     assert mask.sum() == 2
+
+
+def _blob_and_speck():
+    """P_i of 3 steps: a 5x5 region changing at every step, one pixel changing at step 1 only."""
+    differences = np.zeros((3, 16, 16), np.float32)
+    differences[:, 4:9, 4:9] = 40
+    differences[1, 12, 12] = 30  # above U = 0.8 * mean(P) = 3.16, alone in space and time
+    return np.zeros(differences.shape + (2,), np.float32), differences
+
+
+@pytest.mark.parametrize(
+    "reading, keeps_speck",
+    [("grey_difference", True), ("temporal", False), ("spatial", False), ("spatiotemporal", False), ("regional", True)],
+)
+def test_each_reading_keeps_the_moving_region_and_only_the_literal_ones_the_isolated_pixel(reading, keeps_speck):
+    flows, differences = _blob_and_speck()
+    mask = flow.mask_for_reading(flows, differences, reading, 0.8, sigma=1.5, regions=4)
+    assert mask[:, 4:9, 4:9].all()  # coherent motion survives every reading
+    assert mask[1, 12, 12] == keeps_speck
+    if reading == "temporal":  # the rule only removes: what it keeps, the literal reading keeps too
+        assert not (mask & ~flow.mask_for_reading(flows, differences, "grey_difference", 0.8)).any()
+
+
+def test_temporal_continuity_needs_an_adjacent_step():
+    above = np.zeros((4, 1, 3), bool)
+    above[0, 0, 0] = above[1, 0, 0] = True  # steps 0-1: continuous
+    above[2, 0, 1] = True  # step 2 alone
+    above[1, 0, 2] = above[3, 0, 2] = True  # steps 1 and 3: a gap, not adjacent
+    kept = flow.temporally_continuous(above)
+    assert kept[:, 0, 0].tolist() == [True, True, False, False]
+    assert not kept[:, 0, 1:].any()
+    one_step = np.ones((1, 2, 2), bool)  # nothing to confirm against: the step's own test stands
+    np.testing.assert_array_equal(flow.temporally_continuous(one_step), one_step)
+
+
+def test_regional_threshold_is_a_times_each_blocks_mean():
+    differences = np.zeros((2, 10, 10), np.float32)
+    differences[:, :4, :4] = 8.0  # rows and columns split 4 / 3 / 3
+    differences[0, 7:, 7:] = 0.5
+    threshold = flow.regional_threshold(differences, 0.5, 3)
+    assert threshold[0, 0] == pytest.approx(4.0) and threshold[9, 9] == pytest.approx(0.125)
+    assert threshold[5, 5] == 0.0 and threshold[0, 9] == 0.0
+    differences[:, 0, 0] = 3.0  # weaker than its block, stronger than the clip's mean
+    still = np.zeros((2, 10, 10, 2), np.float32)
+    regional = flow.mask_for_reading(still, differences, "regional", 0.5, regions=3)
+    literal = flow.mask_for_reading(still, differences, "grey_difference", 0.5)  # U = 0.5 * 1.25 > 0.5
+    # weak change in a quiet block passes its block's threshold, not the clip's; and the other way round
+    assert regional[0, 7:, 7:].all() and not literal[0, 7:, 7:].any()
+    assert not regional[:, 0, 0].any() and literal[:, 0, 0].all()
+    with pytest.raises(ValueError, match="mask_regions"):
+        flow.regional_threshold(differences, 0.5, 11)
+
+
+@pytest.mark.parametrize("noise", [1.0, 3.0])
+def test_spatial_readings_remove_the_sensor_noise_of_a_real_texture_and_keep_the_motion(noise):
+    frames, _, core, far = _moving_face(noise=noise)
+    flows = flow.sequence_flow(frames, Config())
+    differences = flow.grey_differences(frames)
+    literal = flow.mask_for_reading(flows, differences, "grey_difference", 0.8)
+    removed_far, kept_core = _energy_fractions(flows, literal, core, far)
+    for reading in ("spatial", "spatiotemporal"):
+        mask = flow.mask_for_reading(flows, differences, reading, 0.8, sigma=0.02 * SIZE)
+        removed, kept = _energy_fractions(flows, mask, core, far)
+        assert removed >= 0.98 and removed > removed_far, (reading, removed, removed_far)
+        assert kept >= 0.9 and kept > kept_core, (reading, kept, kept_core)
+    temporal = flow.mask_for_reading(flows, differences, "temporal", 0.8)
+    assert _energy_fractions(flows, temporal, core, far)[0] > removed_far
+
+
+def test_motion_mask_follows_the_config_reading_and_its_parameters(moving):
+    _, flows, diffs, _, _, _ = moving
+    for reading in flow.MASK_READINGS:
+        config = dataclasses.replace(Config(), mask_reading=reading, mask_sigma=0.03, mask_regions=2)
+        expected = flow.mask_for_reading(flows, diffs, reading, 0.8, sigma=0.03 * SIZE, regions=2)
+        np.testing.assert_array_equal(flow.motion_mask(flows, diffs, config), expected)
+    with pytest.raises(ValueError, match="mask_reading"):
+        flow.mask_for_reading(flows, diffs, "blurred", 0.8)
+    with pytest.raises(ValueError, match="sigma"):
+        flow.smoothed_differences(diffs, 0.0)
+
+
+def test_the_config_offers_exactly_the_readings_flow_implements():
+    import dataclasses as dc
+
+    field = next(f for f in dc.fields(Config) if f.name == "mask_reading")
+    assert field.metadata["choices"] == flow.MASK_READINGS
+    for bad in ({"mask_reading": "smoothed"}, {"mask_sigma": 0.0}, {"mask_regions": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Config(**bad)
