@@ -106,7 +106,8 @@ def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path, caps
     assert document["coverage"]["complete"] is False and document["coverage"]["folds"] == [0]
     casme2_subjects = predictions.loc[predictions["dataset"] == "casme2", "subject"].unique()  # fold 0 only
     assert document["coverage"]["fold_groups"]["me_resnet"]["casme2"] == [f"casme2/{casme2_subjects[0]}"]
-    assert set(document["fallbacks"]["me_resnet"]) <= {"face_not_found", "repeated_frames"}
+    assert set(document["fallbacks"]["me_resnet"]) <= {"face_not_found", "repeated_frames", "loader_repaired"}
+    assert set(document["loader"]["me_resnet"]) == {"casme2", "smic", "samm"}  # what each loader repaired, dropped
     assert "epochs" in document["typed_flags"] and "seeds" not in document["typed_flags"]
     assert (out / "table5.png").stat().st_size > 0
 
