@@ -34,7 +34,7 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     loaded = loso.load(ctx, methods=ctx.args.methods)
     coverage = ctx.coverage(methods=ctx.args.methods, required=(DATASET,))
     out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx)
+    config = loso.base_config(ctx, ctx.args.methods)
     predictions, record = [], loso.Record()
     for method in ctx.args.methods:
         features, method_cfg = loso.features(ctx, loaded, method, config)

@@ -40,7 +40,7 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     loaded = loso.load(ctx, methods=methods)
     coverage = ctx.coverage(methods=methods)
     out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx)
+    config = loso.base_config(ctx, methods)
     predictions, record = [], loso.Record()
     for method in methods:
         features, method_cfg = loso.features(ctx, loaded, method, config)

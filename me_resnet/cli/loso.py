@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,12 +18,25 @@ from me_resnet.evaluation import experiment
 from me_resnet.evaluation.experiment import FoldSelectionError
 from me_resnet.evaluation.run_dir import RunDirMismatch
 from me_resnet.reporting.outputs import Coverage, write_results
-from me_resnet.training.pretrain import apply_pretraining, pretraining_label
+from me_resnet.training.pretrain import (
+    NO_PRETRAINING_LABEL,
+    PretrainingMissing,
+    apply_pretraining,
+    pretraining_label,
+)
 
 PLANNING_ERRORS = (FoldSelectionError, RunDirMismatch)
 """Raised while the runs are planned, before any fold trains: a message and exit status 2, no traceback."""
 
 log = logging.getLogger(__name__)
+
+NO_FER2013_MESSAGE = """\
+{prog}: the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given.
+  Give it (fer2013.csv, icml_face_data.csv or the train/test folders):
+    {prog} ... --fer2013 /data/fer2013.csv      (or export ME_RESNET_FER2013=/data/fer2013.csv)
+  or run without it, each result labelled '{label}':
+    {prog} ... --no-pretraining
+"""
 
 
 def loaded_line(name: str, root: Path, result: LoadResult, demo: bool = False) -> str:
@@ -54,15 +68,20 @@ def load(ctx: Context, config: Config | None = None, methods=()) -> dict:
     return loaded
 
 
-def base_config(ctx: Context) -> Config:
+def base_config(ctx: Context, methods) -> Config:
     """The run's config with the FER2013-pretrained weights (paper §3.2) to inflate into every fold's model.
 
-    ``--fer2013`` (or ``$ME_RESNET_FER2013``) pretrains once and reuses the cached weights; without it
-    the paper profile stops with a message unless ``--no-pretraining``; demo runs pretrain only when
-    ``--fer2013`` is given.
+    Only where the paper pretrains one of ``methods`` (ME-ResNet, its Table 4 variants; not the Table 5
+    baselines): ``--fer2013`` (or ``$ME_RESNET_FER2013``) pretrains once and reuses the cached weights;
+    without it the paper profile stops with a message unless ``--no-pretraining``; demo runs pretrain only
+    when ``--fer2013`` is given.
     """
     with expected_errors(ctx.prog):
-        return apply_pretraining(ctx.config, fer2013=ctx.fer2013, pretraining=ctx.pretraining)
+        try:
+            return apply_pretraining(ctx.config, fer2013=ctx.fer2013, pretraining=ctx.pretraining, methods=methods)
+        except PretrainingMissing:  # the library's message names its parameters; this one the flags
+            sys.stderr.write(NO_FER2013_MESSAGE.format(prog=ctx.prog, label=NO_PRETRAINING_LABEL))
+            raise SystemExit(2) from None
 
 
 def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[Features, Config]:

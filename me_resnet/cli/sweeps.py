@@ -51,7 +51,7 @@ def sweep_main(
     loaded = loso.load(ctx, methods=[METHOD])
     coverage = ctx.coverage(methods=[METHOD])
     out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx)
+    config = loso.base_config(ctx, [METHOD])
     record = loso.Record()
     with common.expected_errors(ctx.prog, loso.PLANNING_ERRORS):
         predictions, metrics = experiment.sweep(

@@ -48,7 +48,7 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
     datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None
     coverage = ctx.coverage(methods=ctx.args.methods, datasets=datasets)
     out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx)
+    config = loso.base_config(ctx, ctx.args.methods)
     predictions, record = [], loso.Record()
     for method in ctx.args.methods:
         if precomputed:

@@ -95,7 +95,9 @@ class MethodSpec:
     builder: Callable[..., keras.Model]
     config_overrides: dict = field(default_factory=dict)  # the method's own defaults
     demo_overrides: dict = field(default_factory=dict)  # on top of those in demo runs (smaller budgets)
-    pretrainable: bool = False  # its builder inflates config.pretrained (FER2013 weights, paper §3.2.1)
+    # the paper pretrains it on FER2013 (§3.2.1): ME-ResNet and its Table 4 variants, whose builders inflate
+    # config.pretrained; the Table 5 baselines train from scratch, as their authors' published numbers did
+    pretrainable: bool = False
 
     def __post_init__(self):
         if self.feature_kind not in FEATURE_KINDS:
@@ -208,13 +210,16 @@ def method_config(name: str, config: Config, explicit=(), demo: bool = False) ->
     Precedence: profile < the method's own defaults < keys the user typed
     (``explicit``, e.g. ``--epochs 100``, even when equal to the profile's value).
     With ``demo`` the method's ``demo_overrides`` (e.g. fewer epochs) apply on top
-    of its defaults, so demo runs stay small.
+    of its defaults, so demo runs stay small. A method that is not ``pretrainable``
+    gets no ``pretrained`` weights, whatever ``config`` holds: its model takes none.
     """
     spec = get_method(name)
     overrides = dict(spec.config_overrides)
     if demo:
         overrides.update(spec.demo_overrides)
     overrides = {key: value for key, value in overrides.items() if key not in set(explicit)}
+    if not spec.pretrainable:
+        overrides["pretrained"] = None
     return dataclasses.replace(config, model=name, **overrides)
 
 

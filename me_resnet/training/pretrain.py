@@ -45,6 +45,7 @@ import numpy as np
 from me_resnet.config import Config
 from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.loading import load_fer2013
+from me_resnet.models.registry import METHODS, get_method
 from me_resnet.models.resnet import block_options, build_resnet50_2d
 from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import make_loss
@@ -230,6 +231,7 @@ def pretrain_summary(
 
 
 NO_PRETRAINING_LABEL = "no Fer2013 pretraining (deviation from the paper)"
+FROM_SCRATCH_LABEL = "trained from scratch, as in the paper"  # a method the paper does not pretrain
 PRETRAIN_CACHE_FORMAT = 1
 PRETRAIN_FIELDS = (
     "image_size",
@@ -345,8 +347,14 @@ def ensure_pretrained(fer2013_source, config: Config, *, verbose: int = 0) -> tu
     return weights, sha256
 
 
-def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True, verbose: int = 0) -> Config:
+def apply_pretraining(
+    config: Config, *, fer2013=None, pretraining: bool = True, methods=None, verbose: int = 0
+) -> Config:
     """``config`` whose ``pretrained`` names the FER2013-pretrained weights to inflate into every fold's model.
+
+    ``methods`` (registry names) are the methods the config will train: when the paper pretrains none
+    of them (``MethodSpec.pretrainable``: the Table 5 baselines) ``config`` is returned unchanged, and
+    FER2013 is neither needed nor read. None: a method the paper pretrains.
 
     - ``config.pretrained`` already set: returned unchanged (the user's weights) once
       ``check_keras_file`` finds a ``.keras`` model there.
@@ -356,6 +364,8 @@ def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True,
       trains once or reuses the cached weights; with ``fer2013=None`` this
       raises ``PretrainingMissing`` saying how to give FER2013 or opt out.
     """
+    if methods is not None and not any(get_method(name).pretrainable for name in methods):
+        return config
     if config.pretrained:
         check_keras_file(config.pretrained, "pretrained weights (config.pretrained)")
         return config
@@ -363,9 +373,9 @@ def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True,
         return config
     if fer2013 is None:
         raise PretrainingMissing(
-            "the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given: pass "
-            "--fer2013 PATH (fer2013.csv, icml_face_data.csv or the train/test folders; or set ME_RESNET_FER2013), "
-            "or --no-pretraining to run without it, labelled 'no Fer2013 pretraining (deviation from the paper)'"
+            "the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given: pass fer2013 "
+            "(fer2013.csv, icml_face_data.csv or the train/test folders), or pretraining=False to run without it, "
+            f"labelled {NO_PRETRAINING_LABEL!r}"
         )
     weights, sha256 = ensure_pretrained(fer2013, config, verbose=verbose)
     log.info("inflating FER2013-pretrained weights %s (sha256 %s) into every fold's model", weights, sha256[:12])
@@ -374,6 +384,8 @@ def apply_pretraining(config: Config, *, fer2013=None, pretraining: bool = True,
 
 def pretraining_label(config: Config) -> str:
     """What tables, plots, metrics and README blocks say about pretraining for a run of ``config``."""
+    if config.model in METHODS and not METHODS[config.model].pretrainable:
+        return FROM_SCRATCH_LABEL
     if not config.pretrained:
         return NO_PRETRAINING_LABEL
     weights = Path(config.pretrained)

@@ -16,6 +16,7 @@ from me_resnet.evaluation import experiment
 from me_resnet.models.registry import method_config
 from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
 from tests.support.terminal import noise, run_command
+from tests.support.tiny import tiny_features
 from tests.support.trees import make_casme2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,6 +186,35 @@ def test_a_run_shows_no_tensorflow_start_up_lines(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "table1_datasets.md").is_file()
     assert noise(result.stderr) == [], result.stderr
+
+
+def test_a_baselines_run_asks_for_no_fer2013_and_says_it_trained_from_scratch(tmp_path, monkeypatch):
+    """The paper never pretrained STSTNet or OFF-ApexNet: their runs neither need FER2013 nor call it a deviation."""
+    from me_resnet.cli import loso
+    from me_resnet.training import pretrain
+
+    class Reached(Exception):
+        """The run got past pretraining to its features."""
+
+    def features(loaded, method, config, **kwargs):
+        raise Reached(config)
+
+    monkeypatch.delenv("ME_RESNET_FER2013", raising=False)
+    monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: fake_loaded(["casme2/sub01"]))
+    monkeypatch.setattr(experiment, "method_features", features)
+    monkeypatch.setattr(pretrain, "ensure_pretrained", lambda *args, **kwargs: pytest.fail("pretrained"))
+    fer2013 = tmp_path / "fer2013.csv"
+    fer2013.write_text("emotion,pixels,Usage\n")
+    base = ["--casme2", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    for methods in (["ststnet"], ["off_apexnet"], ["ststnet", "off_apexnet"]):
+        for extra in ([], ["--fer2013", str(fer2013)]):
+            with pytest.raises(Reached) as reached:
+                table5.main([*base, "--methods", *methods, *extra])
+            assert reached.value.args[0].pretrained is None
+    ctx = parse(["--out", str(tmp_path), "--executor", "local"], needs_data=False)
+    record = loso.Record()
+    record.add(ctx, "ststnet", tiny_features(), method_config("ststnet", ctx.config))
+    assert record.pretraining["ststnet"] == {"weights": None, "label": "trained from scratch, as in the paper"}
 
 
 def test_the_demo_tree_holds_part_of_the_list_by_design_a_real_tree_reports_what_it_lacks(tmp_path, caplog):

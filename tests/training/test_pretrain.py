@@ -159,7 +159,7 @@ def test_ensure_pretrained_trains_once_per_content_and_config(fake_pretraining, 
 def test_apply_pretraining_requires_fer2013_or_an_explicit_opt_out(fake_pretraining, tmp_path):
     from me_resnet.training import pretrain
 
-    with pytest.raises(pretrain.PretrainingMissing, match=r"--fer2013 PATH.*--no-pretraining"):
+    with pytest.raises(pretrain.PretrainingMissing, match=r"pass fer2013 .*pretraining=False"):
         pretrain.apply_pretraining(TINY)
     unpretrained = pretrain.apply_pretraining(TINY, pretraining=False)
     assert unpretrained.pretrained is None
@@ -171,6 +171,28 @@ def test_apply_pretraining_requires_fer2013_or_an_explicit_opt_out(fake_pretrain
     given = dataclasses.replace(TINY, pretrained=config.pretrained)
     assert pretrain.apply_pretraining(given) is given  # the user's own weights: nothing to do
     assert len(fake_pretraining) == 1
+
+
+def test_the_baselines_are_never_pretrained_nor_labelled_a_deviation(fake_pretraining, tmp_path):
+    """The paper pretrains ME-ResNet and its Table 4 variants; STSTNet and OFF-ApexNet train from scratch."""
+    from me_resnet.models.registry import method_config
+    from me_resnet.training import pretrain
+
+    baselines = ["ststnet", "off_apexnet"]
+    assert pretrain.apply_pretraining(TINY, methods=baselines) is TINY  # FER2013 neither asked for nor read
+    csv = _write_fer_csv(tmp_path / "fer2013.csv")
+    assert pretrain.apply_pretraining(TINY, fer2013=csv, methods=baselines) is TINY and fake_pretraining == []
+    with pytest.raises(pretrain.PretrainingMissing):
+        pretrain.apply_pretraining(TINY, methods=["ststnet", "me_resnet"])
+    weighted = pretrain.apply_pretraining(TINY, fer2013=csv, methods=["me_resnet", "ststnet"])
+    assert weighted.pretrained and len(fake_pretraining) == 1
+    for name in baselines:  # a mixed run's baselines get no weights, and say they never had any
+        for config in (weighted, dataclasses.replace(TINY, pretrained=None)):
+            own = method_config(name, config)
+            assert own.pretrained is None
+            assert pretrain.pretraining_label(own) == pretrain.FROM_SCRATCH_LABEL
+            assert "deviation" not in pretrain.pretraining_label(own)
+    assert pretrain.pretraining_label(method_config("me_resnet", TINY)) == pretrain.NO_PRETRAINING_LABEL
 
 
 def test_pretraining_on_demo_faces_is_labelled_synthetic(fake_pretraining, tmp_path):
