@@ -99,7 +99,9 @@ def compute_entry(record: ClipRecord, config: Config, kind: str, face: tuple | N
     stack = np.stack([crops[path] for path in key.paths])
     timings["face"] += time.perf_counter() - start
 
-    entry = {"box": np.asarray(box[:4], dtype=np.int64), "face_found": np.asarray(found)}
+    # the rotation too: mapping a frame-sized map (e.g. the demo's ground truth) onto the crop needs both
+    angle = float(box[4]) if len(box) > 4 else 0.0
+    entry = {"box": np.asarray(box[:4], dtype=np.int64), "angle": np.asarray(angle), "face_found": np.asarray(found)}
     if kind == "apex_image":
         entry["image"] = stack[-1]
         return entry, dict(timings)

@@ -94,6 +94,9 @@ def test_load_time_settings_compute_no_flow_but_n_does(clips, tmp_path, count_fa
         {"channels": "magnitude"},
         {"normalise": "none"},
         {"mask_reading": "flow_difference"},
+        {"mask_reading": "spatiotemporal"},
+        {"mask_reading": "spatial", "mask_sigma": 0.05},
+        {"mask_reading": "regional", "mask_regions": 2},
     ):
         swept = _extract(clips, tmp_path / "cache", dataclasses.replace(CONFIG, **change))
         assert swept.info["cache_hits"] == 2, change
@@ -253,3 +256,14 @@ def test_flow_maps_for_the_figure(clips, tmp_path):
     assert all(m.shape == (32, 32) for m in maps.values())
     assert np.all(maps["improved_magnitude"] <= maps["vanilla_magnitude"] + 1e-6)
     assert 0 < result["energy_removed"] < 1 and 0 < result["pixels_kept"] < 1
+
+
+def test_an_entry_keeps_the_crop_box_and_its_rotation(clips):
+    """The box and the angle the frames were cropped with: enough to map frame-sized data onto the crop."""
+    from me_resnet.preprocessing.face import FaceBox
+    from me_resnet.preprocessing.features import compute_entry
+
+    entry, _ = compute_entry(clips[0], CONFIG, "sequence", face=(FaceBox(2, 0, 42, 40, 5.0), True))
+    assert entry["box"].tolist() == [2, 0, 42, 40] and float(entry["angle"]) == 5.0
+    level, _ = compute_entry(clips[0], CONFIG, "apex_image", face=((2, 0, 42, 40), True))
+    assert float(level["angle"]) == 0.0
