@@ -118,12 +118,17 @@ FLOW_PANELS = (
 )
 
 
-def flow_plot(maps: dict, path: Path, *, title: str, demo: bool) -> Path:
-    """Fig. 2/3: apex face, vanilla vs improved Farneback strain and magnitude (one colour scale per pair)."""
+def flow_plot(maps: dict, path: Path, *, title: str, demo: bool, region: np.ndarray | None = None) -> Path:
+    """Fig. 2/3: apex face, vanilla vs improved Farneback strain and magnitude (one colour scale per pair).
+
+    ``region`` (the maps' size, values in [0, 1]): a known moving region, outlined on every panel.
+    """
     fig, axes = plt.subplots(1, len(FLOW_PANELS), figsize=(3 * len(FLOW_PANELS), 3.4))
     for axis, (name, panel_title, cmap) in zip(axes, FLOW_PANELS):
         pair = name.replace("improved", "vanilla")  # same colour scale for vanilla and improved
         axis.imshow(maps[name], cmap=cmap, vmin=0, vmax=maps[pair].max() or 1)
+        if region is not None and region.max() > 0.5:
+            axis.contour(region, levels=[0.5], colors="cyan", linewidths=0.8)
         axis.set_title(panel_title, fontsize=9)
         axis.axis("off")
     fig.suptitle(title + (f"\n({DEMO_NOTE})" if demo else ""), fontsize=10)
