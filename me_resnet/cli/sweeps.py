@@ -30,6 +30,7 @@ def sweep_main(
     markdown,
     title: str,
     paper_best,
+    paper_accuracy,
 ) -> int:
     """Parse, run the sweep of config field ``parameter``, write predictions, metrics, table and plot."""
     parser = common.make_parser(prog, description)
@@ -78,7 +79,13 @@ def sweep_main(
         paths = loso.write(ctx, stage, artifact, predictions, metrics, coverage, record)
         paths["table_md"] = write_text(stage / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
         paths["plot"] = plots.sweep_plot(
-            metrics, parameter, stage / f"{artifact}.png", demo=ctx.demo, title=title, paper_best=paper_best
+            metrics,
+            parameter,
+            stage / f"{artifact}.png",
+            demo=ctx.demo,
+            title=title,
+            paper_best=paper_best,
+            paper_accuracy=paper_accuracy,
         )
     paths = final_paths(paths, out)
     print(paths["table_md"].read_text())
@@ -99,6 +106,7 @@ def fig9(argv=None, prog: str = "me-resnet fig9") -> int:
         markdown=tables.fig9_markdown,
         title="Fig. 9: metrics vs number of key frames N",
         paper_best=paper.FIG9["best_num_frames"],
+        paper_accuracy=paper.FIG9["accuracy_at_11"],
     )
 
 
@@ -115,4 +123,5 @@ def fig10(argv=None, prog: str = "me-resnet fig10") -> int:
         markdown=tables.fig10_markdown,
         title="Fig. 10: metrics vs mask scale factor a",
         paper_best=paper.FIG10["best_scale_factor"],
+        paper_accuracy=paper.FIG10["accuracy_at_0.8"],
     )

@@ -44,7 +44,9 @@ def test_fig11_markdown_and_plot_carry_the_pretraining_label(tmp_path, monkeypat
     assert text.count(NO_PRETRAINING_LABEL) == 4 and "How the kit ran ME-ResNet" in text
 
     drawn = []
-    monkeypatch.setattr(plots, "write_figure", lambda fig, path, dpi: drawn.append([t.get_text() for t in fig.texts]))
+    monkeypatch.setattr(
+        plots, "write_figure", lambda fig, path, **savefig: drawn.append([t.get_text() for t in fig.texts])
+    )
     plots.ablation_plot(metrics, tmp_path / "fig11.png", demo=True)
     (footer,) = [text for text in drawn[0] if "How" not in text and "ME-ResNet:" in text]
     assert footer.count(NO_PRETRAINING_LABEL) == 4
