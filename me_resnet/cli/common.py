@@ -42,17 +42,6 @@ NO_DATA_MESSAGE = """\
 """
 
 
-class _QuietRetracing(logging.Filter):
-    """Drop TensorFlow's tf.function retracing warnings: every LOSO fold builds a fresh model, so each retraces."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-def quiet_tensorflow() -> None:
-    logging.getLogger("tensorflow").addFilter(_QuietRetracing())
-
-
 @dataclass
 class Context:
     """A subcommand's flags, translated: what the library calls need."""
@@ -242,7 +231,6 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    quiet_tensorflow()
     typed = typed_flags(parser, argv)
     profile = args.profile or ("demo" if args.demo else "paper")
     config, explicit = config_from_flags(parser, profile, extra)

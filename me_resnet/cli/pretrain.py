@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from me_resnet.cli.common import config_from_flags, expected_errors, quiet_tensorflow
+from me_resnet.cli.common import config_from_flags, expected_errors
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import load_fer2013
 from me_resnet.reporting.outputs import write_json
@@ -46,7 +46,6 @@ def main(argv=None, prog: str = "me-resnet pretrain") -> int:
     parser.add_argument("--weights", type=Path, help="where to save the .keras model (default: the cache)")
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    quiet_tensorflow()
     config, _ = config_from_flags(parser, args.profile or ("demo" if args.demo else "paper"), extra)
 
     if args.demo:

@@ -43,7 +43,7 @@ import pandas as pd
 from me_resnet.evaluation.run_dir import fold_file
 from me_resnet.training.engine_choice import ENGINES
 from me_resnet.utils.io import write_atomic
-from me_resnet.utils.quiet import import_backend_quietly
+from me_resnet.utils.quiet import import_backend_quietly, tensorflow_environment
 
 # The runner loads Keras: it is imported where a fold runs, so that a spawned worker's initializer silences
 # TensorFlow's start-up before anything loads it, and the command line reads ``EXECUTORS`` without it.
@@ -277,8 +277,9 @@ class RayExecutor:
     the file's bytes back, so the driver also holds it when the worker's disk is
     not shared. ``address`` is a cluster (``HEAD:6379``, ``auto``) or None for a
     private local instance; an already initialised Ray is used as it is. Workers
-    get ``KERAS_BACKEND``, ``TF_CPP_MIN_LOG_LEVEL`` and TensorFlow/OpenMP thread
-    counts of ``cpus_per_fold`` (plus ``env_vars``) through the task's runtime env.
+    get ``KERAS_BACKEND``, ``TF_ENABLE_ONEDNN_OPTS``, ``TF_CPP_MIN_LOG_LEVEL`` and
+    TensorFlow/OpenMP thread counts of ``cpus_per_fold`` (plus ``env_vars``) through
+    the task's runtime env.
     ``fresh_process_per_fold``: a worker process exits after one fold (Ray's
     ``max_calls=1``), so no worker accumulates TensorFlow's retained memory.
     """
@@ -312,8 +313,8 @@ class RayExecutor:
 
             backend = keras.config.backend()
         env = {
+            **tensorflow_environment(),  # the driver's oneDNN switch and log level, as the local children inherit
             "KERAS_BACKEND": backend,
-            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             "TF_NUM_INTRAOP_THREADS": threads,
             "TF_NUM_INTEROP_THREADS": threads,
             "OMP_NUM_THREADS": threads,

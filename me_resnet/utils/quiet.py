@@ -20,6 +20,7 @@ stderr pointed at /dev/null for that time, unless ``TF_CPP_MIN_LOG_LEVEL=0``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -63,11 +64,28 @@ def native_stderr_silenced():
         os.close(saved)
 
 
-def import_backend_quietly() -> None:
-    """Import Keras and its backend without TensorFlow's native start-up lines (a no-op once loaded).
+class _QuietRetracing(logging.Filter):
+    """Drops TensorFlow's tf.function retracing warnings: every LOSO fold builds a fresh model, so each retraces."""
 
-    With ``TF_CPP_MIN_LOG_LEVEL=0`` (``--verbose``) the lines show.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def silence_retracing_warnings() -> None:
+    """TensorFlow's logger drops its retracing warnings in this process (once, however often called)."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(existing, _QuietRetracing) for existing in logger.filters):
+        logger.addFilter(_QuietRetracing())
+
+
+def import_backend_quietly() -> None:
+    """Import Keras and its backend without TensorFlow's native start-up lines (a no-op once loaded), and
+    drop its retracing warnings (``silence_retracing_warnings``): in the kit's commands and in the
+    processes that train their folds.
+
+    With ``TF_CPP_MIN_LOG_LEVEL=0`` (``--verbose``) the start-up lines show.
     """
+    silence_retracing_warnings()
     if "keras" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         import keras  # noqa: F401
 

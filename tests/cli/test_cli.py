@@ -239,15 +239,6 @@ def test_the_demo_tree_holds_part_of_the_list_by_design_a_real_tree_reports_what
     assert f"{len(loaded['demo'].problems)} problem(s)" in lines["demo"]
 
 
-def test_retracing_warnings_between_folds_are_silenced(caplog):
-    common.quiet_tensorflow()
-    logger = common.logging.getLogger("tensorflow")
-    with caplog.at_level("WARNING"):
-        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is ...")
-        logger.warning("something else")
-    assert [record.getMessage() for record in caplog.records] == ["something else"]
-
-
 def test_the_paper_profile_asks_for_fer2013_or_an_explicit_opt_out(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("ME_RESNET_FER2013", raising=False)
     monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: fake_loaded(["casme2/sub01"]))
