@@ -1,4 +1,4 @@
-"""Deterministic synthetic demo datasets in the official layouts (SPEC §8, §3).
+"""Deterministic synthetic demo datasets in the official layouts, with their ground truth.
 
 ``generate_demo(out, seed)`` writes four small datasets that the real loaders in
 ``me_resnet.data.loading`` read unchanged:
@@ -6,7 +6,11 @@
 - ``casme2/CASME2_RAW_selected/subXX/<clip>/img<N>.jpg`` + ``casme2/CASME2-coding-20190701.xlsx``;
 - ``samm/SAMM/<subject>/<clip>/<subject>_<frame>.jpg`` (grey) + ``samm/SAMM_Micro_FACS_Codes_v2.xlsx``;
 - ``smic/SMIC_all_cropped/HS/s<N>/micro/<class>/s<N>_<cls>_<NN>/reg_image<frame:06d>.bmp``;
-- ``fer2013/fer2013.csv``.
+- ``fer2013/fer2013.csv``;
+
+and ``ground_truth/`` (``me_resnet.data.demo_truth``): per clip, the pixels the
+expression moved, its apex displacement field, the true onset/apex/offset and
+the distractor events.
 
 Clip ids, subjects and 3-class labels are REAL rows of the MEGC 2019 composite
 list shipped with the kit (so the default ``megc2019`` protocol works), at most
@@ -16,20 +20,29 @@ clips). The official quirks are reproduced: CASME II Subject as text '02', one
 ApexFrame '/', one clip folder without a row (sub09/EP02_02f); SAMM 13-row
 preamble, Subject written as int 6 for folder 006, 4- and 5-digit frame numbers,
 one apex after the offset (028_4_1, as in the real sheet); SMIC 's01' in the
-list vs folder 's1'. Clips with a bad apex carry their motion apex at the middle
-frame, i.e. where the loaders' repair (SPEC §3) puts it.
+list vs folder 's1', no apex label. Clips with a bad apex carry their motion
+apex at the middle frame, i.e. where the loaders' repair puts it (docs/datasets
+conventions); SMIC clips peak where the draw puts them, so the loaders' middle
+frame is an estimate, as on the real SMIC.
+
+What moves and how (``demo_motion``, ``demo_sampling``): per-clip action units
+of the class, one-sided or asymmetric in some clips, with subject-specific
+amplitude and tempo; clip lengths and apex positions drawn from the real CASME II
+and SAMM coding sheets' distributions; slow head drift, jitter, blinks and
+head moves; illumination flicker, sensor noise and JPEG compression. The noise
+and motion levels are calibrated so that the kit's pre-processing measures on
+demo CASME II what it measures on real CASME II clips (docs/demo_data.md,
+``benchmarks/realism.py``).
 
 Same seed -> byte-identical files (fixed xlsx timestamps, fixed zip dates).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import zipfile
 import zlib
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,13 +50,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from me_resnet.data import demo_faces
+from me_resnet.data import demo_faces, demo_motion, demo_sampling, demo_sheets, demo_truth
 from me_resnet.data.records import CLASS_NAMES
 from me_resnet.utils import paths
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = ".demo_complete.json"
-DATASET_MARKER = ".me_resnet_demo_data"  # inside each dataset folder the generator writes: it may delete those only
+DATASET_MARKER = ".me_resnet_demo_data"  # inside each folder the generator writes: it may delete those only
 DATASETS = ("casme2", "samm", "smic", "fer2013")
 MEGC_LIST = paths.PACKAGE_DATA / "megc2019_combined_3class_gt.csv"
 
@@ -55,22 +68,19 @@ DEMO_SUBJECTS = {
     "smic": ("s01", "s03", "s04", "s14", "s20"),
 }
 CLIPS_PER_CLASS = 3
-FRAME_SIZE = 128
-FRAMES_PER_CLIP = (20, 24)  # inclusive range of onset..offset lengths
-AMPLITUDE = (0.06, 0.10)  # apex displacement, in interocular distances (~2-5 px)
+FRAME_SIZE = {"casme2": 224, "samm": 192, "smic": 128}
 FRAMING = {"casme2": 4.0, "samm": 3.6, "smic": 2.6}  # crop side / interocular: raw vs cropped video
 PHOTO_CYCLE = ("astronaut", "grace_hopper", "lfw", "astronaut", "grace_hopper")
+FIRST_ONSET = {"casme2": (20, 300), "samm": (1000, 9000), "smic": (100, 20000)}  # onset frame number range
 CASME_BAD_APEX = ("sub02", "EP01_11f")  # ApexFrame written '/'
 SAMM_BAD_APEX = ("28", "028_4_1")  # apex written after the offset, as in the real sheet
 CASME_UNLISTED_FOLDER = ("sub09", "EP02_02f")  # on disk, no xlsx row (real quirk)
 SAMM_FIVE_DIGIT_SUBJECTS = ("6", "7")  # e.g. 006_05562.jpg; the others use 4 digits
 FER_ROWS_PER_CLASS = {"Training": 32, "PublicTest": 4, "PrivateTest": 4}
 FER_TRAIN_FACES = range(0, 80)  # lfw identities of the Training rows; test rows use 80-99
-XLSX_DATE = datetime(2019, 7, 1)
 
 CASME_EMOTIONS = {0: ("disgust", "repression"), 1: ("happiness",), 2: ("surprise",)}
 SAMM_EMOTIONS = {0: ("Anger", "Contempt", "Disgust"), 1: ("Happiness",), 2: ("Surprise",)}
-ACTION_UNITS = {0: "4", 1: "6+12", 2: "1+2"}  # what demo_faces.MICRO_EXPRESSIONS moves
 OBJECTIVE_CLASSES = {0: 3, 1: 1, 2: 2}  # Davison et al. 2018: III (AU4), I (AU6/12), II (AU1+2)
 
 
@@ -96,199 +106,162 @@ def _rng(seed: int, *key: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(part.encode()) for part in key)])
 
 
-def _clip_timing(rng: np.random.Generator, first: int, last: int, middle_apex: bool) -> tuple[int, int, int]:
-    """(onset, apex, offset) frame numbers; onset drawn from [first, last]."""
-    length = int(rng.integers(FRAMES_PER_CLIP[0], FRAMES_PER_CLIP[1] + 1))
-    onset = int(rng.integers(first, last + 1))
-    apex_index = (length - 1) // 2 if middle_apex else int(round((length - 1) * rng.uniform(0.3, 0.6)))
-    return onset, onset + apex_index, onset + length - 1
+@dataclass(frozen=True)
+class _Clip:
+    """One rendered clip: its frames and what the sheet and the ground truth say about it."""
+
+    onset: int
+    apex: int
+    offset: int
+    frames: list[np.ndarray]
+    expression: demo_motion.Expression
+    events: tuple[demo_motion.Event, ...]
+    field: np.ndarray
+    camera: demo_motion.Camera
 
 
-def _subject_portraits(dataset: str, seed: int) -> dict[str, tuple[np.ndarray, demo_faces.Landmarks]]:
-    portraits = {}
+Subject = tuple[np.ndarray, demo_faces.Landmarks, demo_sampling.SubjectStyle]  # portrait, landmarks, style
+
+
+def _subjects(dataset: str, seed: int) -> dict[str, Subject]:
+    """Per subject: portrait, landmarks and the style its clips share."""
+    subjects = {}
     for number, subject in enumerate(DEMO_SUBJECTS[dataset]):
         rng = _rng(seed, dataset, subject, "look")
         look = demo_faces.random_look(rng, PHOTO_CYCLE[number % len(PHOTO_CYCLE)], FRAMING[dataset])
-        portraits[subject] = demo_faces.make_portrait(look, FRAME_SIZE)
-    return portraits
+        portrait, marks = demo_faces.make_portrait(look, FRAME_SIZE[dataset])
+        style = demo_sampling.subject_style(_rng(seed, dataset, subject, "style"), dataset, marks.interocular)
+        subjects[subject] = (portrait, marks, style)
+    return subjects
 
 
-def _render(portrait, marks, label: int, timing: tuple[int, int, int], rng) -> list[np.ndarray]:
-    onset, apex, offset = timing
-    amplitude = float(rng.uniform(*AMPLITUDE)) * marks.interocular
-    return demo_faces.render_clip(portrait, marks, label, offset - onset + 1, apex - onset, rng, amplitude)
+def _render(dataset: str, subject: Subject, label: int, rng: np.random.Generator, middle_apex: bool) -> _Clip:
+    """Draw one clip's timing, expression, head motion and distractors (in this order) and render it."""
+    portrait, marks, style = subject
+    num_frames, apex_index = demo_sampling.clip_timing(rng, dataset, style.tempo, middle_apex)
+    onset = int(rng.integers(*FIRST_ONSET[dataset]))
+    expression = demo_sampling.expression(rng, label, style, num_frames, apex_index)
+    head = demo_sampling.head_motion(rng, style)
+    events = tuple(demo_sampling.distractors(rng, num_frames, marks.interocular))
+    rendering = demo_motion.render_stretch(portrait, marks, num_frames, rng, style.camera, head, expression, events)
+    return _Clip(
+        onset,
+        onset + apex_index,
+        onset + num_frames - 1,
+        rendering.frames,
+        expression,
+        events,
+        rendering.expression_field,
+        style.camera,
+    )
 
 
-def _write_frames(folder: Path, frames: list[np.ndarray], names: list[str], grey: bool = False) -> None:
+def _write_frames(folder: Path, clip: _Clip, names: list[str], grey: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for frame, name in zip(frames, names):
+    for frame, name in zip(clip.frames, names):
         image = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if grey else cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(folder / name), image):
-            raise OSError(f"could not write demo frame {folder / name}")
+        (folder / name).write_bytes(demo_motion.encode_frame(image, Path(name).suffix, clip.camera.jpeg_quality))
 
 
-def save_workbook_deterministic(workbook, path: Path) -> None:
-    """Save an openpyxl workbook with fixed document and zip-member timestamps."""
-    from openpyxl.writer.excel import ExcelWriter
+def _truth_row(out: Path, dataset: str, subject: str, name: str, folder: Path, label, clip: _Clip, **extra) -> dict:
+    """Write the clip's ground-truth arrays; return its row of the truth table."""
+    intensity = demo_motion.expression_intensity(clip.expression, len(clip.frames))
+    file = demo_truth.save_clip_arrays(out / demo_truth.TRUTH_DIR, dataset, subject, name, clip.field, intensity)
+    events = [(e.kind, clip.onset + e.start, clip.onset + e.end) for e in clip.events]
+    magnitude = np.hypot(clip.field[..., 0], clip.field[..., 1])
+    row = {
+        "dataset": dataset,
+        "subject": subject,
+        "clip": name,
+        "folder": folder.relative_to(out).as_posix(),
+        "label": int(label),
+        "onset": clip.onset,
+        "apex": clip.apex,
+        "offset": clip.offset,
+        "sheet_apex": "",
+        "action_units": clip.expression.coding(),
+        "sides": "{:.2f}/{:.2f}".format(*clip.expression.sides),
+        "amplitude_px": round(clip.expression.amplitude, 4),
+        "peak_px": round(float(magnitude.max()), 4),
+        "ambiguous": clip.expression.ambiguous,
+        "events": demo_truth.events_json(events),
+        "listed": True,
+        "file": file,
+    }
+    return row | extra
 
-    workbook.properties.created = workbook.properties.modified = XLSX_DATE
-    workbook.properties.creator = "me_resnet.demo"
-    raw = io.BytesIO()
-    ExcelWriter(workbook, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()  # save() closes the zip
-    fixed = io.BytesIO()
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target:
-        for member in source.infolist():
-            info = zipfile.ZipInfo(member.filename, date_time=XLSX_DATE.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, source.read(member.filename))
-    path.write_bytes(fixed.getvalue())
 
-
-def _casme2(root: Path, clips: pd.DataFrame, seed: int, progress) -> None:
-    from openpyxl import Workbook
-
-    portraits = _subject_portraits("casme2", seed)
+def _casme2(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
+    subjects = _subjects("casme2", seed)
     rows = []
     folders = [(r.subject, r.clip, int(r.label), True) for r in clips.itertuples()]
     folders.append((*CASME_UNLISTED_FOLDER, 0, False))
-    for subject, clip, label, listed in folders:
-        rng = _rng(seed, "casme2", subject, clip)
-        bad_apex = (subject, clip) == CASME_BAD_APEX
-        timing = _clip_timing(rng, 20, 300, middle_apex=bad_apex)
-        frames = _render(*portraits[subject], label, timing, rng)
-        names = [f"img{number}.jpg" for number in range(timing[0], timing[2] + 1)]
-        _write_frames(root / "CASME2_RAW_selected" / subject / clip, frames, names)
+    for subject, name, label, listed in folders:
+        bad_apex = (subject, name) == CASME_BAD_APEX
+        clip = _render("casme2", subjects[subject], label, _rng(seed, "casme2", subject, name), bad_apex)
+        folder = root / "CASME2_RAW_selected" / subject / name
+        _write_frames(folder, clip, [f"img{number}.jpg" for number in range(clip.onset, clip.offset + 1)])
+        apex = "/" if bad_apex else clip.apex
+        truth.append(
+            _truth_row(root.parent, "casme2", subject, name, folder, label, clip, sheet_apex=str(apex), listed=listed)
+        )
         if listed:
             emotions = CASME_EMOTIONS[label]
             emotion = emotions[len(rows) % len(emotions)]
-            apex = "/" if bad_apex else timing[1]
+            code = clip.expression.coding()
             rows.append(
-                [
-                    subject[3:],
-                    clip,
-                    None,
-                    timing[0],
-                    apex,
-                    timing[2],
-                    None,
-                    ACTION_UNITS[label],
-                    emotion,
-                    OBJECTIVE_CLASSES[label],
-                ]
+                [subject[3:], name, None, clip.onset, apex, clip.offset, None, code, emotion, OBJECTIVE_CLASSES[label]]
             )
         progress.update()
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Sheet1"
-    sheet.append(
-        [
-            "Subject",
-            "Filename",
-            None,
-            "OnsetFrame",
-            "ApexFrame",
-            "OffsetFrame",
-            None,
-            "Action Units",
-            "Estimated Emotion",
-            "Objective Classes",
-        ]
-    )
-    for row in sorted(rows, key=lambda r: (r[0], r[1])):
-        sheet.append(row)
-    workbook.create_sheet("Sheet2")
-    workbook.create_sheet("Sheet3")
-    save_workbook_deterministic(workbook, root / "CASME2-coding-20190701.xlsx")
+    demo_sheets.write_casme2_sheet(root / "CASME2-coding-20190701.xlsx", rows)
 
 
-SAMM_PREAMBLE = (
-    "SAMM Dataset - Master FACS Codes (synthetic demo data written by me_resnet.demo; not SAMM)",
-    None,
-    "9/9/17 - New updates with Emotional and Objective Classes. For details please refer to: ",
-    "(Note to the users: if you use the real SAMM, cite Davison et al., IEEE TAFFC 2016.)",
-    None,
-    "Symbol Key:",
-    '"/" = or',
-    '"?" = some AU\'s continue for a while and have unclear offset',
-    None,
-    "AU Help:",
-    '"L2 or R2" = Unilateral AU 2 on left side of face / right side of face',
-    '"A2" = Asymmetric AU 2. Occurs on both sides of face but stronger on one side',
-    None,
-)
-
-
-def _samm(root: Path, clips: pd.DataFrame, seed: int, progress) -> None:
-    from openpyxl import Workbook
-
-    portraits = _subject_portraits("samm", seed)
+def _samm(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
+    subjects = _subjects("samm", seed)
     rows = []
     for record in clips.itertuples():
-        subject, clip, label = record.subject, record.clip, int(record.label)
-        folder = f"{int(subject):03d}"
-        rng = _rng(seed, "samm", subject, clip)
-        bad_apex = (subject, clip) == SAMM_BAD_APEX
-        timing = _clip_timing(rng, 1000, 9000, middle_apex=bad_apex)
+        subject, name, label = record.subject, record.clip, int(record.label)
+        folder_name = f"{int(subject):03d}"
+        bad_apex = (subject, name) == SAMM_BAD_APEX
+        clip = _render("samm", subjects[subject], label, _rng(seed, "samm", subject, name), bad_apex)
         width = 5 if subject in SAMM_FIVE_DIGIT_SUBJECTS else 4
-        frames = _render(*portraits[subject], label, timing, rng)
-        names = [f"{folder}_{number:0{width}d}.jpg" for number in range(timing[0], timing[2] + 1)]
-        _write_frames(root / "SAMM" / folder / clip, frames, names, grey=True)
+        folder = root / "SAMM" / folder_name / name
+        names = [f"{folder_name}_{number:0{width}d}.jpg" for number in range(clip.onset, clip.offset + 1)]
+        _write_frames(folder, clip, names, grey=True)
+        apex = clip.offset + 7 if bad_apex else clip.apex
+        truth.append(_truth_row(root.parent, "samm", folder_name, name, folder, label, clip, sheet_apex=str(apex)))
         emotions = SAMM_EMOTIONS[label]
-        apex = timing[2] + 7 if bad_apex else timing[1]
+        notes = "While blinking" if any(e.kind == "blink" for e in clip.events) else None
         rows.append(
             [
                 int(subject),
-                clip,
-                int(clip.split("_")[1]),
-                timing[0],
+                name,
+                int(name.split("_")[1]),
+                clip.onset,
                 apex,
-                timing[2],
-                timing[2] - timing[0] + 1,
+                clip.offset,
+                clip.offset - clip.onset + 1,
                 "Micro - 1/2",
-                ACTION_UNITS[label],
+                clip.expression.coding(),
                 emotions[len(rows) % len(emotions)],
                 OBJECTIVE_CLASSES[label],
-                None,
+                notes,
             ]
         )
         progress.update()
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "MICRO_ONLY"
-    for line in SAMM_PREAMBLE:
-        sheet.append([line])
-    sheet.append(
-        [
-            "Subject",
-            "Filename",
-            "Inducement Code",
-            "Onset Frame",
-            "Apex Frame",
-            "Offset Frame",
-            "Duration",
-            "Micro",
-            "Action Units",
-            "Estimated Emotion",
-            "Objective Classes",
-            "Notes",
-        ]
-    )
-    for row in rows:
-        sheet.append(row)
-    save_workbook_deterministic(workbook, root / "SAMM_Micro_FACS_Codes_v2.xlsx")
+    demo_sheets.write_samm_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", rows)
 
 
-def _smic(root: Path, clips: pd.DataFrame, seed: int, progress) -> None:
-    portraits = _subject_portraits("smic", seed)
+def _smic(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
+    subjects = _subjects("smic", seed)
     for record in clips.itertuples():
         subject, label = record.subject, int(record.label)
-        folder = f"s{int(subject[1:])}"  # list 's01' -> folder 's1'
-        clip = folder + record.clip[len(subject) :]  # 's01_ne_01' -> 's1_ne_01'
-        rng = _rng(seed, "smic", subject, record.clip)
-        timing = _clip_timing(rng, 100, 20000, middle_apex=True)  # SMIC has no apex label (SPEC §3)
-        frames = _render(*portraits[subject], label, timing, rng)
-        names = [f"reg_image{number:06d}.bmp" for number in range(timing[0], timing[2] + 1)]
-        _write_frames(root / "SMIC_all_cropped" / "HS" / folder / "micro" / CLASS_NAMES[label] / clip, frames, names)
+        folder_name = f"s{int(subject[1:])}"  # list 's01' -> folder 's1'
+        name = folder_name + record.clip[len(subject) :]  # 's01_ne_01' -> 's1_ne_01'
+        clip = _render("smic", subjects[subject], label, _rng(seed, "smic", subject, record.clip), False)
+        folder = root / "SMIC_all_cropped" / "HS" / folder_name / "micro" / CLASS_NAMES[label] / name
+        _write_frames(folder, clip, [f"reg_image{number:06d}.bmp" for number in range(clip.onset, clip.offset + 1)])
+        truth.append(_truth_row(root.parent, "smic", folder_name, name, folder, label, clip))
         progress.update()
 
 
@@ -312,25 +285,17 @@ def is_demo_folder(folder: Path) -> bool:
     return (folder / DATASET_MARKER).is_file() or (folder.parent / MARKER).is_file()
 
 
-def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
-    """Write the four demo datasets under ``out`` (replacing earlier demo data); return their roots.
-
-    An existing ``out/<dataset>`` folder is deleted only if the generator marked it as demo data
-    (``DATASET_MARKER``); any other non-empty folder there raises ``FileExistsError``, so a real
-    dataset is never deleted.
-    """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"demo seed must be a non-negative int, got {seed!r}")
-    out = Path(out).expanduser()
-    roots = {name: out / name for name in DATASETS}
-    foreign = [root for root in roots.values() if root.is_dir() and any(root.iterdir()) and not is_demo_folder(root)]
-    if foreign or any(root.exists() and not root.is_dir() for root in roots.values()):
+def _prepare_folders(out: Path) -> dict[str, Path]:
+    """Empty (or create) the generator's folders under ``out``, refusing any it did not mark."""
+    folders = {name: out / name for name in (*DATASETS, demo_truth.TRUTH_DIR)}
+    foreign = [root for root in folders.values() if root.is_dir() and any(root.iterdir()) and not is_demo_folder(root)]
+    if foreign or any(root.exists() and not root.is_dir() for root in folders.values()):
         raise FileExistsError(
             f"refusing to write demo data into {out}: {[str(p) for p in foreign] or 'a dataset name'} exists and "
             f"was not written by the demo generator (no {DATASET_MARKER} file); choose another --out"
         )
     (out / MARKER).unlink(missing_ok=True)
-    for root in roots.values():
+    for root in folders.values():
         root.mkdir(parents=True, exist_ok=True)
         (root / DATASET_MARKER).write_text("written by me_resnet.data.demo; deleted when the demo is regenerated\n")
         for child in root.iterdir():  # other seeds write other frame numbers: never mix; the marker stays
@@ -338,16 +303,32 @@ def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
                 shutil.rmtree(child)
             elif child.name != DATASET_MARKER:
                 child.unlink()
+    return folders
+
+
+def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
+    """Write the four demo datasets and their ground truth under ``out`` (replacing earlier demo data).
+
+    Returns the datasets' roots. An existing ``out/<dataset>`` (or ``out/ground_truth``) folder is
+    deleted only if the generator marked it as demo data (``DATASET_MARKER``); any other non-empty
+    folder there raises ``FileExistsError``, so a real dataset is never deleted.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"demo seed must be a non-negative int, got {seed!r}")
+    out = Path(out).expanduser()
+    folders = _prepare_folders(out)
     clips = select_demo_clips()
     writers = {"casme2": _casme2, "samm": _samm, "smic": _smic}
-    total = len(clips) + 1  # + the unlisted CASME II folder
-    with tqdm(total=total, desc="demo clips", unit="clip", leave=False) as progress:
+    truth: list[dict] = []
+    with tqdm(total=len(clips) + 1, desc="demo clips", unit="clip", leave=False) as progress:  # + unlisted folder
         for name, writer in writers.items():
-            writer(roots[name], clips[clips.dataset == name], int(seed), progress)
-    _fer2013(roots["fer2013"], int(seed))
+            writer(folders[name], clips[clips.dataset == name], int(seed), progress, truth)
+    _fer2013(folders["fer2013"], int(seed))
+    table = pd.DataFrame(truth, columns=None if truth else ["dataset", "subject", "clip"])
+    table.to_csv(folders[demo_truth.TRUTH_DIR] / demo_truth.TABLE, index=False, lineterminator="\n")
     marker = {"seed": int(seed), "generator_version": GENERATOR_VERSION}
     (out / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n")  # written last: completion
-    return roots
+    return {name: folders[name] for name in DATASETS}
 
 
 def ensure_demo_data(out: str | Path | None = None, seed: int = 0) -> Path:
@@ -375,6 +356,8 @@ def summarise(out: Path) -> list[str]:
             f"{dataset}: {len(part)} clips ({counts}), {part.subject.nunique()} subjects, "
             f"{frames} frames -> {out / dataset}"
         )
+    truth = demo_truth.truth_table(out)
+    lines.append(f"ground truth: {len(truth)} clips -> {out / demo_truth.TRUTH_DIR}")
     fer = pd.read_csv(out / "fer2013" / "fer2013.csv", usecols=["emotion", "Usage"])
     usage = ", ".join(f"{name} {count}" for name, count in fer.Usage.value_counts(sort=False).items())
     lines.append(f"fer2013: {len(fer)} rows ({usage}), {fer.emotion.nunique()} classes -> {out / 'fer2013'}")

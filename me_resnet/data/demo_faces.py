@@ -1,23 +1,18 @@
-"""Synthetic faces for the demo datasets (SPEC §8): real photographs, animated.
+"""Synthetic faces for the demo datasets: real photographs, posed with action units.
 
 Identity bases are face photographs that installed packages already ship
 (``skimage.data.astronaut()``, matplotlib's ``grace_hopper.jpg`` and the 25x25
 faces of ``skimage.data.lfw_subset()``). Each is framed, flipped and relit per
-subject (``make_portrait``), then animated with smooth local displacement fields
-(``displacement_field``) built from a few FACS-like action units placed on the
-photo's landmarks. The landmarks are fixed coordinates, measured once with
-MTCNN (``mtcnn`` 1.0) on the shipped photos, so generation needs no detector
-and gives the same pixels on every machine.
+subject (``make_portrait``). Faces move by smooth local displacement fields
+(``displacement_field``): sums of Gaussian bumps, one or two per FACS action
+unit (``action_units``), placed on the photo's landmarks and scaled per face
+side, so that a unit can act on one side only (unilateral, "L12" in a coding
+sheet) or more on one side (asymmetric). The landmarks are fixed coordinates,
+measured once with MTCNN (``mtcnn`` 1.0) on the shipped photos, so generation
+needs no detector and gives the same pixels on every machine.
 
-Micro-expression classes (MEGC 2019 3-class ids, ``records.CLASS_NAMES``):
-
-- negative (0): AU4 brow lowerer — brows down and together;
-- positive (1): AU12 lip-corner puller (+ a little AU6) — lip corners up and out;
-- surprise (2): AU1+2 brow raiser (+ a little AU26) — brows up, jaw drops slightly.
-
-The motion ramps smoothly from onset to apex and back to rest at the offset
-(``motion_ramp``); every frame gets sensor noise and a global illumination
-flicker, the noise the continuity mask (paper eq. (5)-(9)) is meant to remove.
+Clips (micro-expressions over time, head motion, blinks, camera noise) are
+rendered by ``me_resnet.data.demo_motion``; this module only poses a face.
 """
 
 from __future__ import annotations
@@ -157,36 +152,46 @@ def action_units(marks: Landmarks) -> dict[str, list[tuple[tuple[float, float], 
     """FACS-like local motions: AU name -> list of (centre, sigma, unit displacement).
 
     Positions and sizes are in interocular distances ``d`` from the landmarks;
-    "inward" points to the face midline. Image y grows downwards.
+    "inward" points to the face midline. Image y grows downwards. ``BLINK`` is
+    no action unit of an expression: the upper lids closing, for distractor blinks.
     """
     d, mid = marks.interocular, marks.midline_x
     inward = lambda x: float(np.sign(mid - x))  # noqa: E731
-    brows = [(x, y - 0.38 * d) for x, y in (marks.left_eye, marks.right_eye)]
-    mouth_x, mouth_y = np.mean([marks.mouth_left, marks.mouth_right], axis=0)
-    units = {name: [] for name in ("AU1", "AU2", "AU4", "AU6", "AU9", "AU10", "AU12", "AU15", "AU20", "AU26")}
-    for x, y in brows:
-        units["AU1"].append(((x + inward(x) * 0.2 * d, y), 0.2 * d, (0.0, -1.0)))
-        units["AU2"].append(((x - inward(x) * 0.2 * d, y), 0.2 * d, (0.0, -1.0)))
-        units["AU4"].append(((x + inward(x) * 0.1 * d, y), 0.24 * d, (0.6 * inward(x), 0.8)))
+    names = ("AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20")
+    units = {name: [] for name in (*names, "AU24", "AU25", "AU26", "BLINK")}
     for x, y in (marks.left_eye, marks.right_eye):
-        units["AU6"].append(((x, y + 0.45 * d), 0.3 * d, (0.0, -1.0)))
+        brow = y - 0.38 * d
+        units["AU1"].append(((x + inward(x) * 0.2 * d, brow), 0.26 * d, (0.0, -1.0)))
+        units["AU2"].append(((x - inward(x) * 0.2 * d, brow), 0.26 * d, (0.0, -1.0)))
+        units["AU4"].append(((x + inward(x) * 0.1 * d, brow), 0.31 * d, (0.6 * inward(x), 0.8)))
+        units["AU5"].append(((x, y - 0.12 * d), 0.16 * d, (0.0, -1.0)))
+        units["AU6"].append(((x, y + 0.45 * d), 0.39 * d, (0.0, -1.0)))
+        units["AU7"].append(((x, y + 0.12 * d), 0.18 * d, (0.3 * inward(x), -0.95)))
+        units["BLINK"].append(((x, y - 0.06 * d), 0.13 * d, (0.0, 1.0)))
     for x, y in (marks.mouth_left, marks.mouth_right):
-        units["AU12"].append(((x, y), 0.22 * d, (-0.6 * inward(x), -0.8)))
-        units["AU15"].append(((x, y), 0.22 * d, (0.0, 1.0)))
-        units["AU20"].append(((x, y), 0.22 * d, (-inward(x), 0.0)))
+        units["AU12"].append(((x, y), 0.29 * d, (-0.6 * inward(x), -0.8)))
+        units["AU14"].append(((x, y), 0.21 * d, (-0.95 * inward(x), -0.3)))
+        units["AU15"].append(((x, y), 0.29 * d, (0.0, 1.0)))
+        units["AU20"].append(((x, y), 0.29 * d, (-inward(x), 0.0)))
     nose_x, nose_y = marks.nose
-    units["AU9"].append(((nose_x, nose_y - 0.35 * d), 0.25 * d, (0.0, -1.0)))
-    units["AU10"].append(((mouth_x, mouth_y - 0.15 * d), 0.22 * d, (0.0, -1.0)))
-    units["AU26"].append(((mouth_x, mouth_y + 0.3 * d), 0.3 * d, (0.0, 1.0)))
+    mouth_x, mouth_y = np.mean([marks.mouth_left, marks.mouth_right], axis=0)
+    units["AU9"].append(((nose_x, nose_y - 0.35 * d), 0.33 * d, (0.0, -1.0)))
+    units["AU10"].append(((mouth_x, mouth_y - 0.15 * d), 0.29 * d, (0.0, -1.0)))
+    units["AU17"].append(((mouth_x, mouth_y + 0.45 * d), 0.33 * d, (0.0, -1.0)))
+    units["AU24"].append(((mouth_x, mouth_y - 0.08 * d), 0.16 * d, (0.0, 1.0)))
+    units["AU24"].append(((mouth_x, mouth_y + 0.1 * d), 0.16 * d, (0.0, -1.0)))
+    units["AU25"].append(((mouth_x, mouth_y + 0.1 * d), 0.2 * d, (0.0, 1.0)))
+    units["AU26"].append(((mouth_x, mouth_y + 0.3 * d), 0.39 * d, (0.0, 1.0)))
     return units
 
 
-# 3-class micro-expressions (MEGC 2019 ids) and the 7 FER2013 classes, as AU weights.
-MICRO_EXPRESSIONS: dict[int, dict[str, float]] = {
-    0: {"AU4": 1.0},  # negative: brows down and together
-    1: {"AU12": 1.0, "AU6": 0.3},  # positive: lip corners up and out
-    2: {"AU1": 1.0, "AU2": 1.0, "AU26": 0.3},  # surprise: brows up, jaw drops a little
-}
+def side_of(x: float, marks: Landmarks) -> int | None:
+    """0 for the image-left half of the face, 1 for the image-right half, None on the midline."""
+    offset = x - marks.midline_x
+    return None if abs(offset) < 0.05 * marks.interocular else int(offset > 0)
+
+
+# The 7 FER2013 classes as AU weights (micro-expressions draw theirs per clip: demo_motion).
 FER_EXPRESSIONS: dict[int, dict[str, float]] = {
     0: {"AU4": 1.0, "AU15": 0.3},  # Angry
     1: {"AU9": 1.0, "AU10": 1.0, "AU4": 0.4},  # Disgust
@@ -199,9 +204,18 @@ FER_EXPRESSIONS: dict[int, dict[str, float]] = {
 
 
 def displacement_field(
-    expression: dict[str, float], marks: Landmarks, shape: tuple[int, int], amplitude: float
+    expression: dict[str, float],
+    marks: Landmarks,
+    shape: tuple[int, int],
+    amplitude: float,
+    sides: tuple[float, float] = (1.0, 1.0),
 ) -> np.ndarray:
-    """Sum of Gaussian bumps: a (H, W, 2) field of (dx, dy) pixels, peak ~``amplitude``."""
+    """Sum of Gaussian bumps: a (H, W, 2) float32 field of (dx, dy) pixels, peak ~``amplitude``.
+
+    ``expression`` maps action units (``action_units``) to weights; ``sides``
+    scales the bumps on the image-left and image-right half of the face (a bump
+    on the midline gets their mean).
+    """
     units = action_units(marks)
     unknown = sorted(set(expression) - set(units))
     if unknown:
@@ -210,7 +224,11 @@ def displacement_field(
     field = np.zeros((*shape, 2), np.float32)
     for name, weight in expression.items():
         for (cx, cy), sigma, (vx, vy) in units[name]:
-            bump = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2)) * (weight * amplitude)
+            side = side_of(cx, marks)
+            gain = float(np.mean(sides)) if side is None else sides[side]
+            if weight * gain == 0:
+                continue
+            bump = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2)) * (weight * gain * amplitude)
             field[..., 0] += bump * vx
             field[..., 1] += bump * vy
     return field
@@ -230,34 +248,6 @@ def motion_ramp(num_frames: int, apex_index: int) -> np.ndarray:
     t = np.arange(num_frames, dtype=float)
     phase = np.where(t <= apex_index, t / apex_index, (num_frames - 1 - t) / (num_frames - 1 - apex_index))
     return phase * phase * (3 - 2 * phase)
-
-
-def render_clip(
-    portrait: np.ndarray,
-    marks: Landmarks,
-    label: int,
-    num_frames: int,
-    apex_index: int,
-    rng: np.random.Generator,
-    amplitude: float,
-    noise_sigma: float = 2.0,
-    flicker: float = 0.012,
-) -> list[np.ndarray]:
-    """Frames onset..offset (uint8, shape of ``portrait``) of one micro-expression.
-
-    ``amplitude`` is the apex displacement in pixels; each frame is warped by
-    ``motion_ramp * field``, then scaled by a global gain ``1 + N(0, flicker)``
-    and given Gaussian sensor noise of ``noise_sigma`` grey levels.
-    """
-    if label not in MICRO_EXPRESSIONS:
-        raise ValueError(f"micro-expression label must be one of {sorted(MICRO_EXPRESSIONS)}, got {label!r}")
-    field = displacement_field(MICRO_EXPRESSIONS[label], marks, portrait.shape[:2], amplitude)
-    frames = []
-    for intensity in motion_ramp(num_frames, apex_index):
-        frame = warp(portrait, field * intensity) * (1.0 + rng.normal(0.0, flicker))
-        frame = frame + rng.normal(0.0, noise_sigma, size=frame.shape)
-        frames.append(np.clip(frame, 0, 255).round().astype(np.uint8))
-    return frames
 
 
 def render_fer_face(label: int, rng: np.random.Generator, faces: range | None = None, size: int = 48) -> np.ndarray:

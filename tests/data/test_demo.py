@@ -1,4 +1,5 @@
-"""Demo data generator (SPEC §8): official layouts, determinism, localised class motion, loaders read it."""
+"""Demo data generator: official layouts and quirks, determinism, class motion at its action units, timing as the
+real coding sheets, loaders read it back."""
 
 import json
 import zipfile
@@ -11,8 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from me_resnet.data import demo, demo_faces
-from me_resnet.data.records import CLASS_NAMES
+from me_resnet.data import demo, demo_faces, demo_motion, demo_sampling
+
+pytestmark = pytest.mark.xdist_group("demo_data")  # one worker generates the shared demo data (conftest.py)
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
@@ -20,17 +22,11 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo_seed0")
-    demo.generate_demo(out, seed=0)
-    return out
-
-
-@pytest.fixture(scope="module")
 def expected_clips() -> pd.DataFrame:
     return demo.select_demo_clips()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(demo_dir, tmp_path):
     again, other = tmp_path / "again", tmp_path / "other"
     demo.generate_demo(again, seed=0)
@@ -38,7 +34,12 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(demo_dir, tmp_pa
     first = _tree_bytes(demo_dir)
     assert first == _tree_bytes(again)  # every frame, both xlsx, the csv, the marker
     second = _tree_bytes(other)
-    for sheet in ("casme2/CASME2-coding-20190701.xlsx", "samm/SAMM_Micro_FACS_Codes_v2.xlsx", "fer2013/fer2013.csv"):
+    for sheet in (
+        "casme2/CASME2-coding-20190701.xlsx",
+        "samm/SAMM_Micro_FACS_Codes_v2.xlsx",
+        "fer2013/fer2013.csv",
+        "ground_truth/clips.csv",
+    ):
         assert first[sheet] != second[sheet]
     assert {k for k in first if k.endswith(".jpg")} != {k for k in second if k.endswith(".jpg")}
 
@@ -139,34 +140,26 @@ def test_smic_and_fer2013_layouts(demo_dir, expected_clips):
     assert all(len(p.split()) == 48 * 48 for p in fer.pixels)
 
 
-def _apex_difference(label: int) -> tuple[np.ndarray, np.ndarray, demo_faces.Landmarks]:
-    """Noise-free onset and apex frames of one clip, as grey float."""
+def _apex_difference(units: dict[str, float]) -> tuple[np.ndarray, np.ndarray, demo_faces.Landmarks]:
+    """Noise-free, still-headed onset and apex frames (grey float) of an expression with ``units``."""
     portrait, marks = demo_faces.make_portrait(demo_faces.Look("grace_hopper", framing=3.6), 128)
-    frames = demo_faces.render_clip(
-        portrait,
-        marks,
-        label,
-        21,
-        8,
-        np.random.default_rng(0),
-        amplitude=0.08 * marks.interocular,
-        noise_sigma=0.0,
-        flicker=0.0,
-    )
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frames[0], frames[8])]
+    expression = demo_motion.Expression(1, tuple(units.items()), 0, 8, 20, amplitude=0.08 * marks.interocular)
+    rendering = demo_motion.render_stretch(portrait, marks, 21, np.random.default_rng(0), expression=expression)
+    grey = [cv2.cvtColor(rendering.frames[i], cv2.COLOR_RGB2GRAY) for i in (0, 8)]
     return grey[0], grey[1], marks
 
 
-@pytest.mark.parametrize("label", [0, 1, 2])
-def test_motion_is_localised_and_class_specific(label):
-    onset, apex, marks = _apex_difference(label)
+@pytest.mark.parametrize(
+    "name, units", [("negative", {"AU4": 1.0}), ("positive", {"AU12": 1.0}), ("surprise", {"AU1": 1.0, "AU2": 1.0})]
+)
+def test_motion_is_localised_at_the_class_action_units(name, units):
+    onset, apex, marks = _apex_difference(units)
     difference = np.abs(apex.astype(float) - onset)
     ys = np.arange(onset.shape[0])[:, None] * np.ones_like(difference)
     eyes_y = (marks.left_eye[1] + marks.right_eye[1]) / 2
     mouth_y = (marks.mouth_left[1] + marks.mouth_right[1]) / 2
     upper = difference[ys < (eyes_y + marks.nose[1]) / 2].sum()
     lower = difference[ys > (marks.nose[1] + mouth_y) / 2 - 0.1 * marks.interocular].sum()
-    name = CLASS_NAMES[label]
     if name == "positive":
         assert lower > 3 * upper, (upper, lower)  # lip corners, not brows
     else:
@@ -182,6 +175,46 @@ def test_motion_is_localised_and_class_specific(label):
         corners = [flow[int(y), int(x)] for x, y in (marks.mouth_left, marks.mouth_right)]
         assert all(v < -0.3 for _, v in corners)  # corners up
         assert corners[0][0] < 0 < corners[1][0]  # and out
+
+
+def test_one_sided_units_move_one_half_of_the_face():
+    portrait, marks = demo_faces.make_portrait(demo_faces.Look("astronaut"), 128)
+    field = demo_faces.displacement_field({"AU12": 1.0}, marks, portrait.shape[:2], 2.0, sides=(0.0, 1.0))
+    magnitude = np.hypot(field[..., 0], field[..., 1])
+    left, right = magnitude[:, : int(marks.midline_x)].sum(), magnitude[:, int(marks.midline_x) :].sum()
+    assert right > 20 * left and magnitude.max() == pytest.approx(2.0, rel=0.05)
+
+
+def test_clip_timing_follows_the_coding_sheets():
+    rng = np.random.default_rng(0)
+    draws = np.array([demo_sampling.clip_timing(rng, "casme2", 1.0, False) for _ in range(2000)])
+    lengths, apexes = draws[:, 0], draws[:, 1] / (draws[:, 0] - 1)
+    assert np.median(lengths) == pytest.approx(68, abs=3)  # CASME II at 200 fps
+    assert np.percentile(lengths, 10) == pytest.approx(41, abs=3) and np.percentile(lengths, 90) == pytest.approx(
+        98, abs=3
+    )
+    assert np.percentile(apexes, 10) == pytest.approx(0.31, abs=0.03) and np.percentile(apexes, 90) == pytest.approx(
+        0.71, abs=0.03
+    )
+    assert np.all((draws[:, 1] >= 1) & (draws[:, 1] <= draws[:, 0] - 2))  # the apex lies strictly inside
+    for _ in range(20):  # a bad-apex clip peaks where the loaders' repair puts its apex
+        length, apex = demo_sampling.clip_timing(rng, "samm", 1.2, True)
+        assert apex == (length - 1) // 2
+
+
+def test_action_units_vary_per_clip_like_the_coding_sheets(demo_dir):
+    sheet = pd.read_excel(demo_dir / "casme2" / "CASME2-coding-20190701.xlsx")
+    labels = {"disgust": 0, "repression": 0, "happiness": 1, "surprise": 2}
+    for label, codes in sheet.groupby(sheet["Estimated Emotion"].map(labels))["Action Units"]:
+        assert codes.nunique() > 1, (label, codes.tolist())
+    rng = np.random.default_rng(0)
+    drawn = [dict(demo_sampling.action_units(rng, 0)) for _ in range(500)]
+    none_drawn = np.prod([1 - p for p in demo_sampling.AU_PROBABILITIES[0].values()])  # then the first unit
+    assert np.mean(["AU4" in units for units in drawn]) == pytest.approx(0.62 + none_drawn, abs=0.06)
+    sides = [demo_sampling.face_sides(rng, 2, preferred=0) for _ in range(500)]
+    assert np.mean([left != right for left, right in sides]) == pytest.approx(
+        demo_sampling.ONE_SIDED_SHARE[2], abs=0.07
+    )
 
 
 def test_motion_ramp_rises_to_apex_and_returns():
@@ -220,7 +253,7 @@ def test_loaders_read_the_demo_back(demo_dir, expected_clips, protocol):
         assert len({r.subject for r in result.records}) == 5, (name, sorted({r.subject for r in result.records}))
         for record in result.records:
             assert record.onset < record.apex < record.offset  # incl. the two repaired apexes
-            assert len(record.frame_paths) == record.offset - record.onset + 1 >= demo.FRAMES_PER_CLIP[0]
+            assert len(record.frame_paths) == record.offset - record.onset + 1 >= 8
     casme = datasets.load_casme2(demo_dir / "casme2", protocol=protocol)
     assert any(demo.CASME_UNLISTED_FOLDER[1] in p for p in casme.problems)
     repaired = [r for r in casme.records if r.problems]
@@ -256,13 +289,13 @@ def test_ensure_demo_data_generates_only_when_incomplete(demo_dir, tmp_path, mon
 def test_bad_arguments_raise_value_error(tmp_path):
     with pytest.raises(ValueError, match="seed"):
         demo.generate_demo(tmp_path, seed=-1)
-    with pytest.raises(ValueError, match="label"):
-        demo_faces.render_clip(
-            np.zeros((64, 64, 3), np.float32),
-            demo_faces.PHOTO_LANDMARKS["lfw"],
-            5,
-            20,
-            8,
-            np.random.default_rng(0),
-            2.0,
-        )
+    with pytest.raises(ValueError, match="start < apex < end"):
+        demo_motion.Expression(0, (("AU4", 1.0),), start=5, apex=5, end=9, amplitude=1.0)
+    with pytest.raises(ValueError, match="event kind"):
+        demo_motion.Event("sneeze", 0, 4, 1.0)
+    portrait, marks = np.zeros((64, 64, 3), np.float32), demo_faces.PHOTO_LANDMARKS["lfw"]
+    late = demo_motion.Expression(0, (("AU4", 1.0),), start=0, apex=5, end=30, amplitude=1.0)
+    with pytest.raises(ValueError, match="past the stretch"):
+        demo_motion.render_stretch(portrait, marks, 20, np.random.default_rng(0), expression=late)
+    with pytest.raises(ValueError, match="unknown action unit"):
+        demo_faces.displacement_field({"AU99": 1.0}, marks, (64, 64), 1.0)
