@@ -22,7 +22,7 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
         "--methods", nargs="+", default=list(paper.FIG11), choices=list(METHODS), help="Table 4 methods to run"
     )
     argv = list(sys.argv[1:] if argv is None else argv)
-    ctx = common.parse(parser, ARTIFACT, ["--datasets", DATASET, *argv])
+    ctx = common.parse(parser, ARTIFACT, ["--datasets", DATASET, *argv], methods=lambda args: args.methods)
     import pandas as pd
 
     from me_resnet.cli import loso

@@ -27,6 +27,7 @@ from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.records import DATASETS
 from me_resnet.evaluation.executors import ENGINES, EXECUTORS, make_executor
 from me_resnet.evaluation.folds import parse_folds
+from me_resnet.models.registry import get_method
 from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir
 from me_resnet.utils.keras_files import check_keras_file
 from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir
@@ -39,6 +40,13 @@ NO_DATA_MESSAGE = """\
     export ME_RESNET_CASME2=/data/CASME2 ME_RESNET_SMIC=/data/SMIC ME_RESNET_SAMM=/data/SAMM
   or run on the bundled synthetic demo data (small model, minutes on a CPU):
     {prog} --demo
+"""
+NO_FER2013_MESSAGE = """\
+{prog}: the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given.
+  Give it (fer2013.csv, icml_face_data.csv or the train/test folders):
+    {prog} ... --fer2013 /data/fer2013.csv      (or export ME_RESNET_FER2013=/data/fer2013.csv)
+  or run without it, a deviation from the paper that every result states:
+    {prog} ... --no-pretraining
 """
 
 
@@ -222,11 +230,13 @@ def auto_executor(profile: str) -> str:
     return "pool" if (os.cpu_count() or 1) >= 2 else "local"
 
 
-def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_data=True) -> Context:
+def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_data=True, methods=()) -> Context:
     """Parse flags; resolve the config, the dataset roots, the executor and the output dir.
 
     ``needs_data`` (a bool, or a function of the parsed args): without any dataset
     root and without ``--demo`` the command exits with a short message (status 2).
+    ``methods`` (registry names, or a function of the parsed args): what the command trains;
+    where the paper pretrains one of them, a run that pretrains without FER2013 data exits 2 here.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
@@ -270,8 +280,13 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     fer2013 = getattr(args, "fer2013", None)
     if fer2013 is None and hasattr(args, "fer2013") and not args.demo:  # demo runs read no real data from env vars
         fer2013 = dataset_root_from_env("fer2013")
-    pretrains = fer2013 is not None and not config.pretrained and not getattr(args, "no_pretraining", False)
-    if pretrains and not Path(fer2013).expanduser().exists():  # not after the datasets have loaded
+    pretraining = not getattr(args, "no_pretraining", False) and (fer2013 is not None or not args.demo)
+    trained = methods(args) if callable(methods) else methods
+    pretrains = pretraining and not config.pretrained and any(get_method(name).pretrainable for name in trained)
+    if pretrains and fer2013 is None:  # not after the datasets have loaded
+        sys.stderr.write(NO_FER2013_MESSAGE.format(prog=parser.prog))
+        raise SystemExit(2)
+    if pretrains and not Path(fer2013).expanduser().exists():
         sys.stderr.write(
             f"{parser.prog}: --fer2013 (or ${DATASET_ENV_VARS['fer2013']}) {str(fer2013)!r} does not exist\n"
         )
@@ -295,7 +310,7 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         engine=engine,
         folds=folds,
         fer2013=None if fer2013 is None else Path(fer2013),
-        pretraining=not getattr(args, "no_pretraining", False) and (fer2013 is not None or not args.demo),
+        pretraining=pretraining,
         annotations={"casme2": args.casme2_annotations, "samm": args.samm_annotations},
     )
 

@@ -18,6 +18,11 @@ ARTIFACT = "protocol_leakage"
 MONITORS = ("val", "test")
 
 
+def chosen_methods(args) -> list[str]:
+    """``--methods``, else all three; with --demo the two small baselines, to stay within minutes."""
+    return args.methods or (["ststnet", "off_apexnet"] if args.demo else ["me_resnet", "ststnet", "off_apexnet"])
+
+
 def main(argv=None, prog: str = "me-resnet leakage") -> int:
     parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument(
@@ -27,7 +32,7 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
         help="methods to compare (default: me_resnet ststnet off_apexnet; "
         "with --demo the two small baselines, to stay within minutes)",
     )
-    ctx = common.parse(parser, ARTIFACT, argv)
+    ctx = common.parse(parser, ARTIFACT, argv, methods=chosen_methods)
     import pandas as pd
 
     from me_resnet.cli import loso
@@ -36,7 +41,7 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     from me_resnet.reporting.outputs import write_text
     from me_resnet.reporting.result_folder import final_paths, result_folder
 
-    methods = ctx.args.methods or (["ststnet", "off_apexnet"] if ctx.demo else ["me_resnet", "ststnet", "off_apexnet"])
+    methods = chosen_methods(ctx.args)
     loaded = loso.load(ctx, methods=methods)
     coverage = ctx.coverage(methods=methods)
     out = loso.output(ctx, coverage)

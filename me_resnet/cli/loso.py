@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from me_resnet.cli.common import Context, check_folds, expected_errors
+from me_resnet.cli.common import NO_FER2013_MESSAGE, Context, check_folds, expected_errors
 from me_resnet.config import Config
 from me_resnet.data.common import LoadResult
 from me_resnet.data.demo import is_demo_folder
@@ -18,25 +18,12 @@ from me_resnet.evaluation import experiment
 from me_resnet.evaluation.experiment import FoldSelectionError
 from me_resnet.evaluation.run_dir import RunDirMismatch
 from me_resnet.reporting.outputs import Coverage, write_results
-from me_resnet.training.pretrain import (
-    NO_PRETRAINING_LABEL,
-    PretrainingMissing,
-    apply_pretraining,
-    pretraining_label,
-)
+from me_resnet.training.pretrain import PretrainingMissing, apply_pretraining, pretraining_label
 
 PLANNING_ERRORS = (FoldSelectionError, RunDirMismatch)
 """Raised while the runs are planned, before any fold trains: a message and exit status 2, no traceback."""
 
 log = logging.getLogger(__name__)
-
-NO_FER2013_MESSAGE = """\
-{prog}: the paper pretrains ME-ResNet on Fer2013 (section 3.2) and no FER2013 data was given.
-  Give it (fer2013.csv, icml_face_data.csv or the train/test folders):
-    {prog} ... --fer2013 /data/fer2013.csv      (or export ME_RESNET_FER2013=/data/fer2013.csv)
-  or run without it, each result labelled '{label}':
-    {prog} ... --no-pretraining
-"""
 
 
 def loaded_line(name: str, root: Path, result: LoadResult, demo: bool = False) -> str:
@@ -80,7 +67,7 @@ def base_config(ctx: Context, methods) -> Config:
         try:
             return apply_pretraining(ctx.config, fer2013=ctx.fer2013, pretraining=ctx.pretraining, methods=methods)
         except PretrainingMissing:  # the library's message names its parameters; this one the flags
-            sys.stderr.write(NO_FER2013_MESSAGE.format(prog=ctx.prog, label=NO_PRETRAINING_LABEL))
+            sys.stderr.write(NO_FER2013_MESSAGE.format(prog=ctx.prog))
             raise SystemExit(2) from None
 
 

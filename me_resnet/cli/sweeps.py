@@ -41,7 +41,7 @@ def sweep_main(
         help=f"values of {parameter} (default: the paper's {paper_values}; with --demo {demo_values}, "
         "to stay within minutes)",
     )
-    ctx = common.parse(parser, artifact, argv)
+    ctx = common.parse(parser, artifact, argv, methods=[METHOD])
     from me_resnet.cli import loso
     from me_resnet.evaluation import experiment
     from me_resnet.reporting import plots

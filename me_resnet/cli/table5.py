@@ -34,7 +34,13 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
         type=Path,
         help="onset->apex flow images (STSTNet authors' layout) instead of raw datasets",
     )
-    ctx = common.parse(parser, ARTIFACT, argv, needs_data=lambda args: args.precomputed_flow is None)
+    ctx = common.parse(
+        parser,
+        ARTIFACT,
+        argv,
+        needs_data=lambda args: args.precomputed_flow is None,
+        methods=lambda args: args.methods,
+    )
     import pandas as pd
 
     from me_resnet.cli import loso

@@ -104,7 +104,7 @@ def test_a_bad_dataset_path_is_one_paragraph_and_status_2(tmp_path, capsys, monk
     for name in ("ME_RESNET_CASME2", "ME_RESNET_SMIC", "ME_RESNET_SAMM", "ME_RESNET_FER2013"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit) as exit_info:
-        table5.main(["--casme2", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--executor", "local"])
+        table5.main(["--casme2", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--no-pretraining"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "nowhere" in error and "Traceback" not in error
@@ -123,6 +123,7 @@ def test_unknown_folds_stop_before_training_and_list_the_valid_names(tmp_path, c
     monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: loaded)
     monkeypatch.setattr(experiment, "method_features", lambda *a, **k: pytest.fail("features computed"))
     base = ["--casme2", str(tmp_path), "--smic", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"]
+    base += ["--no-pretraining"]
     with pytest.raises(SystemExit) as exit_info:
         table5.main([*base, "--folds", "casme2/sub1"])
     assert exit_info.value.code == 2
@@ -157,6 +158,7 @@ HELP_AND_USAGE_ERRORS = [
     ["table5", "--methods", "resnet"],
     ["fig9", "--engine", "fast"],
     ["table5"],  # no dataset given
+    ["table5", "--casme2", "CASME2"],  # the paper pretrains ME-ResNet and no FER2013 is given
     ["predict", "clip", "--model", "m.keras", "--onset", "3"],
     ["train", "--demo", "--out", "model.h5"],
     ["pretrain", "--no_such_key", "1"],
@@ -176,6 +178,7 @@ def test_help_and_usage_errors_load_no_tensorflow_and_change_no_environment(tmp_
     assert result.returncode == 0, result.stderr
     assert "usage: me-resnet table5" in result.stdout and "nosuchflag" in result.stderr
     assert "no dataset given" in result.stderr and "both --onset and --apex" in result.stderr
+    assert "no FER2013 data was given" in result.stderr
     assert json.loads(report.read_text()) == {"loaded": [], "changed": []}
 
 
@@ -241,8 +244,7 @@ def test_the_demo_tree_holds_part_of_the_list_by_design_a_real_tree_reports_what
 
 def test_the_paper_profile_asks_for_fer2013_or_an_explicit_opt_out(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("ME_RESNET_FER2013", raising=False)
-    monkeypatch.setattr(experiment, "load_records", lambda *args, **kwargs: fake_loaded(["casme2/sub01"]))
-    monkeypatch.setattr(experiment, "method_features", lambda *a, **k: pytest.fail("features computed"))
+    monkeypatch.setattr(experiment, "load_records", lambda *a, **k: pytest.fail("data loaded before the check"))
     with pytest.raises(SystemExit) as exit_info:
         table5.main(["--casme2", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "local"])
     assert exit_info.value.code == 2
