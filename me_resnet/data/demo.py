@@ -54,7 +54,7 @@ from me_resnet.data import demo_faces, demo_motion, demo_sampling, demo_sheets, 
 from me_resnet.data.records import CLASS_NAMES
 from me_resnet.utils import paths
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MARKER = ".demo_complete.json"
 DATASET_MARKER = ".me_resnet_demo_data"  # inside each folder the generator writes: it may delete those only
 DATASETS = ("casme2", "samm", "smic", "fer2013")

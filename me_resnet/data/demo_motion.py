@@ -16,8 +16,8 @@
   or a ``"head_move"`` (a quick rigid shift there and back);
 
 then seen through the camera (``Camera``): a global gain ``1 + N(0, flicker)``
-per frame (illumination flicker) and Gaussian sensor noise of ``noise`` grey
-levels per channel. JPEG compression at ``Camera.jpeg_quality`` happens when a
+per frame (illumination flicker) and Gaussian luminance noise of ``noise`` grey
+levels at mid grey, growing with the brightness. JPEG compression at ``Camera.jpeg_quality`` happens when a
 frame is written (``encode_frame``), as in a recording stored as JPEG files.
 
 A stretch without an expression is still video (head, events and camera
@@ -119,8 +119,8 @@ HEAD_STILL = HeadMotion()
 
 @dataclass(frozen=True)
 class Camera:
-    """Sensor noise (grey levels per channel at mid grey), flicker (std of the per-frame gain) and JPEG
-    quality (None: the frames are stored losslessly).
+    """Sensor noise (grey levels at mid grey, the same in every channel), flicker (std of the per-frame
+    gain) and JPEG quality (None: the frames are stored losslessly).
 
     The noise grows with the brightness as photon noise does: its standard
     deviation at intensity I is ``noise * sqrt(dark**2 + (1 - dark**2) * I / 128)``,
@@ -170,15 +170,6 @@ def event_intensity(event: Event, num_frames: int) -> np.ndarray:
     peak = max(1, min(length - 2, length // 3 if event.kind == "blink" else length // 2))
     intensity[event.start : event.end + 1] = motion_ramp(length, peak) if length >= 3 else 0.0
     return intensity
-
-
-def rigid_field(grid: tuple[np.ndarray, np.ndarray], centre, shift, angle_degrees: float) -> np.ndarray:
-    """(H, W, 2) displacement of a rotation by ``angle_degrees`` about ``centre`` followed by ``shift``."""
-    xs, ys = grid
-    angle = math.radians(angle_degrees)
-    dx, dy = xs - centre[0], ys - centre[1]
-    cos, sin = math.cos(angle) - 1.0, math.sin(angle)
-    return np.stack([cos * dx - sin * dy + shift[0], sin * dx + cos * dy + shift[1]], axis=-1).astype(np.float32)
 
 
 def head_pose(head: HeadMotion, num_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -254,26 +245,35 @@ def render_stretch(
     pose[:, :2] += _event_offsets(events, num_frames)
     gains = 1.0 + rng.normal(0.0, camera.flicker, size=num_frames) if camera.flicker > 0 else np.ones(num_frames)
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-    noise = camera.noise_map(portrait) if camera.noise > 0 else None
-    centre = marks.face_centre
+    noise = camera.noise_map(cv2.cvtColor(portrait, cv2.COLOR_RGB2GRAY)) if camera.noise > 0 else None
+    local = [
+        (residual_weight[:, k] if residual_weight is not None else None, residual[k]) for k in range(len(residual))
+    ]
+    local += [(intensity, field)] + [(blink * size, blink_field) for blink, size in blinks]
     frames = []
     for index in range(num_frames):
-        total = rigid_field((xs, ys), centre, pose[index, :2], pose[index, 2])
-        for pattern, weight in zip(residual, residual_weight[index] if residual_weight is not None else ()):
-            total += np.float32(weight) * pattern
-        if intensity[index]:
-            total += np.float32(intensity[index]) * field
-        for blink, size in blinks:
-            if blink[index]:
-                total += np.float32(blink[index] * size) * blink_field
-        frame = cv2.remap(
-            portrait, xs - total[..., 0], ys - total[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101
-        )
+        map_x, map_y = _rigid_maps(xs, ys, marks.face_centre, pose[index])
+        for weights, pattern in local:
+            if weights[index]:
+                map_x -= np.float32(weights[index]) * pattern[..., 0]
+                map_y -= np.float32(weights[index]) * pattern[..., 1]
+        frame = cv2.remap(portrait, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
         frame *= np.float32(gains[index])
-        if noise is not None:
-            frame += rng.standard_normal(frame.shape, dtype=np.float32) * noise
+        if noise is not None:  # luminance noise: the same in every channel
+            frame += (rng.standard_normal(shape, dtype=np.float32) * noise)[..., None]
         frames.append(np.clip(frame, 0, 255).round().astype(np.uint8))
     return Rendering(frames, field)
+
+
+def _rigid_maps(xs: np.ndarray, ys: np.ndarray, centre, pose) -> tuple[np.ndarray, np.ndarray]:
+    """Backward maps (where each output pixel reads) of a rotation about ``centre`` and a shift: ``pose`` =
+    (x shift, y shift, degrees)."""
+    angle = math.radians(pose[2])
+    cos, sin = np.float32(math.cos(angle) - 1.0), np.float32(math.sin(angle))
+    dx, dy = xs - np.float32(centre[0]), ys - np.float32(centre[1])
+    map_x = xs - (cos * dx - sin * dy + np.float32(pose[0]))
+    map_y = ys - (sin * dx + cos * dy + np.float32(pose[1]))
+    return map_x, map_y
 
 
 def encode_frame(frame: np.ndarray, suffix: str, quality: int | None) -> bytes:

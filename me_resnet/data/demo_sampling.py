@@ -66,7 +66,6 @@ HEAD_MOVE_SHARE = 0.15
 HEAD_MOVE = ((12, 30), (0.01, 0.04))  # frames, shift
 NOISE = (1.35, 1.8)  # grey-level sensor noise range at mid grey, for a face REFERENCE_INTEROCULAR px between the eyes
 REFERENCE_INTEROCULAR = 35.0  # px: a face that fills a 112 px crop (3.2 interocular distances)
-GREY_PER_CHANNEL = 0.668  # noise of the grey frame / the same noise in each RGB channel (BT.601 weights)
 FLICKER = (0.0005, 0.003)  # range of the per-frame gain's standard deviation
 JPEG_QUALITY = {"casme2": (80, 92), "samm": (85, 95), "smic": None}  # SMIC ships bitmaps
 
@@ -92,7 +91,7 @@ def subject_style(rng: np.random.Generator, dataset: str, interocular: float) ->
         tempo=float(np.exp(rng.normal(0.0, TEMPO_SPREAD))),
         head_speed=HEAD_SPEED * interocular * float(np.exp(rng.normal(0.0, HEAD_SPEED_SPREAD[0]))),
         camera=Camera(
-            noise=float(rng.uniform(*NOISE)) * max(1.0, interocular / REFERENCE_INTEROCULAR) / GREY_PER_CHANNEL,
+            noise=float(rng.uniform(*NOISE)) * max(1.0, interocular / REFERENCE_INTEROCULAR),
             flicker=float(rng.uniform(*FLICKER)),
             jpeg_quality=None if quality is None else int(rng.integers(quality[0], quality[1] + 1)),
         ),

@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from me_resnet.data import demo, demo_faces, demo_motion, demo_sampling
+from me_resnet.data import demo, demo_faces, demo_motion, demo_sampling, demo_truth
 
 pytestmark = pytest.mark.xdist_group("demo_data")  # one worker generates the shared demo data (conftest.py)
 
@@ -24,6 +24,11 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def expected_clips() -> pd.DataFrame:
     return demo.select_demo_clips()
+
+
+@pytest.fixture(scope="module")
+def table_of_truth(demo_dir) -> pd.DataFrame:
+    return demo_truth.truth_table(demo_dir)
 
 
 @pytest.mark.slow
@@ -225,21 +230,15 @@ def test_motion_ramp_rises_to_apex_and_returns():
         demo_faces.motion_ramp(22, 21)
 
 
-def test_mtcnn_finds_a_face_on_an_onset_frame_of_each_dataset(demo_dir):
-    from mtcnn import MTCNN
+def test_the_kits_detector_finds_the_face_on_an_onset_frame_of_every_subject(demo_dir, table_of_truth):
+    from me_resnet.preprocessing.face import detect_faces
 
-    detector = MTCNN()
-    onsets = {
-        "casme2": min((demo_dir / "casme2" / "CASME2_RAW_selected" / "sub19").glob("*/img*.jpg")),
-        "samm": min((demo_dir / "samm" / "SAMM" / "028").glob("*/*.jpg")),
-        "smic": min((demo_dir / "smic" / "SMIC_all_cropped" / "HS" / "s14").glob("*/*/*/*.bmp")),
-    }
-    for dataset, path in onsets.items():
-        image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        faces = detector.detect_faces(image)
-        assert len(faces) == 1 and faces[0]["confidence"] > 0.9, (dataset, path, faces)
-        x, y, w, h = faces[0]["box"]
-        assert w > 0.4 * image.shape[1], (dataset, faces[0]["box"])  # the face, not a patch of background
+    first = table_of_truth.groupby(["dataset", "subject"]).head(1)
+    paths = [min((demo_dir / folder).iterdir()) for folder in first.folder]
+    images = [cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for path in paths]
+    for path, image, box in zip(paths, images, detect_faces(images)):
+        assert box is not None, path
+        assert box[2] > 0.4 * image.shape[1], (path, box)  # the most confident face is the face, not background
 
 
 @pytest.mark.parametrize("protocol", ["megc2019", "paper_extended"])
