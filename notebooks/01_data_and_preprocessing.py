@@ -22,7 +22,7 @@
 # > SAMM / SMIC layouts. The pictures and numbers show how the pipeline behaves; they say nothing about the
 # > real datasets or about the paper's claims.
 #
-# The pre-processing of the paper (§2.1; SPEC §4), step by step with the kit's functions:
+# The pre-processing of the paper (§2.1; docs/method.md), step by step with the kit's functions:
 # annotation files → `ClipRecord` → N key frames onset→apex → MTCNN face box on the onset frame → Farneback
 # flow between consecutive key frames → spatio-temporal continuity mask (eq. 5-9, the "improved Farneback") →
 # `Features` arrays. The paper's settings are `PAPER` (N = 11, 112x112, a = 0.8); the small `DEMO` profile is
@@ -112,7 +112,7 @@ fig = clip_frames_figure(list(examples.values()))
 # %% [markdown]
 # ## 3. Key frames: N frames at equal intervals from onset to apex
 #
-# `key_frame_indices` = `numpy.linspace(onset, apex, N)` rounded, snapped to frames that exist (SPEC §4.1).
+# `key_frame_indices` = `numpy.linspace(onset, apex, N)` rounded, snapped to frames that exist (paper §2.1 step 1).
 # The demo clips have 6-14 frames between onset and apex, so N = 11 repeats some frames (logged and
 # listed in `Features.fallbacks["repeated_frames"]`); the real datasets at 100-200 fps have more.
 
@@ -128,7 +128,7 @@ print(f"DEMO profile, N = {DEMO.num_frames}: {list(frames.key_frames(record, DEM
 #
 # `FaceCropper` runs MTCNN (weights ship in the `mtcnn` package) once per clip on the onset frame, grows the
 # box by 10 % per side, makes it square, finds the angle that levels MTCNN's eye landmarks (`face_align`) and
-# crops every key frame with the same box and rotation, so the crop cannot jitter (SPEC §4.2). Yellow:
+# crops every key frame with the same box and rotation, so the crop cannot jitter (docs/method.md). Yellow:
 # MTCNN's box; red: the square crop box (the crop is taken after rotating about its centre). Below: the onset
 # and apex crops at the paper's 112x112 and at the demo profile's 32x32. A clip without a detected face falls
 # back to the centre square (logged and listed in `Features.fallbacks["face_not_found"]`).
@@ -140,7 +140,7 @@ fig = face_crop_figure(list(examples.values()), cropper, DEMO.image_size)
 # ## 5. Vanilla vs improved Farneback
 #
 # For the N key-frame crops $I_1..I_N$ the kit computes $N-1$ Farneback fields $F_i = (u, v)$ between
-# consecutive frames (OpenCV, SPEC §4.3). The improved Farneback (paper eq. 5-9) keeps a flow vector only
+# consecutive frames (OpenCV; paper §2.1.1). The improved Farneback (paper eq. 5-9) keeps a flow vector only
 # where the grey level changed enough:
 #
 # * $P_i(x, y) = |I_{i+1}(x, y) - I_i(x, y)|$ (eq. 6), $S_i = \sum_{x,y} P_i$ (eq. 7),

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02 — The ME-ResNet model
 #
-# ME-ResNet (paper §2.2, Fig. 4-6; SPEC §5) is a ResNet50 layout built from `Conv3D`: a stem
+# ME-ResNet (paper §2.2, Fig. 4-6; docs/method.md) is a ResNet50 layout built from `Conv3D`: a stem
 # `Conv3D(64, (3,7,7), strides (1,2,2))` + BN + ReLU + `MaxPool3D((1,3,3))`, then 4 stages of
 # [3, 4, 6, 3] Bottleneck3D blocks (1x1x1 → 3x3x3 → 1x1x1 convs with BN) with **CBAM** attention on the
 # third conv's output before the residual add, global average pooling and a 3-class softmax. Input: the

@@ -1,4 +1,4 @@
-"""``me-resnet demo``: write the synthetic demo datasets (SPEC §8)."""
+"""``me-resnet demo``: write the synthetic demo datasets (docs/demo_data.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CASME II loader (SPEC §3).
+"""CASME II loader (docs/datasets.md).
 
 Layout: ``<root>/CASME2_RAW_selected/subXX/<clip>/img<N>.jpg`` or the cropped
 release ``<root>/Cropped/subXX/<clip>/reg_img<N>.jpg`` (``root`` may also be the

@@ -1,4 +1,4 @@
-"""Records from annotations, the part every micro-expression loader shares (SPEC §3).
+"""Records from annotations, the part every micro-expression loader shares (docs/datasets.md).
 
 Files on disk are ``me_resnet.data.files``, coding sheets ``me_resnet.data.sheets``.
 
@@ -6,7 +6,7 @@ Files on disk are ``me_resnet.data.files``, coding sheets ``me_resnet.data.sheet
 - ``assemble_annotated``: coding-sheet rows + clip folders -> records, with the
   protocol's clip selection (``select_clips``) and every problem listed.
 - ``make_record``: one annotated clip -> ``ClipRecord``, with the bad-apex
-  switch (SPEC §3: '/' or apex outside [onset, offset] -> repair or drop) and
+  switch (docs/datasets.md: '/' or apex outside [onset, offset] -> repair or drop) and
   the missing-frames rule (a clip missing any frame of onset..offset is dropped
   and listed; its range cannot be fed to the key-frame sampler).
 """
@@ -75,7 +75,7 @@ def check_options(protocol: str, bad_apex: str) -> None:
 
 
 def middle_frame(onset: int, offset: int) -> int:
-    """SPEC §3: the repaired / SMIC default apex, ``onset + (offset - onset) // 2``."""
+    """docs/datasets.md: the repaired / SMIC default apex, ``onset + (offset - onset) // 2``."""
     return onset + (offset - onset) // 2
 
 
@@ -99,7 +99,7 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
 
     Unusable onset/offset -> dropped. Unusable apex ('/', < onset, > offset; apex ==
     onset is valid) -> apex = middle frame (``bad_apex="repair"``) or dropped
-    (``"drop"``), SPEC §3. Any frame of onset..offset missing -> dropped.
+    (``"drop"``), docs/datasets.md. Any frame of onset..offset missing -> dropped.
     """
     name = f"{spec.subject}/{spec.folder.name}"
     onset, apex, offset = spec.onset, spec.apex, spec.offset
@@ -151,7 +151,7 @@ def absent_from_list(listed, present, lacking: str) -> dict[str, str]:
 
 
 def select_clips(dataset: str, rows: list[AnnotationRow], protocol: str, megc_list=None):
-    """``[(row, label)]`` the protocol keeps, problems, and the listed clips without a row (SPEC §3 label protocols).
+    """``[(row, label)]`` the protocol keeps, problems, and the listed clips without a row (docs/datasets.md).
 
     megc2019: the list's clips of ``dataset`` with the list's label; a listed
     clip without a sheet row is a problem (also returned, ``absent_from_list``); rows not listed are counted.

@@ -1,4 +1,4 @@
-"""FER2013 loader for 2D pre-training (SPEC §3, paper: "pretrain on Fer2013").
+"""FER2013 loader for 2D pre-training (docs/datasets.md, paper: "pretrain on Fer2013").
 
 Accepted forms of ``root``:
 

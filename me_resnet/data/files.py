@@ -1,4 +1,4 @@
-"""Files of a dataset on disk (SPEC §3): folders in natural order, frames by number, the coding sheet's place.
+"""Files of a dataset on disk (docs/datasets.md): folders in natural order, frames by number, the coding sheet's place.
 
 - ``list_frames``: a clip folder's images keyed by the integer frame number
   parsed from the end of the file name (``img46.jpg``, ``006_05562.jpg``,

@@ -1,4 +1,4 @@
-"""Dataset loaders (SPEC §3): CASME II, SAMM, SMIC-HS -> ``list[ClipRecord]``; FER2013 arrays.
+"""Dataset loaders (docs/datasets.md): CASME II, SAMM, SMIC-HS -> ``list[ClipRecord]``; FER2013 arrays.
 
 ``me-resnet datasets --casme2 DIR ...`` checks a dataset tree and
 prints clip counts per class and subject and every problem found.

@@ -1,4 +1,4 @@
-"""SAMM loader (SPEC §3).
+"""SAMM loader (docs/datasets.md).
 
 Layout: ``<root>/<subject>/<clip>/<subject>_<frame>.jpg`` (grayscale; frame
 numbers 4 or 5 digits, so the trailing integer is parsed), optionally under

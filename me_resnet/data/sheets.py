@@ -1,4 +1,4 @@
-"""Coding sheets (SPEC §3): an xlsx read with its header row found by content, one row per clip.
+"""Coding sheets (docs/datasets.md): an xlsx read with its header row found by content, one row per clip.
 
 - ``read_sheet``: required columns checked and named in the error; damaged files
   are a ``ValueError`` naming the file.
@@ -23,7 +23,7 @@ def read_sheet(path: Path, required: tuple[str, ...], sheet=0, header_search_row
     """Read an xlsx coding sheet whose header row is the first row holding a cell ``required[0]``.
 
     CASME II's header is row 1; SAMM's ``MICRO_ONLY`` sheet has a 13-row preamble
-    (header row 14, SPEC §3). Column names are stripped; a ``line`` column keeps
+    (header row 14, docs/datasets.md). Column names are stripped; a ``line`` column keeps
     the spreadsheet row number for messages.
     """
     try:

@@ -1,4 +1,4 @@
-"""SMIC-HS loader (SPEC §3).
+"""SMIC-HS loader (docs/datasets.md).
 
 Layout: ``<root>/HS/s<N>/micro/{negative,positive,surprise}/s<N>_{ne,po,sur}_<NN>/
 reg_image<frame:06d>.bmp`` (raw release ``image<frame:06d>.bmp``); ``root`` may

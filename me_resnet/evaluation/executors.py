@@ -3,7 +3,7 @@
 tasks (``RayExecutor``).
 
 A fold is a pure function of (features, fold index, config) → fold file
-(``runner.run_fold``, SPEC §6), so folds of one run, or of every run of a sweep
+(``runner.run_fold``, paper §3), so folds of one run, or of every run of a sweep
 (values x seeds x datasets), can train anywhere in any order. ``run_all`` takes
 ``runner.LosoRun``s, hands all their pending ``FoldJob``s to one executor, and lets
 each run write its own manifest (driver-only writes). Either executor leaves the

@@ -91,7 +91,7 @@ def method_features(
 def note_loading(features: Features, loaded: dict) -> Features:
     """``features`` with what the loaders of ``loaded`` (``{dataset: LoadResult}``) changed, for the results.
 
-    The clips whose annotation the loader repaired (a bad apex, SPEC §3) become the fallback kind
+    The clips whose annotation the loader repaired (a bad apex, docs/datasets.md) become the fallback kind
     ``loader_repaired``, counted like the face fallbacks; ``info["loader"]`` holds, per dataset, the
     clips loaded, each repair and each clip the protocol selects that did not load (``dropped``) with why.
     """

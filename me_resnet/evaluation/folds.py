@@ -1,4 +1,4 @@
-"""The LOSO fold plan and the leakage checks (SPEC §6).
+"""The LOSO fold plan and the leakage checks (paper §3; docs/method.md).
 
 Folds come from ``sklearn.model_selection.LeaveOneGroupOut`` on
 ``Features.groups`` (``dataset/subject``: subject ids repeat across datasets).

@@ -1,4 +1,4 @@
-"""``run_loso``: one leave-one-subject-out run, from features to predictions (SPEC §6); ``run_all``: the
+"""``run_loso``: one leave-one-subject-out run, from features to predictions (paper §3); ``run_all``: the
 pending folds of many runs on one executor (the fold-parallel engine for small models)."""
 
 from __future__ import annotations

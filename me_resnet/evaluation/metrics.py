@@ -1,11 +1,11 @@
-"""Accuracy, UF1 and UAR from a LOSO predictions table (SPEC §6, MEGC 2019 convention).
+"""Accuracy, UF1 and UAR from a LOSO predictions table (paper §3.1, MEGC 2019 convention; docs/method.md).
 
 The predictions of all folds of a dataset are concatenated first, then
 
 - accuracy = correct / clips;
 - UF1 = mean over the 3 classes of F1 = 2TP / (2TP + FP + FN);
 - UAR = mean over the 3 classes of recall TP / (TP + FN) (the paper's eq. 18
-  divides by TP+FP+TN+FN, a typo: SPEC §6).
+  divides by TP+FP+TN+FN, a typo: docs/interpretations.md).
 
 Computed with scikit-learn (``f1_score`` / ``recall_score``, ``average="macro"``,
 ``labels=[0, 1, 2]``, ``zero_division=0``): a class that a dataset's ground truth

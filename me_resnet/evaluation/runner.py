@@ -1,4 +1,4 @@
-"""Leave-one-subject-out runner: leak-checked, resumable, one file per fold (SPEC §6).
+"""Leave-one-subject-out runner: leak-checked, resumable, one file per fold (paper §3; docs/method.md).
 
 Folds come from ``sklearn.model_selection.LeaveOneGroupOut`` on
 ``Features.groups`` (``dataset/subject``: subject ids repeat across datasets).

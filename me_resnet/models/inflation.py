@@ -1,4 +1,4 @@
-"""2D -> 3D weight inflation by layer name (SPEC §5, "Fer2013 pretraining -> 3D").
+"""2D -> 3D weight inflation by layer name (paper §3.2.1 pretraining on Fer2013; docs/interpretations.md).
 
 I3D-style (Carreira & Zisserman, CVPR 2017; SlowFast's ``inflate_weight``): a
 2D kernel ``(kh, kw, cin, cout)`` becomes ``(kt, kh, kw, cin, cout)`` by

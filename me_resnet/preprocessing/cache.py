@@ -1,4 +1,4 @@
-"""Per-clip disk cache of the expensive pre-processing results (SPEC §4.6).
+"""Per-clip disk cache of the expensive pre-processing results (docs/method.md).
 
 One ``.npz`` per clip and feature kind under
 ``paths.feature_cache_dir(cache_dir)/<kind>/<hh>/<hash>.npz``. The file name is

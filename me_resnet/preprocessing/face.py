@@ -1,4 +1,4 @@
-"""Face crop and alignment for a clip (SPEC §4.2; paper §2 "人脸裁剪对齐", §2.1 step 2).
+"""Face crop and alignment for a clip (paper §2 "人脸裁剪对齐", §2.1 step 2; docs/method.md).
 
 MTCNN (package ``mtcnn``, weights shipped inside the package) runs once per
 clip on the onset frame; the same square box and the same rotation are applied

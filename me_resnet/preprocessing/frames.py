@@ -1,4 +1,4 @@
-"""Key frames of a clip and image reading (SPEC §4.1; paper §2.1 step 1).
+"""Key frames of a clip and image reading (paper §2.1 step 1).
 
 The paper takes N frames at equal intervals from the onset frame to the apex
 frame, inclusive. ``key_frame_indices`` returns their frame *numbers*
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def key_frame_indices(onset: int, apex: int, num_frames: int, frame_numbers: Sequence[int] | None = None) -> np.ndarray:
-    """Frame numbers of the N key frames, onset -> apex inclusive (SPEC §4.1).
+    """Frame numbers of the N key frames, onset -> apex inclusive (paper §2.1 step 1).
 
     ``numpy.linspace(onset, apex, num_frames)`` rounded half-up (so the result
     does not depend on banker's rounding), then each number is snapped to the

@@ -1,4 +1,4 @@
-"""4x training-set augmentation by mirror and flip, aware of the flow's sign (SPEC §6).
+"""4x training-set augmentation by mirror and flip, aware of the flow's sign (paper §3; docs/method.md).
 
 The paper (Table 2) multiplies every training set by 4: original, horizontal
 mirror, vertical flip and both. On an image that is a plain flip. On a flow
@@ -19,7 +19,7 @@ Where the copies go (``Config.augment_scope``):
   stays by subject, so no copy of a test clip is trained on; the result is still
   labelled optimistic/leaky wherever it is reported, like ``early_stop_on="test"``.
 
-Other choices, all the paper's or SPEC §6's: 4 copies (original, mirror, flip,
+Other choices, all the paper's or the kit's (docs/interpretations.md): 4 copies (original, mirror, flip,
 mirror + flip; no rotations, crops or colour changes); the same copies every
 epoch (no random augmentation); signs of u / v follow the geometry.
 """

@@ -1,4 +1,4 @@
-"""Train and evaluate one LOSO fold (SPEC §6).
+"""Train and evaluate one LOSO fold (paper §3; docs/method.md).
 
 ``train_fold`` receives the three parts of a fold as ``Features`` that the caller
 has already separated (``me_resnet.evaluation.loso`` checks they share no subject). Every

@@ -1,4 +1,4 @@
-"""Focal loss with per-class alpha (paper eq. (15); SPEC §5-§6).
+"""Focal loss with per-class alpha (paper eq. (15), §3.2).
 
 ``FL(p_i) = -alpha_i (1 - p_i)^gamma log(p_i)`` is Keras'
 ``CategoricalFocalCrossentropy``, which accepts alpha as a list of one weight

@@ -1,4 +1,4 @@
-"""CASME II loader on tiny generated trees (SPEC §3 quirks, both protocols, both bad_apex modes)."""
+"""CASME II loader on tiny generated trees (docs/datasets.md quirks, both protocols, both bad_apex modes)."""
 
 from __future__ import annotations
 

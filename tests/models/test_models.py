@@ -43,7 +43,7 @@ def test_me_resnet_parameter_count_at_paper_settings():
     #   = 3D ResNet50 (Table 4 method 3)                                        46,247,171
     # + CBAM per block, C = 4f, h = C/16: MLP 2*C*h + h + C, conv 7*7*7*2 = 686 (no bias)
     #   3*(8,464+686) + 4*(33,312+686) + 6*(132,160+686) + 3*(526,464+686)   =  2,541,968
-    #   = ME-ResNet                                                             48,789,139 (SPEC: ~48.8 M)
+    #   = ME-ResNet                                                             48,789,139
     assert build_resnet3d((10, 112, 112, 3), 3).count_params() == 46_247_171
     assert model.count_params() == 48_789_139
     assert sum(isinstance(layer, CBAM) for layer in model.layers) == 16

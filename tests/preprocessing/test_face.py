@@ -1,6 +1,6 @@
 """MTCNN face box and eye alignment on the onset frame, square crop, centre fallback.
 
-me_resnet/preprocessing/face.py, SPEC §4.2.
+me_resnet/preprocessing/face.py (paper §2.1 step 2).
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""extract_features and its per-clip cache (me_resnet/features.py, feature_cache.py; SPEC §4.6)."""
+"""extract_features and its per-clip cache (me_resnet/preprocessing/features.py, cache.py)."""
 
 import dataclasses
 import logging

@@ -1,4 +1,4 @@
-"""Key frame selection and image reading (me_resnet/frames.py, SPEC §4.1)."""
+"""Key frame selection and image reading (me_resnet/preprocessing/frames.py, paper §2.1 step 1)."""
 
 import logging
 

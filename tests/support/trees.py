@@ -1,4 +1,4 @@
-"""Builders of tiny dataset trees in the official layouts (SPEC §3), shared by the dataset tests."""
+"""Builders of tiny dataset trees in the official layouts (docs/datasets.md), shared by the dataset tests."""
 
 from __future__ import annotations
 
