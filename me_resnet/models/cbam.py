@@ -94,7 +94,7 @@ class CBAM(layers.Layer):
 
     def _gate(self, scores, axes):
         # Gates run in float32 under mixed precision: a softmax over T*H*W positions
-        # gives maps of ~1/31360 at stage 2, subnormal in float16 (issue 8, item 1).
+        # gives maps of ~1/31360 at stage 2, subnormal in float16.
         scores = ops.cast(scores, "float32")
         gated = ops.sigmoid(scores) if self.gate == "sigmoid" else _softmax_over(scores, axes)
         return ops.cast(gated, self.compute_dtype)

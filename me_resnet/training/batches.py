@@ -1,8 +1,8 @@
-"""Training input pipeline: whole-batch slicing of contiguous arrays (issue 8, item 2).
+"""Training input pipeline: whole-batch slicing of contiguous arrays.
 
-``train_fold`` used to hand ``model.fit`` a standardised float32 copy of the 4x
-augmented training set (CASME II, paper profile: ~556 x (10,112,112,3) float32 =
-836 MB, plus TensorFlow's own copy of it). ``StandardisedBatches`` instead keeps
+A standardised float32 copy of the 4x augmented training set would be large at
+the paper profile (CASME II: ~556 x (10,112,112,3) float32 = 836 MB, plus
+TensorFlow's own copy of it). ``StandardisedBatches`` instead keeps
 the augmented clips in the caller's dtype (float16 halves them again) and
 standardises one batch at a time: one fancy-index gather, one subtract, one
 divide per batch, no Python work per sample. It is a ``keras.utils.PyDataset``,

@@ -10,7 +10,7 @@ statistic that the model sees is computed from the ``train`` part only:
   ``u`` and ``v`` is 0, so standardising commutes with the flips);
 - the focal loss' per-class alpha (eq. 15), from the training labels.
 
-Speed (issue 8): the augmented clips stay in the caller's dtype (float16 features
+Speed: the augmented clips stay in the caller's dtype (float16 features
 halve their memory) and are standardised batch by batch
 (``me_resnet.training.batches.StandardisedBatches``); ``config.precision`` sets the Keras
 dtype policy while the model is built and trained (restored afterwards) and

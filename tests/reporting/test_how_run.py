@@ -1,4 +1,4 @@
-"""Every table and plot says how the kit ran each method, pretraining included (issue 14)."""
+"""Every table and plot says how the kit ran each method, pretraining included."""
 
 import dataclasses
 
