@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from me_resnet.reporting import paper
+from tests.support.terminal import noise
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--epochs", "1", "--num_frames", "3", "--folds", "0", "--bootstrap_resamples", "20"]
@@ -90,6 +91,7 @@ def test_table5_demo_writes_every_dataset_beside_the_paper(cache, tmp_path, caps
     out = tmp_path / "table5"
     result = run_script("table5.py", ["--demo", "--out", str(out), "--run-dir", str(tmp_path / "runs"), *TINY], cache)
     assert "wrote:" in result.stdout
+    assert noise(result.stderr) == [], result.stderr[-5000:]  # the command and its pool workers: no start-up lines
     metrics = pd.read_csv(out / "metrics.csv")
     assert set(metrics["dataset"]) == {"casme2", "smic", "samm", "composite"}
     assert metrics[["uf1", "uar", "accuracy"]].notna().all().all()
