@@ -91,11 +91,13 @@ def main(argv: list[str] | None = None, prog: str = "me-resnet train") -> int:
     except (FileNotFoundError, ValueError) as error:
         sys.stderr.write(f"me-resnet train: {error}\n")
         return 1
-    card = model_card_for(final, features, config, kind, RESULTS_DIR / "demo" if args.demo else RESULTS_DIR)
+    results = RESULTS_DIR / "demo" if args.demo else RESULTS_DIR
+    card = model_card_for(final, features, config, kind, results, data_roots=roots)
     model_path, card_file = save_model_with_card(final.model, card, out)
 
     training = card["training"]
     print(f"trained {args.method} on {len(features)} clips ({', '.join(card['datasets'])}), profile {profile}")
+    print(f"  data: {card['data']['kind']}")
     stop = f"best epoch {training['best_epoch']}" if training["best_epoch"] else "fixed epochs"
     print(
         f"  {training['clips_fit']} clips fit, {training['clips_val']} for early stopping; "

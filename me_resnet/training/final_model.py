@@ -23,7 +23,7 @@ import numpy as np
 from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.training.fold import BuildFn, FoldResult, default_build_fn, train_fold, validation_split
-from me_resnet.training.model_card import build_card, find_loso_metrics
+from me_resnet.training.model_card import build_card, data_description, find_loso_metrics
 from me_resnet.utils.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def train_final_model(
         return built[-1]
 
     # train_fold predicts a "test" part: the validation subjects, or the training clips without them
-    result = train_fold(fit, val, val if val is not None else fit, config, keep_model, verbose=verbose)
+    result = train_fold(fit, val, val if val is not None else fit, config, build_fn=keep_model, verbose=verbose)
     val_groups = () if val is None else tuple(sorted(set(val.groups)))
     return FinalModel(model=built[-1], result=result, val_groups=val_groups)
 
@@ -82,9 +82,18 @@ def dataset_summary(features: Features) -> dict:
 
 
 def model_card_for(
-    final: FinalModel, features: Features, config: Config, kind: str, results_dir: str | Path | None = None
+    final: FinalModel,
+    features: Features,
+    config: Config,
+    kind: str,
+    results_dir: str | Path | None = None,
+    data_roots: dict[str, str | Path] | None = None,
 ) -> dict:
-    """The model card of ``final`` (trained on ``features`` with ``config``); LOSO metrics from ``results_dir``."""
+    """The model card of ``final`` (trained on ``features`` with ``config``); LOSO metrics from ``results_dir``.
+
+    ``data_roots`` (dataset name -> root the clips were loaded from) says what the
+    model learnt: the card's ``data`` (``model_card.data_description``).
+    """
     result = final.result
     val_accuracy = None
     if final.val_groups:
@@ -116,4 +125,5 @@ def model_card_for(
         training=training,
         loso_metrics=loso,
         provenance=provenance(),
+        data=data_description(data_roots),
     )

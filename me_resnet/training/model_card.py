@@ -1,7 +1,8 @@
 """The model card written beside a trained ``.keras`` file, and loading the pair safely.
 
 ``MODEL.keras`` gets ``MODEL.card.json``: the method, the full config, the
-datasets and clip counts, the label protocol, the kit's LOSO metrics for the
+kind of data it learnt (``data``: the synthetic demo or the dataset roots;
+``data_description``), the datasets and clip counts, the label protocol, the kit's LOSO metrics for the
 same configuration where a results ``metrics.json`` holds them, versions and
 provenance, the per-channel training statistics that inference standardises
 with, the input the model expects, and the pre-processing version
@@ -29,7 +30,10 @@ from me_resnet.utils.io import write_json_atomic
 log = logging.getLogger(__name__)
 
 CARD_FORMAT = "me_resnet.model_card"
-CARD_VERSION = 1
+CARD_VERSION = 2
+SYNTHETIC = "synthetic demo"
+REAL = "real datasets"
+MIXED = "synthetic demo and real datasets"
 IGNORED_FOR_METRICS = ("seed", "bootstrap_resamples", "precision", "jit_compile", "feature_dtype")
 """Config fields that do not make a LOSO result another configuration."""
 
@@ -114,6 +118,47 @@ def find_loso_metrics(config: Config, results_dir: str | Path) -> list[dict]:
     return found
 
 
+def data_description(roots: dict[str, str | Path] | None) -> dict:
+    """What a model learnt: ``{"kind", "roots"}`` from the dataset roots it was trained on.
+
+    A root the demo generator wrote (``me_resnet.data.demo.is_demo_folder``)
+    is synthetic, whatever flag pointed at it; ``kind`` is ``SYNTHETIC``,
+    ``REAL``, ``MIXED`` or ``"unknown"`` (no roots given).
+    """
+    from me_resnet.data.demo import is_demo_folder
+
+    roots = {str(name): Path(root) for name, root in (roots or {}).items()}
+    synthetic = {name: is_demo_folder(root) for name, root in roots.items()}
+    if not roots:
+        kind = "unknown"
+    elif all(synthetic.values()):
+        kind = SYNTHETIC
+    elif any(synthetic.values()):
+        kind = MIXED
+    else:
+        kind = REAL
+    return {
+        "kind": kind,
+        "roots": {name: {"path": str(root), "synthetic": synthetic[name]} for name, root in roots.items()},
+    }
+
+
+def data_notice(card: dict) -> str | None:
+    """What a user of the model must know about the data it learnt, or None for real datasets only."""
+    kind = card.get("data", {}).get("kind")
+    if kind == SYNTHETIC:
+        return (
+            "this model learnt synthetic demo data only: its probabilities show how the kit works, "
+            "they say nothing about a real face"
+        )
+    if kind == MIXED:
+        synthetic = sorted(name for name, root in card["data"]["roots"].items() if root.get("synthetic"))
+        return f"this model learnt synthetic demo data for {', '.join(synthetic)}: judge its probabilities with that"
+    if kind != REAL:
+        return "the model card does not say what data this model learnt (an older card): it may be synthetic"
+    return None
+
+
 def build_card(
     config: Config,
     *,
@@ -126,8 +171,12 @@ def build_card(
     training: dict,
     loso_metrics: list[dict],
     provenance: dict,
+    data: dict | None = None,
 ) -> dict:
-    """The card's content (``save_model_with_card`` adds the model file's name and sha256)."""
+    """The card's content (``save_model_with_card`` adds the model file's name and sha256).
+
+    ``data`` is ``data_description(roots)`` (kind ``"unknown"`` when not given).
+    """
     from me_resnet.data.records import CLASS_NAMES
 
     return {
@@ -135,6 +184,7 @@ def build_card(
         "card_version": CARD_VERSION,
         "method": {"name": config.model, "description": get_method(config.model).description, "feature_kind": kind},
         "config": config.to_dict(),
+        "data": data if data is not None else data_description(None),
         "datasets": datasets,
         "label_protocol": {
             "protocol": config.protocol,

@@ -4,11 +4,17 @@ import json
 import numpy as np
 import pytest
 
+from me_resnet.data.demo import DATASET_MARKER
 from me_resnet.preprocessing.cache import PREPROCESSING_VERSION
 from me_resnet.training.final_model import model_card_for, train_final_model
 from me_resnet.training.model_card import (
+    MIXED,
+    REAL,
+    SYNTHETIC,
     ModelCardError,
     card_path,
+    data_description,
+    data_notice,
     find_loso_metrics,
     load_model_with_card,
     read_card,
@@ -39,6 +45,34 @@ def test_card_round_trip_gives_the_same_model_and_statistics(saved):
     assert card["config"]["model"] == "me_resnet" and card["label_protocol"]["classes"][0] == "negative"
     assert card["provenance"]["versions"]["keras"]
     assert card_path(path).name == "tiny.card.json"
+
+
+def _demo_folder(path):
+    path.mkdir(parents=True)
+    (path / DATASET_MARKER).write_text("demo\n")
+    return path
+
+
+def test_card_says_what_data_the_model_learnt_and_keeps_it_through_a_round_trip(saved, tmp_path):
+    _, final, features = saved
+    roots = {"casme2": _demo_folder(tmp_path / "demo" / "casme2")}
+    config = dataclasses.replace(TINY, model="me_resnet")
+    card = model_card_for(final, features, config, "sequence", data_roots=roots)
+    path, _ = save_model_with_card(final.model, card, tmp_path / "model" / "demo.keras")
+    _, loaded = load_model_with_card(path)
+    assert loaded["data"] == {"kind": SYNTHETIC, "roots": {"casme2": {"path": str(roots["casme2"]), "synthetic": True}}}
+    assert "synthetic demo data only" in data_notice(loaded)
+
+
+def test_data_kind_follows_the_roots_not_the_flags(tmp_path):
+    demo, real = _demo_folder(tmp_path / "demo" / "samm"), tmp_path / "SAMM"
+    real.mkdir()
+    assert data_description({"samm": demo})["kind"] == SYNTHETIC
+    assert data_description({"samm": real})["kind"] == REAL
+    mixed = {"kind": MIXED, **data_description({"samm": demo, "casme2": real})}
+    assert data_description({"samm": demo, "casme2": real})["kind"] == MIXED and "samm" in data_notice({"data": mixed})
+    assert data_notice({"data": data_description({"samm": real})}) is None
+    assert data_description(None)["kind"] == "unknown" and "does not say" in data_notice({})
 
 
 def test_early_stopping_holds_out_whole_training_subjects(saved):
