@@ -185,5 +185,8 @@ def test_end_to_end_demo_casme2_me_resnet_above_chance(demo_casme2_features, tmp
     metrics = compute_metrics(predictions, bootstrap_resamples=DEMO.bootstrap_resamples).set_index("dataset")
     print(metrics.to_string(), f"\n{time.monotonic() - started:.0f} s")
     assert len(predictions) == len(demo_casme2_features) and not predictions.optimistic.any()
-    assert metrics.loc["casme2", "uf1"] >= 0.6
-    assert metrics.loc["casme2", "uar"] > 1 / 3
+    # The demo data are calibrated to be as hard as real clips (docs/demo_data.md), and each fold trains the small
+    # demo model on four subjects' clips: this asserts learning above chance (about 1/3 for three balanced
+    # classes), not a high score.
+    assert metrics.loc["casme2", "uf1"] >= 0.4
+    assert metrics.loc["casme2", "uar"] >= 0.4
