@@ -21,9 +21,9 @@ ApexFrame '/', one clip folder without a row (sub09/EP02_02f); SAMM 13-row
 preamble, Subject written as int 6 for folder 006, 4- and 5-digit frame numbers,
 one apex after the offset (028_4_1, as in the real sheet); SMIC 's01' in the
 list vs folder 's1', no apex label. Clips with a bad apex carry their motion
-apex at the middle frame, i.e. where the loaders' repair puts it (docs/datasets
-conventions); SMIC clips peak where the draw puts them, so the loaders' middle
-frame is an estimate, as on the real SMIC.
+apex at the middle frame, i.e. where the loaders' repair puts it
+(docs/datasets.md); SMIC clips peak where the draw puts them, so the loaders'
+middle frame is an estimate, as on the real SMIC.
 
 What moves and how (``demo_motion``, ``demo_sampling``): per-clip action units
 of the class, one-sided or asymmetric in some clips, with subject-specific
