@@ -230,24 +230,12 @@ def _samm(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> 
         _write_frames(folder, clip, names, grey=True)
         apex = clip.offset + 7 if bad_apex else clip.apex
         truth.append(_truth_row(root.parent, "samm", folder_name, name, folder, label, clip, sheet_apex=str(apex)))
-        emotions = SAMM_EMOTIONS[label]
+        emotion = SAMM_EMOTIONS[label][len(rows) % len(SAMM_EMOTIONS[label])]
         notes = "While blinking" if any(e.kind == "blink" for e in clip.events) else None
-        rows.append(
-            [
-                int(subject),
-                name,
-                int(name.split("_")[1]),
-                clip.onset,
-                apex,
-                clip.offset,
-                clip.offset - clip.onset + 1,
-                "Micro - 1/2",
-                clip.expression.coding(),
-                emotions[len(rows) % len(emotions)],
-                OBJECTIVE_CLASSES[label],
-                notes,
-            ]
-        )
+        ids = [int(subject), name, int(name.split("_")[1])]  # Subject, Filename, Inducement Code
+        timing = [clip.onset, apex, clip.offset, clip.offset - clip.onset + 1]  # onset, apex, offset, duration
+        coding = [clip.expression.coding(), emotion, OBJECTIVE_CLASSES[label], notes]
+        rows.append([*ids, *timing, "Micro - 1/2", *coding])
         progress.update()
     demo_sheets.write_samm_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", rows)
 
