@@ -108,16 +108,18 @@ def _rng(seed: int, *key: str) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class _Clip:
-    """One rendered clip: its frames and what the sheet and the ground truth say about it."""
+    """One rendered clip: its draws, frames and the expression's apex displacement."""
 
-    onset: int
-    apex: int
-    offset: int
+    draws: demo_sampling.ClipDraws
     frames: list[np.ndarray]
-    expression: demo_motion.Expression
-    events: tuple[demo_motion.Event, ...]
     field: np.ndarray
     camera: demo_motion.Camera
+
+    onset = property(lambda self: self.draws.onset)
+    apex = property(lambda self: self.draws.onset + self.draws.expression.apex)
+    offset = property(lambda self: self.draws.onset + self.draws.num_frames - 1)
+    expression = property(lambda self: self.draws.expression)
+    events = property(lambda self: self.draws.events)
 
 
 Subject = tuple[np.ndarray, demo_faces.Landmarks, demo_sampling.SubjectStyle]  # portrait, landmarks, style
@@ -135,25 +137,37 @@ def _subjects(dataset: str, seed: int) -> dict[str, Subject]:
     return subjects
 
 
+def clip_draws(dataset: str, subject: str, clip: str, label: int, seed: int = 0):
+    """``(portrait, landmarks, style), ClipDraws`` of one demo clip, as ``generate_demo(seed=seed)`` draws them.
+
+    ``subject`` and ``clip`` as on disk (a ``ClipRecord``'s). For rendering the clip's expression inside a
+    longer stretch with ``demo_motion.render_stretch`` (docs/demo_data.md).
+    """
+    if dataset == "samm":
+        subject = str(int(subject))  # folder 006 -> list 6
+    elif dataset == "smic":
+        listed = f"s{int(subject[1:]):02d}"  # folder s1 -> list s01
+        subject, clip = listed, listed + clip[len(subject) :]
+    if subject not in DEMO_SUBJECTS.get(dataset, ()):
+        raise ValueError(f"{dataset}/{subject} is not a demo subject; demo subjects: {DEMO_SUBJECTS.get(dataset)}")
+    drawn = _subjects(dataset, seed)[subject]
+    middle_apex = (subject, clip) in (CASME_BAD_APEX, SAMM_BAD_APEX)
+    return drawn, _draw(dataset, drawn, label, _rng(seed, dataset, subject, clip), middle_apex)
+
+
+def _draw(dataset: str, subject: Subject, label: int, rng, middle_apex: bool) -> demo_sampling.ClipDraws:
+    return demo_sampling.clip_draws(rng, dataset, subject[2], label, middle_apex, FIRST_ONSET[dataset])
+
+
 def _render(dataset: str, subject: Subject, label: int, rng: np.random.Generator, middle_apex: bool) -> _Clip:
-    """Draw one clip's timing, expression, head motion and distractors (in this order) and render it."""
+    """Draw one clip (``demo_sampling.clip_draws``) and render it on the same random stream."""
     portrait, marks, style = subject
-    num_frames, apex_index = demo_sampling.clip_timing(rng, dataset, style.tempo, middle_apex)
-    onset = int(rng.integers(*FIRST_ONSET[dataset]))
-    expression = demo_sampling.expression(rng, label, style, num_frames, apex_index)
-    head = demo_sampling.head_motion(rng, style)
-    events = tuple(demo_sampling.distractors(rng, num_frames, marks.interocular))
-    rendering = demo_motion.render_stretch(portrait, marks, num_frames, rng, style.camera, head, expression, events)
-    return _Clip(
-        onset,
-        onset + apex_index,
-        onset + num_frames - 1,
-        rendering.frames,
-        expression,
-        events,
-        rendering.expression_field,
-        style.camera,
+    draws = _draw(dataset, subject, label, rng, middle_apex)
+    expression, head, events = draws.expression, draws.head, draws.events
+    rendering = demo_motion.render_stretch(
+        portrait, marks, draws.num_frames, rng, style.camera, head, expression, events
     )
+    return _Clip(draws, rendering.frames, rendering.expression_field, style.camera)
 
 
 def _write_frames(folder: Path, clip: _Clip, names: list[str], grey: bool = False) -> None:
@@ -161,34 +175,6 @@ def _write_frames(folder: Path, clip: _Clip, names: list[str], grey: bool = Fals
     for frame, name in zip(clip.frames, names):
         image = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if grey else cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         (folder / name).write_bytes(demo_motion.encode_frame(image, Path(name).suffix, clip.camera.jpeg_quality))
-
-
-def _truth_row(out: Path, dataset: str, subject: str, name: str, folder: Path, label, clip: _Clip, **extra) -> dict:
-    """Write the clip's ground-truth arrays; return its row of the truth table."""
-    intensity = demo_motion.expression_intensity(clip.expression, len(clip.frames))
-    file = demo_truth.save_clip_arrays(out / demo_truth.TRUTH_DIR, dataset, subject, name, clip.field, intensity)
-    events = [(e.kind, clip.onset + e.start, clip.onset + e.end) for e in clip.events]
-    magnitude = np.hypot(clip.field[..., 0], clip.field[..., 1])
-    row = {
-        "dataset": dataset,
-        "subject": subject,
-        "clip": name,
-        "folder": folder.relative_to(out).as_posix(),
-        "label": int(label),
-        "onset": clip.onset,
-        "apex": clip.apex,
-        "offset": clip.offset,
-        "sheet_apex": "",
-        "action_units": clip.expression.coding(),
-        "sides": "{:.2f}/{:.2f}".format(*clip.expression.sides),
-        "amplitude_px": round(clip.expression.amplitude, 4),
-        "peak_px": round(float(magnitude.max()), 4),
-        "ambiguous": clip.expression.ambiguous,
-        "events": demo_truth.events_json(events),
-        "listed": True,
-        "file": file,
-    }
-    return row | extra
 
 
 def _casme2(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
@@ -203,7 +189,18 @@ def _casme2(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -
         _write_frames(folder, clip, [f"img{number}.jpg" for number in range(clip.onset, clip.offset + 1)])
         apex = "/" if bad_apex else clip.apex
         truth.append(
-            _truth_row(root.parent, "casme2", subject, name, folder, label, clip, sheet_apex=str(apex), listed=listed)
+            demo_truth.write_clip_truth(
+                root.parent,
+                "casme2",
+                subject,
+                name,
+                folder,
+                label,
+                clip.draws,
+                clip.field,
+                sheet_apex=str(apex),
+                listed=listed,
+            )
         )
         if listed:
             emotions = CASME_EMOTIONS[label]
@@ -229,7 +226,11 @@ def _samm(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> 
         names = [f"{folder_name}_{number:0{width}d}.jpg" for number in range(clip.onset, clip.offset + 1)]
         _write_frames(folder, clip, names, grey=True)
         apex = clip.offset + 7 if bad_apex else clip.apex
-        truth.append(_truth_row(root.parent, "samm", folder_name, name, folder, label, clip, sheet_apex=str(apex)))
+        truth.append(
+            demo_truth.write_clip_truth(
+                root.parent, "samm", folder_name, name, folder, label, clip.draws, clip.field, sheet_apex=str(apex)
+            )
+        )
         emotion = SAMM_EMOTIONS[label][len(rows) % len(SAMM_EMOTIONS[label])]
         notes = "While blinking" if any(e.kind == "blink" for e in clip.events) else None
         ids = [int(subject), name, int(name.split("_")[1])]  # Subject, Filename, Inducement Code
@@ -249,7 +250,9 @@ def _smic(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> 
         clip = _render("smic", subjects[subject], label, _rng(seed, "smic", subject, record.clip), False)
         folder = root / "SMIC_all_cropped" / "HS" / folder_name / "micro" / CLASS_NAMES[label] / name
         _write_frames(folder, clip, [f"reg_image{number:06d}.bmp" for number in range(clip.onset, clip.offset + 1)])
-        truth.append(_truth_row(root.parent, "smic", folder_name, name, folder, label, clip))
+        truth.append(
+            demo_truth.write_clip_truth(root.parent, "smic", folder_name, name, folder, label, clip.draws, clip.field)
+        )
         progress.update()
 
 

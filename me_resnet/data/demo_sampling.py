@@ -173,3 +173,30 @@ def distractors(rng: np.random.Generator, num_frames: int, interocular: float) -
         distance = float(rng.uniform(*size)) * interocular
         events.append(Event(kind, start, start + duration - 1, distance, float(rng.uniform(0, 2 * np.pi))))
     return events
+
+
+@dataclass(frozen=True)
+class ClipDraws:
+    """One clip's draws, as the generator makes them: its first frame number and, in frame indices from
+    the onset (0) to the offset (``num_frames - 1``), its expression, head motion and distractors."""
+
+    onset: int
+    expression: Expression
+    head: HeadMotion
+    events: tuple[Event, ...]
+
+    @property
+    def num_frames(self) -> int:
+        return self.expression.end + 1
+
+
+def clip_draws(
+    rng: np.random.Generator, dataset: str, style: SubjectStyle, label: int, middle_apex: bool, onsets: tuple[int, int]
+) -> ClipDraws:
+    """Timing, first frame number (in ``[onsets[0], onsets[1])``), expression, head motion and distractors,
+    drawn in this order."""
+    num_frames, apex_index = clip_timing(rng, dataset, style.tempo, middle_apex)
+    onset = int(rng.integers(*onsets))
+    drawn = expression(rng, label, style, num_frames, apex_index)
+    head = head_motion(rng, style)
+    return ClipDraws(onset, drawn, head, tuple(distractors(rng, num_frames, style.interocular)))

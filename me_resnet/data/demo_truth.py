@@ -109,8 +109,38 @@ def save_clip_arrays(truth_root: Path, dataset: str, subject: str, clip: str, di
     return relative
 
 
-def events_json(events: list[tuple[str, int, int]]) -> str:
-    return json.dumps([[kind, int(first), int(last)] for kind, first, last in events])
+def write_clip_truth(out: Path, dataset: str, subject: str, clip: str, folder: Path, label: int, draws, field, **extra):
+    """Write one clip's arrays under ``out/ground_truth``; return its row of the truth table.
+
+    ``draws`` is the clip's ``demo_sampling.ClipDraws``, ``field`` its expression's apex displacement;
+    ``extra`` sets ``sheet_apex`` / ``listed``.
+    """
+    from me_resnet.data.demo_motion import expression_intensity
+
+    expression, onset = draws.expression, draws.onset
+    intensity = expression_intensity(expression, draws.num_frames)
+    file = save_clip_arrays(Path(out) / TRUTH_DIR, dataset, subject, clip, field, intensity)
+    events = [[event.kind, onset + event.start, onset + event.end] for event in draws.events]
+    row = {
+        "dataset": dataset,
+        "subject": subject,
+        "clip": clip,
+        "folder": Path(folder).relative_to(out).as_posix(),
+        "label": int(label),
+        "onset": onset,
+        "apex": onset + expression.apex,
+        "offset": onset + draws.num_frames - 1,
+        "sheet_apex": "",
+        "action_units": expression.coding(),
+        "sides": "{:.2f}/{:.2f}".format(*expression.sides),
+        "amplitude_px": round(expression.amplitude, 4),
+        "peak_px": round(float(np.hypot(field[..., 0], field[..., 1]).max()), 4),
+        "ambiguous": expression.ambiguous,
+        "events": json.dumps(events),
+        "listed": True,
+        "file": file,
+    }
+    return row | extra
 
 
 def truth_table(demo_root: str | Path) -> pd.DataFrame:

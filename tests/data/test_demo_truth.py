@@ -73,6 +73,19 @@ def test_action_units_and_events_are_recorded(table):
     assert table.sides.ne("1.00/1.00").any()  # some one-sided or asymmetric clips
 
 
+def test_clip_draws_give_each_clip_as_the_generator_drew_it(table):
+    for row in table.itertuples():
+        (_, marks, style), draws = demo.clip_draws(row.dataset, row.subject, row.clip, row.label, seed=0)
+        assert draws.onset == row.onset and draws.onset + draws.num_frames - 1 == row.offset
+        assert draws.onset + draws.expression.apex == row.apex
+        assert draws.expression.coding() == row.action_units
+        events = [[e.kind, row.onset + e.start, row.onset + e.end] for e in draws.events]
+        assert events == json.loads(row.events)
+        assert style.interocular == marks.interocular
+    with pytest.raises(ValueError, match="not a demo subject"):
+        demo.clip_draws("casme2", "sub01", "EP02_01f", 1)
+
+
 def test_unknown_clip_and_missing_truth_are_clear_errors(demo_dir, tmp_path):
     with pytest.raises(KeyError, match="casme2/sub02/EP99"):
         demo_truth.load_ground_truth(demo_dir, "casme2", "sub02", "EP99")
