@@ -1,57 +1,101 @@
 import numpy as np
 import pytest
 
-from me_resnet.inference.spotting import motion_episodes, smooth, spot
-from tests.support.clips import blob_clip
+from me_resnet.inference.spotting import GRID, regions, remove_head_motion, smooth_in_time, spot
+from tests.inference import faces
+
+FRAMES = 90
+FPS = 100  # flanks of 15 and 30 frames: short clips, fast tests
+EXPRESSION = (faces.expression_field(1.0), faces.timeline(FRAMES, 40, 30, 12))  # apex at frame 52
+BLINK = (faces.blink_field(3.0), faces.timeline(FRAMES, 10, 8, 3))
 
 
-@pytest.mark.parametrize("measure", ["flow", "difference"])
-def test_spot_finds_onset_and_apex_of_motion_between_still_frames(measure):
-    crops = blob_clip(motion=14, apex=6, before=20, after=15, seed=1)
-    spotting = spot(crops, measure=measure)
-    assert abs(spotting.apex - 26) <= 1
-    assert abs(spotting.onset - 20) <= 2
-    assert 20 + 6 < spotting.episode_end <= 20 + 14 + 2
-    assert spotting.motion.shape == (len(crops),) and spotting.motion[0] == 0
-    assert np.isnan(spotting.displacement[: spotting.onset]).all()
+def _head_move_and_drift() -> np.ndarray:
+    shift = np.zeros((FRAMES, 2))
+    shift[:, 0] = 1.5 * faces.timeline(FRAMES, 5, 16, 8)  # a quick move there and back, larger than the expression
+    shift[:, 1] = 0.02 * np.arange(FRAMES)  # and a slow drift
+    return shift
 
 
-def test_apex_is_the_frame_most_unlike_the_onset_not_the_fastest_one():
-    crops = blob_clip(motion=16, apex=10, before=10, after=10, seed=2)
-    by_displacement = spot(crops, apex_rule="displacement")
-    by_motion = spot(crops, apex_rule="motion_peak")
-    assert abs(by_displacement.apex - 20) <= 1
-    assert abs(by_motion.apex - 20) >= 2  # the face moves fastest on the way to or back from the apex
+def test_a_small_local_expression_is_found_with_its_onset_apex_and_offset():
+    spotting = spot(faces.render(FRAMES, [EXPRESSION], seed=1), fps=FPS)
+    assert spotting.stands_out and "stands out" in spotting.message
+    assert abs(spotting.apex - 52) <= 2
+    assert 38 <= spotting.onset < 52 < spotting.offset <= 72
+    row, column = np.mean(spotting.cells, axis=0) / GRID
+    assert row > 0.55 and column < 0.5  # the image-left mouth corner
 
 
-def test_largest_episode_wins():
-    small = blob_clip(motion=10, apex=5, before=5, after=10, shift=(1.5, 0.0), seed=3)
-    large = blob_clip(motion=10, apex=5, before=0, after=10, shift=(6.0, 0.0), seed=3)
-    spotting = spot(np.concatenate([small, large]))
-    assert abs(spotting.apex - (len(small) + 5)) <= 1
+def test_pure_noise_is_no_episode_and_says_so():
+    spotting = spot(faces.render(FRAMES, seed=1), fps=FPS)
+    assert not spotting.stands_out
+    assert spotting.message.startswith("no episode stands out")
+    assert spotting.score[spotting.apex] < spotting.threshold
 
 
-def test_episodes_closer_than_merge_gap_merge():
-    active = np.array([0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1], dtype=bool)
-    assert motion_episodes(active, merge_gap=2) == [(1, 6), (12, 12)]
-    assert motion_episodes(active, merge_gap=0) == [(1, 2), (5, 6), (12, 12)]
+def test_confidence_is_higher_for_a_clear_expression_than_for_noise():
+    clear = spot(faces.render(FRAMES, [EXPRESSION], seed=4), fps=FPS)
+    noise = spot(faces.render(FRAMES, seed=4), fps=FPS)
+    assert clear.confidence > 3 * noise.confidence
 
 
-def test_smooth_keeps_length_and_constants():
-    np.testing.assert_allclose(smooth(np.full(7, 2.0), 3), np.full(7, 2.0))
-    with pytest.raises(ValueError, match="smoothing width"):
-        smooth(np.ones(3), 0)
+def test_a_head_move_and_drift_do_not_become_the_episode():
+    shift = _head_move_and_drift()
+    alone = spot(faces.render(FRAMES, shift=shift, seed=3), fps=FPS)
+    assert not alone.stands_out
+    with_expression = spot(faces.render(FRAMES, [EXPRESSION], shift=shift, seed=3), fps=FPS)
+    assert with_expression.stands_out and abs(with_expression.apex - 52) <= 2
+
+
+def test_a_blink_is_ignored_unless_the_eyes_are_asked_for():
+    alone = faces.render(FRAMES, [BLINK], seed=2)
+    assert not spot(alone, fps=FPS).stands_out
+    with_eyes = spot(alone, fps=FPS, include_eyes=True)
+    assert with_eyes.stands_out and abs(with_eyes.apex - 13) <= 2
+    beside_expression = spot(faces.render(FRAMES, [BLINK, EXPRESSION], seed=2), fps=FPS)
+    assert beside_expression.stands_out and abs(beside_expression.apex - 52) <= 2
+
+
+def test_an_annotated_clip_onset_to_offset_finds_its_apex():
+    clip = faces.render(30, [(faces.expression_field(1.0), faces.ramp(30, 18))], seed=5)
+    spotting = spot(clip, fps=FPS)
+    assert abs(spotting.apex - 18) <= 2 and spotting.onset < spotting.apex < spotting.offset
+
+
+def test_remove_head_motion_keeps_a_local_bump_and_drops_an_affine_field():
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    affine = np.stack([0.3 + 0.01 * xs - 0.004 * ys, -0.2 + 0.006 * xs + 0.002 * ys], axis=-1)
+    local = faces.expression_field(1.0)
+    residual = remove_head_motion(affine + local, np.ones((64, 64), bool))
+    np.testing.assert_allclose(residual, local, atol=0.06)
+
+
+def test_regions_leave_the_eyes_out_unless_included():
+    apart, included = regions(False), regions(True)
+    assert apart.cells.sum() < included.cells.sum() and apart.eye_cells.any() and not included.eye_cells.any()
+    assert not apart.pixels[int(0.35 * 64), int(0.34 * 64)] and included.pixels.all()
+
+
+def test_smoothing_keeps_constants_and_length():
+    positions = np.full((7, 2, 2, 2), 3.0)
+    np.testing.assert_allclose(smooth_in_time(positions, 2.0), positions)
+
+
+def test_the_result_serialises_with_its_confidence_and_offset():
+    document = spot(faces.render(40, seed=6), fps=FPS).to_dict()
+    assert {"onset_index", "apex_index", "offset_index", "confidence", "stands_out", "message"} <= set(document)
+    assert len(document["score"]) == 40 and document["settings"]["fps"] == FPS
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"measure": "optical"}, "measure"), ({"apex_rule": "middle"}, "apex_rule"), ({"level": 1.5}, "level")],
+    [({"fps": 0}, "fps"), ({"min_confidence": -1}, "min_confidence"), ({"flank_seconds": (0.0,)}, "flank_seconds")],
 )
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        spot(blob_clip(), **kwargs)
+        spot(faces.render(10), **kwargs)
 
 
-def test_one_frame_is_refused():
-    with pytest.raises(ValueError, match="at least 2 frames"):
-        spot(blob_clip()[:1])
+def test_too_few_frames_are_refused():
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        spot(faces.render(2))
