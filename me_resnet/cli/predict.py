@@ -72,12 +72,18 @@ def main(argv: list[str] | None = None, prog: str = "me-resnet predict") -> int:
         return 1
 
     document = prediction.to_dict() | {"model": str(args.model), "method": card["method"]["name"]}
-    how = "spotted" if prediction.spotted else "given"
-    print(f"{args.input}: onset {prediction.onset}, apex {prediction.apex} ({how})")
+    if prediction.notice:
+        print(f"NOTICE: {prediction.notice}")
+    if prediction.spotted:
+        spotting = prediction.spotting.spotting
+        found = f"confidence {spotting.confidence:.1f}" + ("" if spotting.stands_out else ", no episode stands out")
+        print(f"{args.input}: onset {prediction.onset}, apex {prediction.apex}, offset {prediction.offset} ({found})")
+    else:
+        print(f"{args.input}: onset {prediction.onset}, apex {prediction.apex} (given)")
     print(f"  key frames {list(prediction.key_frames)}")
     for name, probability in document["probabilities"].items():
         print(f"  {name:<9} {probability:.3f}")
-    print(f"prediction: {prediction.label}")
+    print(f"prediction: {prediction.label}" + (" (see NOTICE above)" if prediction.notice else ""))
     for warning in prediction.warnings:
         print(f"warning: {warning}")
     if args.figure is not None:

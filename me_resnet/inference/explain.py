@@ -1,11 +1,13 @@
 """One figure that shows why the model said what it said about a clip.
 
-Four panels: the motion curve with the onset and apex marked (when it was
-computed), the apex face, the improved-Farneback flow onset -> apex (the
+Four panels: the spotting curves with the onset, apex and offset marked (when
+they were computed; ``me_resnet.inference.spotting``), the apex face, the improved-Farneback flow onset -> apex (the
 continuity-masked fields of the key frames summed, colour = direction,
 brightness = magnitude), and the spatial attention of the model's last CBAM
 layer (``me_resnet.models.cbam.CBAM``; the last stage, averaged over time)
-upsampled over the face. Models without CBAM get a note in that panel.
+upsampled over the face. Models without CBAM get a note in that panel. The
+title names the clip and, in red, the notice of a model that learnt synthetic
+data (``Prediction.notice``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def flow_colours(field: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
+def clip_name(source: str | Path) -> str:
+    """The clip's name for a title: a video's file name, a folder's last two parts (``EP02_07/frames``)."""
+    path = Path(source)
+    return f"{path.parent.name}/{path.name}" if path.is_dir() and path.parent.name else path.name
+
+
 def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) -> Path:
     """Write the four-panel PNG for ``prediction`` to ``path``."""
     import matplotlib
@@ -69,17 +77,24 @@ def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) 
     path.parent.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(1, 4, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1.8, 1, 1, 1]})
     probabilities = ", ".join(f"{name} {p:.2f}" for name, p in prediction.to_dict()["probabilities"].items())
-    figure.suptitle(f"{Path(prediction.source).name}: {prediction.label}  ({probabilities})", fontsize=11)
+    title = f"{clip_name(prediction.source)}: {prediction.label}  ({probabilities})"
+    figure.suptitle(title, fontsize=11, y=0.99 if prediction.notice else 0.98)
+    if prediction.notice:
+        figure.text(0.5, 0.915, f"NOTICE: {prediction.notice}", ha="center", color="C3", fontsize=10, weight="bold")
 
     curve_axis = axes[0]
     if prediction.spotting is not None:
-        spotted = prediction.spotting
+        spotted, spotting = prediction.spotting, prediction.spotting.spotting
         numbers = np.asarray(spotted.numbers)
-        curve_axis.plot(numbers, spotted.spotting.raw_motion, color="0.7", lw=1, label="motion (raw)")
-        curve_axis.plot(numbers, spotted.spotting.motion, color="C0", lw=1.6, label="motion (smoothed)")
-        curve_axis.axhline(spotted.spotting.threshold, color="0.5", ls=":", lw=1, label="episode threshold")
+        curve_axis.plot(numbers, spotting.profile, color="0.65", lw=1, label="apex regions' displacement")
+        curve_axis.plot(numbers, spotting.score, color="C0", lw=1.6, label="expression score")
+        curve_axis.axhline(spotting.threshold, color="0.5", ls=":", lw=1, label="score to stand out")
+        curve_axis.axvspan(spotted.onset, spotted.offset, color="C2", alpha=0.08)
+        curve_axis.axvline(spotted.offset, color="C2", lw=1, ls="--", label=f"offset {spotted.offset} (spotted)")
         curve_axis.set_xlabel("frame")
-        curve_axis.set_ylabel(f"frame-to-frame motion ({spotted.spotting.measure})")
+        curve_axis.set_ylabel("px (face crop)")
+        verdict = "an episode stands out" if spotting.stands_out else "no episode stands out"
+        curve_axis.set_title(f"spotting: {verdict} (confidence {spotting.confidence:.1f})", fontsize=10)
     else:
         curve_axis.text(0.5, 0.5, "onset and apex given:\nno motion curve computed", ha="center", va="center")
         curve_axis.set_xticks([])
@@ -88,7 +103,6 @@ def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) 
     curve_axis.axvline(prediction.onset, color="C2", lw=1.5, label=f"onset {prediction.onset} ({source})")
     curve_axis.axvline(prediction.apex, color="C3", lw=1.5, label=f"apex {prediction.apex} ({source})")
     curve_axis.legend(fontsize=7, loc="upper right")
-    curve_axis.set_title("motion over the face")
 
     axes[1].imshow(prediction.apex_face, cmap="gray")
     axes[1].set_title(f"apex face (frame {prediction.apex})" + ("" if prediction.face_found else ", no face found"))
@@ -116,7 +130,7 @@ def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) 
     for axis in axes[1:]:
         axis.set_xticks([])
         axis.set_yticks([])
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.9 if prediction.notice else 0.95))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path

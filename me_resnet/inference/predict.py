@@ -3,7 +3,8 @@
 ``predict_clip(source, model, card, onset, apex, window)``:
 
 1. onset and apex: given, or spotted (``spot_clip``: face box from the first
-   frame of the window, motion curve, ``me_resnet.inference.spotting``);
+   frame of the window, ``me_resnet.inference.spotting``, which also gives the
+   offset and a confidence; a spotting where no episode stands out is a warning);
 2. key frames onset -> apex (``frames.key_frame_indices``, N from the card's
    config; fewer distinct frames than N repeat the nearest ones, as in
    training, and the prediction records it);
@@ -11,7 +12,9 @@
    the onset frame, crop, Farneback) and ``features.features_from_entry``
    (continuity mask, channels, per-clip normalisation) on a ``ClipRecord`` of
    the clip (a video's key frames are first written as lossless PNG files);
-4. standardised with the card's training statistics, then ``model.predict``.
+4. standardised with the card's training statistics, then ``model.predict``;
+   the prediction carries the card's notice on the data the model learnt
+   (``model_card.data_notice``: synthetic demo data, for one).
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ import cv2
 import numpy as np
 
 from me_resnet.data.records import CLASS_NAMES, ClipRecord
-from me_resnet.inference.spotting import SPOT_SIZE, Spotting, spot
+from me_resnet.inference.spotting import DEFAULT_FPS, SPOT_SIZE, Spotting, spot
 from me_resnet.inference.video import FrameSource
 from me_resnet.preprocessing import frames as frame_io
 from me_resnet.preprocessing.face import FaceCropper, crop
 from me_resnet.preprocessing.features import compute_entry, features_from_entry
 from me_resnet.training.batches import standardise
-from me_resnet.training.model_card import card_config
+from me_resnet.training.model_card import card_config, data_notice
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,15 @@ class SpottedClip:
     def apex(self) -> int:
         return self.numbers[self.spotting.apex]
 
+    @property
+    def offset(self) -> int:
+        return self.numbers[self.spotting.offset]
+
     def to_dict(self) -> dict:
         return {
             "onset": self.onset,
             "apex": self.apex,
-            "episode_end": self.numbers[self.spotting.episode_end],
+            "offset": self.offset,
             "frames": list(self.numbers),
             "face_box": list(self.box),
             "face_found": self.face_found,
@@ -84,6 +91,9 @@ class Prediction:
     apex_face: np.ndarray  # grey apex face crop, DISPLAY_SIZE square
     spotting: SpottedClip | None = None
     warnings: list[str] = field(default_factory=list)
+    offset: int | None = None  # spotted offset; None when onset and apex were given
+    notice: str | None = None  # what the model learnt, when a user must know it (model_card.data_notice)
+    model_data: str = "unknown"  # the card's data kind
 
     @property
     def label(self) -> str:
@@ -96,7 +106,10 @@ class Prediction:
             "probabilities": {name: float(p) for name, p in zip(CLASS_NAMES, self.probabilities)},
             "onset": self.onset,
             "apex": self.apex,
+            "offset": self.offset,
             "onset_apex_source": "spotted" if self.spotted else "given",
+            "model_data": self.model_data,
+            "notice": self.notice,
             "key_frames": list(self.key_frames),
             "face_box": [int(v) for v in self.face_box],
             "face_found": self.face_found,
@@ -143,6 +156,7 @@ def spot_clip(
     """
     first, last = window if window is not None else (source.numbers[0], source.numbers[-1])
     numbers, crops, box, found = face_crops(source, config, first, last, progress)
+    spot_options.setdefault("fps", source.fps or DEFAULT_FPS)  # frame folders: the datasets' rate
     return SpottedClip(spot(crops, **spot_options), numbers, box, found)
 
 
@@ -226,6 +240,8 @@ def predict_clip(
         onset, apex = spotted.onset, spotted.apex
         log.info("%s: spotted onset %d, apex %d", source.path, onset, apex)
     warnings = _check_frames(source, int(onset), int(apex), num_key_frames)
+    if not given and not spotted.spotting.stands_out:
+        warnings.append(spotted.spotting.message)
     if spotted is not None and not spotted.face_found:
         warnings.append(
             "no face found on the first frame of the spotting window: the motion was measured on the centre square"
@@ -261,4 +277,7 @@ def predict_clip(
         apex_face=crop(apex_grey, box, DISPLAY_SIZE),
         spotting=spotted,
         warnings=warnings,
+        offset=None if given else spotted.offset,
+        notice=data_notice(card),
+        model_data=str(card.get("data", {}).get("kind", "unknown")),
     )

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from me_resnet.cli import main as me_resnet
 from me_resnet.config import DEMO
 from me_resnet.data.records import CLASS_NAMES, ClipRecord
 from me_resnet.inference.explain import explain_figure, last_cbam_attention
@@ -12,7 +13,7 @@ from me_resnet.inference.video import open_clip, write_video
 from me_resnet.preprocessing import face
 from me_resnet.preprocessing.features import extract_features
 from me_resnet.training.final_model import model_card_for, train_final_model
-from me_resnet.training.model_card import load_model_with_card, save_model_with_card
+from me_resnet.training.model_card import SYNTHETIC, card_path, load_model_with_card, save_model_with_card
 from tests.support.clips import blob_clip, tiny_cbam_build, write_clip
 from tests.support.terminal import noise, run_command
 
@@ -128,3 +129,45 @@ def test_onset_without_apex_is_refused(trained, tmp_path):
         predict_clip(open_clip(clip), model, card, onset=1, progress=False)
     with pytest.raises(ValueError, match="apex frame 2 must come after onset frame 5"):
         predict_clip(open_clip(clip), model, card, onset=5, apex=2, progress=False)
+
+
+def _synthetic_copy(path, folder):
+    """The fixture's model with a card that says it learnt the synthetic demo data."""
+    folder.mkdir()
+    copy = folder / path.name
+    copy.write_bytes(path.read_bytes())
+    card = json.loads(card_path(path).read_text())
+    card["data"] = {"kind": SYNTHETIC, "roots": {"casme2": {"path": "/demo/casme2", "synthetic": True}}}
+    card_path(copy).write_text(json.dumps(card))
+    return copy
+
+
+def test_a_model_of_synthetic_data_says_so_in_the_terminal_the_json_and_the_figure(trained, tmp_path, capsys):
+    path, *_ = trained
+    model_path = _synthetic_copy(path, tmp_path / "model")
+    clip = write_clip(tmp_path / "mine", blob_clip(motion=8, apex=4, before=6, after=6, shift=(4.0, 0.0), seed=0))
+    out = tmp_path / "prediction.json"
+    assert me_resnet(["predict", str(clip), "--model", str(model_path), "--json", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("NOTICE: this model learnt synthetic demo data only") and "(see NOTICE above)" in printed
+    assert "offset" in printed and "confidence" in printed
+    document = json.loads(out.read_text())
+    assert document["model_data"] == SYNTHETIC and "synthetic demo data only" in document["notice"]
+    assert document["offset"] > document["apex"] > document["onset"] and document["spotting"]["stands_out"]
+    assert {"confidence", "message", "offset"} <= set(document["spotting"])
+    _, card = load_model_with_card(model_path)
+    model, _ = load_model_with_card(path)
+    prediction = predict_clip(open_clip(clip), model, card, progress=False)
+    figure = explain_figure(prediction, model, card, tmp_path / "why.png")
+    assert figure.stat().st_size > 10_000 and prediction.notice == document["notice"]
+
+
+def test_a_model_of_real_data_has_no_notice_and_a_still_clip_has_no_episode(trained, tmp_path):
+    _, _, model, card = trained
+    card = json.loads(json.dumps(card)) | {"data": {"kind": "real datasets", "roots": {}}}
+    still = write_clip(tmp_path / "still", blob_clip(motion=8, apex=4, shift=(0.0, 0.0), before=10, seed=3))
+    prediction = predict_clip(open_clip(still), model, card, progress=False)
+    document = prediction.to_dict()
+    assert document["notice"] is None and document["model_data"] == "real datasets"
+    assert not document["spotting"]["stands_out"]
+    assert any(warning.startswith("no episode stands out") for warning in prediction.warnings)
