@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import os
 
+from me_resnet.utils.framework_internals import disable_op_determinism, op_determinism_enabled
+
 log = logging.getLogger(__name__)
 
 JAX_FLAG = "--xla_gpu_deterministic_ops=true"
@@ -31,12 +33,11 @@ def use_deterministic_ops(enabled: bool) -> str:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        from tensorflow.python.framework import config as tf_config
 
         if enabled:
             tf.config.experimental.enable_op_determinism()
-        elif tf_config.is_op_determinism_enabled():
-            tf_config.disable_op_determinism()
+        else:
+            disable_op_determinism()
     elif backend == "torch":
         import torch
 
@@ -61,9 +62,7 @@ def deterministic_ops_enabled() -> bool:
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from tensorflow.python.framework import config as tf_config
-
-        return bool(tf_config.is_op_determinism_enabled())
+        return op_determinism_enabled()
     if backend == "torch":
         import torch
 
