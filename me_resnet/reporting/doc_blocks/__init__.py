@@ -16,7 +16,7 @@ from me_resnet.reporting.doc_blocks import compute, demo, small_models
 from me_resnet.utils.paths import REPO_ROOT
 
 DOCUMENTS: dict[str, dict[str, Callable[[], str]]] = {
-    "README.md": {"demo-table5": demo.demo_table5, "demo-time": demo.demo_time},
+    "README.md": {"demo-table5": demo.demo_table5, "demo-time": demo.demo_time, "realism": demo.realism},
     "docs/performance.md": {
         "make-demo": demo.make_demo,
         "demo-quality": demo.demo_quality,

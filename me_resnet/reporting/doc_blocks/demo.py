@@ -121,3 +121,39 @@ def demo_quality() -> str:
         f"{document['provenance']['time'][:10]}; load average before/after {load}):"
         "\n\n" + markdown_table(pd.DataFrame(rows))
     )
+
+
+def realism() -> str:
+    """README: the demo CASME II beside real CASME II, as the kit's pre-processing sees both (benchmarks/realism.py)."""
+    document = bench_document("realism")
+    if isinstance(document, str):
+        return document
+    reference, targets = document["reference"], document["targets"]
+    rows = []
+    for name, real in reference["statistics"].items():
+        target = targets[name]
+        rows.append(
+            {
+                "statistic": name,
+                f"real CASME II, median (p10-p90), {reference['clips']} clips": (
+                    f"{real['median']:.3f} ({real['p10']:.3f}-{real['p90']:.3f})"
+                ),
+                "demo CASME II, median": f"{target['demo_median']:.3f}",
+                "target met": "yes" if target["met"] else "**no**",
+            }
+        )
+    probe = targets["probe_uf1"]
+    rows.append(
+        {
+            "statistic": "linear probe, LOSO UF1",
+            f"real CASME II, median (p10-p90), {reference['clips']} clips": f"{reference['probe_uf1']:.2f}",
+            "demo CASME II, median": f"{probe['demo']:.2f}",
+            "target met": ("yes" if probe["met"] else "**no**") + f" (band {probe['band'][0]}-{probe['band'][1]})",
+        }
+    )
+    return (
+        "How the demo CASME II looks to the kit's own pre-processing, beside real CASME II "
+        f"(`results/bench/realism.json`, `benchmarks/realism.py`, generator seed {targets['seed']}; the real figures "
+        f"were {reference['source']}; definitions in [`docs/demo_data.md`](docs/demo_data.md)):\n\n"
+        + markdown_table(pd.DataFrame(rows))
+    )
