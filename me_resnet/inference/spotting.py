@@ -36,7 +36,8 @@ once the head's motion is taken out:
    forward along their own direction of motion from the rest frames (its
    flanks); onset and offset are where that displacement (``profile``) falls
    to ``EDGE_LEVEL`` of its largest value (or the window ends), the apex
-   where it is largest.
+   where it is largest between them, on positions smoothed less
+   (``LOCATE_SMOOTHING``) so that an uneven rise and fall does not pull it.
 6. Confidence: how far the peak of S lies above the curve outside the episode
    (its median), in units of its robust spread there (1.4826 x the median
    absolute deviation), the spread being at least what white noise on the
@@ -62,6 +63,7 @@ SPOT_SIZE = 64  # side of the face crops compared for spotting
 DEFAULT_FPS = 200.0  # CASME II and SAMM; SMIC-HS is 100
 GRID = 8  # cells per side of the crop (8 px cells at SPOT_SIZE)
 TOP_CELLS = 3  # an expression moves a few regions (a brow pair, a mouth corner)
+LOCATE_SMOOTHING = 0.2  # the apex is located on positions smoothed this much less (step 5)
 REFERENCE_SECONDS = 0.025  # crops averaged into each reference frame
 EDGE_LEVEL = 0.2  # onset/offset: where the displacement falls to this share of the apex's
 # A blink drags the cells around the eyes along with a fraction of the lids' motion; an expression of the
@@ -358,16 +360,22 @@ def spot(
     peak = float(score[apex])
     best_flank = flanks[int(np.argmax(by_flank[:, apex]))]
 
-    # step 6: the apex's best cells, followed along their own direction from the rest frames
+    # step 5: the peak's best cells, followed along their own direction from the rest frames
     order = np.argsort(per_flank[flanks.index(best_flank), apex])[-top:]
     cell_index = np.argwhere(cells)[order]
+
+    def displacement(track: np.ndarray, rest: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        return np.sum((track - rest) * direction, axis=-1).mean(axis=-1)
+
     track = positions[:, cells][:, order]  # (T, top, 2)
     rest = (track[max(apex - best_flank, 0)] + track[min(apex + best_flank, len(track) - 1)]) / 2
     direction = track[apex] - rest
     direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-9)
-    profile = np.sum((track - rest) * direction, axis=-1).mean(axis=-1)
+    profile = displacement(track, rest, direction)
     onset, offset = _edges(profile, apex)
-    apex = max(onset + int(np.argmax(profile[onset : offset + 1])), 1)
+    # the apex from lighter smoothing: a Gaussian pulls the top of an uneven rise and fall towards its longer side
+    located = smooth_in_time(both[0], LOCATE_SMOOTHING * smoothing_seconds * fps)[:, cells][:, order]
+    apex = max(onset + int(np.argmax(displacement(located, rest, direction)[onset : offset + 1])), 1)
     floor, spread = _noise(score, both[0][:, cells], onset, offset, max(flanks), smoothing_seconds * fps)
     confidence = (peak - floor) / spread
     threshold = floor + min_confidence * spread
