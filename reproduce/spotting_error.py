@@ -1,13 +1,14 @@
-"""How well ``me-resnet predict`` finds the apex: spotted vs annotated apex, in frames.
+"""How well `me-resnet predict` finds the expression: spotted vs true onset, apex and offset.
 
     python reproduce/spotting_error.py --demo                      # -> results/demo/spotting/
     python reproduce/spotting_error.py --casme2 DIR --samm DIR      # -> results/spotting/
 
-Spots every clip whose onset and apex are known (``me_resnet.inference.spotting_eval``)
-on its own frames and inside still context, and writes the per-clip errors
-(``spotting_error.csv``) and their summary with provenance (``spotting_error.json``).
-With ``--demo`` the real datasets are measured too where their roots are set
-(``ME_RESNET_CASME2`` / ``_SAMM`` / ``_SMIC``) and their frames exist; the JSON says which.
+On the demo (``me_resnet.inference.spotting_eval.demo_spotting_errors``): every
+clip on its own frames and inside still and distractor context, scored against
+the generator's ground truth. On real datasets (``spotting_errors``): every
+clip whose onset and apex are known, against its coding sheet. Writes the
+per-clip rows (``spotting_error.csv``) and the summary with the baselines, the
+MEGC spotting measure and provenance (``spotting_error.json``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 from me_resnet.config import get_profile
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import MICRO_DATASETS, dataset_roots, load_dataset
-from me_resnet.inference.spotting_eval import CONTEXT_FRAMES, spotting_errors, summarise
+from me_resnet.inference import spotting, spotting_eval
 from me_resnet.utils.io import write_csv_atomic, write_json_atomic
 from me_resnet.utils.paths import RESULTS_DIR
 from me_resnet.utils.provenance import provenance
@@ -51,48 +52,55 @@ def main(argv=None) -> int:
     for name in MICRO_DATASETS:
         parser.add_argument(f"--{name}", type=Path, metavar="DIR", help=f"real {name} root")
     parser.add_argument("--out", type=Path, help="output dir (default results/demo/spotting or results/spotting)")
-    parser.add_argument("--measure", choices=["flow", "difference"], default="flow", help="motion measure")
-    parser.add_argument("--context", type=int, default=CONTEXT_FRAMES, help="still frames added on each side")
+    parser.add_argument(
+        "--context-seconds", type=float, default=spotting_eval.CONTEXT_SECONDS, help="demo: video around each clip"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = get_profile("demo" if args.demo else "paper")
     real_roots = dataset_roots(args.casme2, args.samm, args.smic)
     if not args.demo and not real_roots:
         parser.error("give --demo or dataset roots (--casme2/--samm/--smic or ME_RESNET_* variables)")
 
     tables, data = [], {}
     if args.demo:
+        config = get_profile("demo")
         demo_root = ensure_demo_data()
         records, _ = _records({name: demo_root / name for name in MICRO_DATASETS}, config)
-        tables.append(spotting_errors(records, config, args.context, measure=args.measure).assign(data="demo"))
-        data["demo"] = f"{len(records)} synthetic demo clips (onset/apex from the demo coding sheets)"
+        errors = spotting_eval.demo_spotting_errors(demo_root, records, config, context_seconds=args.context_seconds)
+        tables.append(errors.assign(data="demo"))
+        data["demo"] = (
+            f"{len(records)} synthetic demo clips; true onset/apex/offset from the generator's ground truth; "
+            f"context: {args.context_seconds:g} s of still and distractor video around each expression"
+        )
     real_records, notes = _records(real_roots, get_profile("paper"))
     if real_records:
-        real = spotting_errors(real_records, get_profile("paper"), args.context, measure=args.measure)
-        tables.append(real.assign(data="real"))
-    data["real"] = notes or (
-        "no real dataset root given (--casme2/--samm/--smic or ME_RESNET_CASME2/_SAMM/_SMIC): no real clip measured"
-    )
+        tables.append(spotting_eval.spotting_errors(real_records, get_profile("paper")).assign(data="real"))
+    data["real"] = notes or "no real dataset root given (--casme2/--samm/--smic or ME_RESNET_*): no real clip measured"
     errors = pd.concat(tables, ignore_index=True)
-    summary = pd.concat([summarise(part).assign(data=name) for name, part in errors.groupby("data", sort=False)])
+    summary = spotting_eval.summarise(errors, by=("data", "condition"))
 
     out = args.out or (RESULTS_DIR / "demo" / "spotting" if args.demo else RESULTS_DIR / "spotting")
     write_csv_atomic(out / "spotting_error.csv", errors)
     document = {
         "artifact": "spotting_error",
-        "what": "absolute error of the spotted onset/apex against the annotated ones, in frames",
+        "what": (
+            "spotted vs true onset/apex/offset in frames; baselines: the middle frame of the true clip and of the "
+            f"window searched; MEGC measure: an interval is a hit at IoU >= {spotting_eval.IOU_HIT} with the true one"
+        ),
         "data": data,
-        "settings": {"measure": args.measure, "context_frames": args.context, "face_detector": config.face_detector},
-        "summary": summary.to_dict(orient="records"),
+        "settings": {
+            "context_seconds": args.context_seconds,
+            "frame_rates": spotting_eval.FRAME_RATES,
+            "min_confidence": spotting.MIN_CONFIDENCE,
+            "face_detector": get_profile("demo" if args.demo else "paper").face_detector,
+        },
+        "summary": [{k: v for k, v in row.items() if v == v} for row in summary.to_dict(orient="records")],
         "provenance": provenance(),
     }
     write_json_atomic(out / "spotting_error.json", document)
-    headline = summary[(summary.apex_source == "coding_sheet") & (summary.dataset == "all")]
-    print(
-        headline[
-            ["data", "condition", "clips", "apex_mae_frames", "apex_within_1_frame", "onset_mae_frames"]
-        ].to_string(index=False)
-    )
+    columns = ["data", "condition", "clips", "apex_mean_error", "apex_median_error", "apex_within_1_frame"]
+    columns += ["middle_clip_mean_error", "middle_window_mean_error", "megc_f1", "stands_out"]
+    print(summary[summary.dataset == "all"][columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"real datasets: {data['real']}")
     print(f"wrote {out / 'spotting_error.csv'} and {out / 'spotting_error.json'}")
     return 0

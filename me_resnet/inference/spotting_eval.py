@@ -1,35 +1,251 @@
-"""How far the spotter's apex lies from the annotated one, on clips whose onset and apex are known.
+"""How well the spotter finds a micro-expression, on clips whose true onset, apex and offset are known.
 
-``spotting_errors(records, config)`` spots every clip and returns one row per
-clip and condition:
+``demo_spotting_errors(demo_root, records, config)`` spots every demo clip in
+two conditions and scores it against the generator's ground truth
+(``me_resnet.data.demo_truth``: the true onset/apex/offset, not the coding
+sheet's where a sheet quirk makes them differ):
 
-- ``clip``: the clip's own frames (onset..offset, as the datasets store them);
-- ``still_context``: the same frames with ``context`` still frames added before
-  and after (copies of the first and last face crop with fresh noise of the
-  clip's own noise level), so the onset has to be found too.
+- ``clip``: the clip's own frames as the datasets store them (onset..offset,
+  read from disk and cropped as ``me-resnet predict`` does);
+- ``context``: the same expression (the clip's drawn action units, amplitude,
+  timing, head motion and camera, re-rendered with
+  ``me_resnet.data.demo_motion.render_stretch``) placed at a random position
+  inside ``context_seconds`` of video around it: still stretches with the
+  subject's sensor noise, flicker, head drift, tremor and JPEG compression,
+  and distractors from the demo's own model (``demo_sampling.distractors``:
+  blinks, quick head moves), at least one per window;
+- ``no_expression``: the same window with the face at rest where the
+  expression was: whether the spotter says that no episode stands out.
 
-Errors are in frames. ``apex_source`` says where the true apex comes from: the
-coding sheet, a repaired sheet entry (apex = middle frame) or SMIC's middle
-frame (SMIC has no apex label); ``summarise`` reports the coding-sheet clips
-apart from the rest.
+``spotting_errors(records, config)`` does the ``clip`` condition on real
+clips, against their coding sheets (``apex_source`` says where the apex comes
+from), with ``still_context``: noisy copies of the end frames around them.
+
+Each row holds the spotted and true frames (indices into the window), the
+apex error in frames, the baselines' apex errors (``middle_clip``: the middle
+frame of the true onset..offset; ``middle_window``: the middle of the window
+searched) and the interval's IoU with the true onset..offset. ``summarise``
+reports per condition the mean / median apex error, the share within one
+frame and at the window's last frame, the baselines' errors, and the MEGC
+spotting measure: a spotted interval is a true positive when its IoU with the
+true interval is at least ``IOU_HIT``; precision, recall and F1 over clips
+(a spotting where no episode stands out gives no interval).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import zlib
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import ClipRecord
 from me_resnet.inference.predict import face_crops
-from me_resnet.inference.spotting import spot
+from me_resnet.inference.spotting import SPOT_SIZE, spot
 from me_resnet.inference.video import FrameSource
+from me_resnet.preprocessing.face import FaceCropper
 
-CONDITIONS = ("clip", "still_context")
-CONTEXT_FRAMES = 30
+FRAME_RATES = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
+CONTEXT_SECONDS = 1.2  # video around the expression in the context condition, before and after together
+STILL_CONTEXT_FRAMES = 30  # frames added on each side of a real clip
+IOU_HIT = 0.5
+MAX_DISTRACTOR_DRAWS = 50
+
+
+def interval_iou(spotted: tuple[int, int], true: tuple[int, int]) -> float:
+    """IoU of two inclusive frame intervals ``(first, last)``."""
+    overlap = min(spotted[1], true[1]) - max(spotted[0], true[0]) + 1
+    union = max(spotted[1], true[1]) - min(spotted[0], true[0]) + 1
+    return max(overlap, 0) / union
+
+
+def megc_scores(ious: Sequence[float | None]) -> dict:
+    """MEGC spotting counts over clips with one true interval each; ``None``: no interval spotted.
+
+    A spotted interval with IoU >= ``IOU_HIT`` is a true positive, any other a
+    false positive; a true interval without a hit is a false negative.
+    """
+    spotted = [iou for iou in ious if iou is not None]
+    hits = sum(iou >= IOU_HIT for iou in spotted)
+    false_positives = len(spotted) - hits
+    misses = len(ious) - hits
+    precision = hits / len(spotted) if spotted else 0.0
+    recall = hits / len(ious) if len(ious) else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"tp": hits, "fp": false_positives, "fn": misses, "precision": precision, "recall": recall, "f1": f1}
+
+
+def score_window(crops: np.ndarray, onset: int, apex: int, offset: int, fps: float, **spot_options) -> dict:
+    """Spot ``crops`` and compare with the true ``onset``/``apex``/``offset`` (indices into ``crops``)."""
+    spotting = spot(crops, fps=fps, **spot_options)
+    middle_clip = (onset + offset) // 2
+    middle_window = (len(crops) - 1) // 2
+    iou = interval_iou((spotting.onset, spotting.offset), (onset, offset))
+    return {
+        "frames": len(crops),
+        "fps": fps,
+        "true_onset": onset,
+        "true_apex": apex,
+        "true_offset": offset,
+        "spotted_onset": spotting.onset,
+        "spotted_apex": spotting.apex,
+        "spotted_offset": spotting.offset,
+        "confidence": round(spotting.confidence, 3),
+        "stands_out": spotting.stands_out,
+        "apex_error": abs(spotting.apex - apex),
+        "onset_error": abs(spotting.onset - onset),
+        "offset_error": abs(spotting.offset - offset),
+        "apex_at_last_frame": spotting.apex == len(crops) - 1,
+        "iou": round(iou, 4),
+        "middle_clip_error": abs(middle_clip - apex),
+        "middle_window_error": abs(middle_window - apex),
+    }
+
+
+def _clip_crops(record: ClipRecord, config: Config) -> tuple[tuple[int, ...], np.ndarray, bool]:
+    source = FrameSource(Path(record.frame_paths[0]).parent, "folder", record.frame_numbers, record.frame_paths)
+    numbers, crops, _, found = face_crops(source, config, record.frame_numbers[0], record.frame_numbers[-1], False)
+    return numbers, crops, found
+
+
+def _demo_draws(record: ClipRecord, label: int, seed: int):
+    """The subject and the clip's drawn expression, head motion and distractors, as the generator drew them.
+
+    Follows ``me_resnet.data.demo._render``'s draws on the clip's own random
+    stream; the caller checks the result against the ground truth.
+    """
+    from me_resnet.data import demo, demo_sampling
+
+    if record.dataset == "samm":
+        list_subject, list_clip = str(int(record.subject)), record.clip
+    elif record.dataset == "smic":
+        list_subject = f"s{int(record.subject[1:]):02d}"
+        list_clip = list_subject + record.clip[len(record.subject) :]
+    else:
+        list_subject, list_clip = record.subject, record.clip
+    portrait, marks, style = demo._subjects(record.dataset, seed)[list_subject]
+    rng = demo._rng(seed, record.dataset, list_subject, list_clip)
+    middle_apex = (list_subject, list_clip) in (demo.CASME_BAD_APEX, demo.SAMM_BAD_APEX)
+    num_frames, apex_index = demo_sampling.clip_timing(rng, record.dataset, style.tempo, middle_apex)
+    rng.integers(*demo.FIRST_ONSET[record.dataset])  # the clip's first frame number, drawn here by the generator
+    expression = demo_sampling.expression(rng, label, style, num_frames, apex_index)
+    head = demo_sampling.head_motion(rng, style)
+    events = tuple(demo_sampling.distractors(rng, num_frames, marks.interocular))
+    return portrait, marks, style, expression, head, events
+
+
+def context_window(
+    record: ClipRecord, truth, seed: int, context_seconds: float = CONTEXT_SECONDS, expression_shown: bool = True
+):
+    """``(rgb_frames, onset, apex, offset, events)``: the clip's expression inside still and distractor video.
+
+    The split of the context before/after the expression and the distractors
+    come from a stream of their own (``seed`` and the clip's name). Without
+    ``expression_shown`` the same window is rendered with the face at rest
+    where the expression was (the same head, camera and distractors).
+    """
+    from me_resnet.data import demo_motion, demo_sampling
+
+    portrait, marks, style, expression, head, events = _demo_draws(record, truth.label, seed)
+    length = truth.offset - truth.onset + 1
+    drawn = (expression.end + 1, expression.apex, expression.coding())
+    if drawn != (length, truth.apex - truth.onset, truth.action_units):
+        raise ValueError(
+            f"demo clip {record.dataset}/{record.subject}/{record.clip}: the generator's draws give "
+            f"{expression.end + 1} frames, apex index {expression.apex}, units {expression.coding()!r}, its ground "
+            f"truth {length}, {truth.apex - truth.onset}, {truth.action_units!r}: regenerate the demo data"
+        )
+    rng = np.random.default_rng([seed, zlib.crc32(f"context/{record.dataset}/{record.subject}/{record.clip}".encode())])
+    fps = FRAME_RATES[record.dataset]
+    total_context = int(round(context_seconds * fps))
+    before = int(rng.integers(total_context // 4, 3 * total_context // 4 + 1))
+    after = total_context - before
+    shifted = [dataclasses.replace(e, start=e.start + before, end=e.end + before) for e in events]
+    added = []
+    for _ in range(MAX_DISTRACTOR_DRAWS):  # every window holds at least one distractor of the demo's own model
+        for first, frames in ((0, before), (before + length, after)):
+            added += [
+                dataclasses.replace(e, start=e.start + first, end=e.end + first)
+                for e in demo_sampling.distractors(rng, frames, marks.interocular)
+            ]
+        if added:
+            break
+    expression = dataclasses.replace(
+        expression, start=before, apex=before + expression.apex, end=before + expression.end
+    )
+    rendering = demo_motion.render_stretch(
+        portrait,
+        marks,
+        before + length + after,
+        rng,
+        style.camera,
+        head,
+        expression if expression_shown else None,
+        shifted + added,
+    )
+    quality = style.camera.jpeg_quality
+    frames = []
+    for frame in rendering.frames:  # stored and read back as the clip's own frames are
+        if quality is not None:
+            data = demo_motion.encode_frame(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), ".jpg", quality)
+            frame = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        frames.append(frame)
+    kinds = [(e.kind, e.start, e.end) for e in shifted + added]
+    return frames, before, expression.apex, before + length - 1, kinds
+
+
+def crop_frames(frames: Sequence[np.ndarray], config: Config) -> tuple[np.ndarray, bool]:
+    """Grey ``SPOT_SIZE`` crops of RGB frames with the face box of the first one (as ``predict.face_crops``)."""
+    cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
+    box, found = cropper.box(frames[0])
+    return np.stack([cropper.crop(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), box) for rgb in frames]), bool(found)
+
+
+def demo_spotting_errors(
+    demo_root: str | Path,
+    records: Sequence[ClipRecord],
+    config: Config,
+    seed: int = 0,
+    context_seconds: float = CONTEXT_SECONDS,
+    **spot_options,
+) -> pd.DataFrame:
+    """One row per demo clip and condition (module docstring); ``seed`` is the demo data's."""
+    from me_resnet.data.demo_truth import truth_for_record
+
+    rows = []
+    for record in records:
+        truth = truth_for_record(demo_root, record)
+        fps = FRAME_RATES[record.dataset]
+        numbers, crops, found = _clip_crops(record, config)
+        base = {
+            "dataset": record.dataset,
+            "subject": record.subject,
+            "clip": record.clip,
+            "action_units": truth.action_units,
+            "ambiguous": truth.ambiguous,
+            "sheet_apex_differs": record.apex != truth.apex,
+        }
+        indices = [numbers.index(n) for n in (truth.onset, truth.apex, truth.offset)]
+        clip = score_window(crops, *indices, fps, **spot_options)
+        rows.append(base | {"condition": "clip", "face_found": found, "distractors": len(truth.events)} | clip)
+        frames, onset, apex, offset, events = context_window(record, truth, seed, context_seconds)
+        context_crops, found = crop_frames(frames, config)
+        context = score_window(context_crops, onset, apex, offset, fps, **spot_options)
+        rows.append(base | {"condition": "context", "face_found": found, "distractors": len(events)} | context)
+        frames, *_ = context_window(record, truth, seed, context_seconds, expression_shown=False)
+        rest_crops, found = crop_frames(frames, config)
+        rest = spot(rest_crops, fps=fps, **spot_options)
+        rows.append(
+            base
+            | {"condition": "no_expression", "face_found": found, "distractors": len(events), "frames": len(frames)}
+            | {"confidence": round(rest.confidence, 3), "stands_out": rest.stands_out, "spotted_apex": rest.apex}
+        )
+    return pd.DataFrame(rows)
 
 
 def apex_source(record: ClipRecord) -> str:
@@ -54,53 +270,58 @@ def with_still_context(crops: np.ndarray, frames: int, seed: int) -> np.ndarray:
 
 
 def spotting_errors(
-    records: Sequence[ClipRecord], config: Config, context: int = CONTEXT_FRAMES, seed: int = 0, **spot_options
+    records: Sequence[ClipRecord], config: Config, context: int = STILL_CONTEXT_FRAMES, seed: int = 0, **spot_options
 ) -> pd.DataFrame:
-    """One row per clip and condition (module docstring); frames must exist on disk."""
+    """Real clips against their coding sheets: ``clip`` and ``still_context`` rows (module docstring)."""
     rows = []
     for index, record in enumerate(records):
-        source = FrameSource(Path(record.frame_paths[0]).parent, "folder", record.frame_numbers, record.frame_paths)
-        numbers, crops, _, found = face_crops(source, config, record.frame_numbers[0], record.frame_numbers[-1], False)
-        true_onset, true_apex = numbers.index(record.onset), numbers.index(record.apex)
-        for condition in CONDITIONS:
-            shift = context if condition == "still_context" else 0
-            frames = with_still_context(crops, context, seed + index) if shift else crops
-            spotting = spot(frames, **spot_options)
-            rows.append(
-                {
-                    "dataset": record.dataset,
-                    "subject": record.subject,
-                    "clip": record.clip,
-                    "condition": condition,
-                    "frames": len(frames),
-                    "apex_source": apex_source(record),
-                    "face_found": found,
-                    "true_onset": true_onset + shift,
-                    "true_apex": true_apex + shift,
-                    "spotted_onset": spotting.onset,
-                    "spotted_apex": spotting.apex,
-                    "onset_error": abs(spotting.onset - true_onset - shift),
-                    "apex_error": abs(spotting.apex - true_apex - shift),
-                }
-            )
+        numbers, crops, found = _clip_crops(record, config)
+        fps = FRAME_RATES.get(record.dataset, 200.0)
+        true = [numbers.index(n) for n in (record.onset, record.apex)] + [len(numbers) - 1]
+        base = {"dataset": record.dataset, "subject": record.subject, "clip": record.clip}
+        base |= {"apex_source": apex_source(record), "face_found": found}
+        rows.append(base | {"condition": "clip"} | score_window(crops, *true, fps, **spot_options))
+        padded = with_still_context(crops, context, seed + index)
+        shifted = [value + context for value in true]
+        rows.append(base | {"condition": "still_context"} | score_window(padded, *shifted, fps, **spot_options))
     return pd.DataFrame(rows)
 
 
-def summarise(errors: pd.DataFrame) -> pd.DataFrame:
-    """Mean / median absolute apex and onset error per condition, apex source and dataset (and all datasets)."""
+def summarise(errors: pd.DataFrame, by: Sequence[str] = ("condition",)) -> pd.DataFrame:
+    """Per group of ``by`` (and per dataset within it, and all datasets): apex errors, baselines, MEGC scores.
+
+    Groups without an expression (``no_expression``) report only how often an
+    episode stood out (false alarms) and the median confidence.
+    """
     rows = []
-    for (condition, source), group in errors.groupby(["condition", "apex_source"], sort=False):
+    for key, group in errors.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
         for dataset, part in [*group.groupby("dataset", sort=False), ("all", group)]:
+            if "apex_error" not in part or part["apex_error"].isna().all():  # windows without an expression
+                rows.append(
+                    dict(zip(by, key))
+                    | {"dataset": dataset, "clips": len(part), "stands_out": float(part["stands_out"].mean())}
+                    | {"confidence_median": float(part["confidence"].median())}
+                )
+                continue
+            ious = [iou if out else None for iou, out in zip(part["iou"], part["stands_out"])]
             rows.append(
-                {
-                    "condition": condition,
-                    "apex_source": source,
+                dict(zip(by, key))
+                | {
                     "dataset": dataset,
                     "clips": len(part),
-                    "apex_mae_frames": float(part["apex_error"].mean()),
-                    "apex_median_frames": float(part["apex_error"].median()),
+                    "apex_mean_error": float(part["apex_error"].mean()),
+                    "apex_median_error": float(part["apex_error"].median()),
                     "apex_within_1_frame": float((part["apex_error"] <= 1).mean()),
-                    "onset_mae_frames": float(part["onset_error"].mean()),
+                    "apex_at_last_frame": float(part["apex_at_last_frame"].mean()),
+                    "middle_clip_mean_error": float(part["middle_clip_error"].mean()),
+                    "middle_clip_within_1_frame": float((part["middle_clip_error"] <= 1).mean()),
+                    "middle_window_mean_error": float(part["middle_window_error"].mean()),
+                    "onset_mean_error": float(part["onset_error"].mean()),
+                    "offset_mean_error": float(part["offset_error"].mean()),
+                    "stands_out": float(part["stands_out"].mean()),
+                    "confidence_median": float(part["confidence"].median()),
                 }
+                | {f"megc_{name}": value for name, value in megc_scores(ious).items()}
             )
     return pd.DataFrame(rows)
