@@ -26,10 +26,15 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 from me_resnet.config import DEMO  # noqa: E402
 from me_resnet.data.demo import GENERATOR_VERSION, ensure_demo_data  # noqa: E402
-from me_resnet.evaluation.experiment import load_records, method_features, run_method  # noqa: E402
+from me_resnet.evaluation.experiment import RunOptions, load_records, method_features, run_method  # noqa: E402
 from me_resnet.evaluation.metrics import compute_metrics  # noqa: E402
+from me_resnet.parallel.build import make_executor  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
@@ -46,11 +51,17 @@ def measure(flow_resolution: str, seeds, loaded) -> dict:
     profile = dataclasses.replace(DEMO, loso_scope="dataset", flow_resolution=flow_resolution)
     started = time.perf_counter()
     features, config = method_features(
-        loaded, "ststnet", profile, explicit=("loso_scope", "flow_resolution"), demo=True, workers=1
+        loaded,
+        "ststnet",
+        profile,
+        options=RunOptions(workers=1),
+        explicit=("loso_scope", "flow_resolution"),
+        demo=True,
     )
     feature_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    predictions = run_method(features, "ststnet", config, seeds=seeds)
+    options = RunOptions(seeds=tuple(seeds), executor=make_executor("local"))  # the engine, as the commands run it
+    predictions = run_method(features, "ststnet", config, options)
     training_seconds = time.perf_counter() - started
     per_seed = {}
     for seed, part in predictions.groupby("seed"):

@@ -26,6 +26,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
 LAYERS = {"fc1": (1568, 1024), "fc2": (1024, 1024)}  # OFF-ApexNet at 28x28: in -> out

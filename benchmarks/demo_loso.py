@@ -39,21 +39,25 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 import pandas as pd  # noqa: E402
 
 from me_resnet.config import DEMO  # noqa: E402
 from me_resnet.data.demo import ensure_demo_data  # noqa: E402
-from me_resnet.evaluation.executors import LocalExecutor, PoolExecutor  # noqa: E402
-from me_resnet.evaluation.experiment import load_records, loso_scopes, method_features  # noqa: E402
+from me_resnet.evaluation.experiment import RunOptions, load_records, loso_scopes, method_features  # noqa: E402
 from me_resnet.evaluation.metrics import compute_metrics  # noqa: E402
 from me_resnet.evaluation.runner import LosoRun  # noqa: E402
+from me_resnet.parallel.executors import InProcessExecutor, PoolExecutor  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
 
 DATASETS = ("casme2", "smic", "samm")
 VARIANTS = {
-    "local": ("this process, default threads (all cores)", lambda: LocalExecutor()),
+    "local": ("this process, default threads (all cores)", lambda: InProcessExecutor()),
     "pool1": ("1 pool worker x 1 thread", lambda: PoolExecutor(workers=1, threads=1)),
     "pool2": ("2 pool workers x 1 thread", lambda: PoolExecutor(workers=2, threads=1)),
 }
@@ -63,7 +67,7 @@ def demo_runs(profile=DEMO):
     """One LOSO run per demo dataset: the demo ME-ResNet's features and config, as ``table5.py --demo``."""
     root = ensure_demo_data()
     loaded = load_records({name: root / name for name in DATASETS}, profile)
-    features, config = method_features(loaded, "me_resnet", profile, demo=True, workers=1)
+    features, config = method_features(loaded, "me_resnet", profile, options=RunOptions(workers=1), demo=True)
     return [LosoRun(part, "me_resnet", config) for part in loso_scopes(features, config.loso_scope).values()], config
 
 

@@ -25,18 +25,20 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's package when run as a script
 
-import me_resnet  # noqa: E402, F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 
 # isort: split
-import keras
-import numpy as np
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
-from me_resnet.config import DEMO, Config
-from me_resnet.models.registry import build_model
-from me_resnet.training.losses import focal_loss
-from me_resnet.utils.io import write_json_atomic
-from me_resnet.utils.paths import RESULTS_DIR
-from me_resnet.utils.provenance import provenance
+from me_resnet.config import DEMO, Config  # noqa: E402
+from me_resnet.models.registry import build_model  # noqa: E402
+from me_resnet.training.losses import focal_loss  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
+from me_resnet.utils.provenance import provenance  # noqa: E402
 
 TARGETS = {"first_step_seconds": 90.0, "traced_step_seconds": 5.0}
 BATCH_SIZE = 4

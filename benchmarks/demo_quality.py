@@ -32,9 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 from benchmarks.demo_loso import demo_runs, measure  # noqa: E402
 from me_resnet.config import DEMO  # noqa: E402
-from me_resnet.evaluation.executors import LocalExecutor, PoolExecutor  # noqa: E402
+from me_resnet.parallel.executors import InProcessExecutor, PoolExecutor  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
@@ -78,7 +82,7 @@ def main(argv=None) -> None:
     try:
         for seed in args.seeds:
             profile = dataclasses.replace(DEMO, seed=seed)
-            executors = {"two_threads": LocalExecutor(), "one_thread": pool, "batch8": pool}
+            executors = {"two_threads": InProcessExecutor(), "one_thread": pool, "batch8": pool}
             profiles = {"batch8": dataclasses.replace(profile, batch_size=8)}
             per_seed[str(seed)] = {}
             for variant in args.variants:

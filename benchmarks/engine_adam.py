@@ -23,6 +23,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")  # as the engine's benchmark runs it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -35,7 +39,7 @@ VARIANTS = {"separate_ops": False, "xla_fused": True}
 
 def one_pass(method: str, epochs: int, fused_adam: bool, features) -> dict:
     """Train one engine pass; seconds per epoch (epochs 2..N) and the test probabilities."""
-    from me_resnet.training.engine_choice import inspect_model
+    from me_resnet.parallel.engine_choice import inspect_model
 
     outcome, size, ends = timed_engine_pass(method, epochs, features=features, fused_adam=fused_adam)
     _, parameters, _ = inspect_model(method, method_settings(method, epochs), None, (28, 28, 3))

@@ -29,6 +29,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")  # as the engine's benchmark runs it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -74,13 +78,12 @@ def engine_steps(method: str, folds: int):
     """The compiled steps of one engine pass and a function that runs ``n`` shared batches through them."""
     import keras
 
-    from me_resnet.evaluation.fold_parallel import fold_specs
     from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.engine_steps import make_steps
+    from me_resnet.parallel.engine_executor import fold_specs
+    from me_resnet.parallel.engine_state import epoch_batches, prepare_fold_data
+    from me_resnet.parallel.engine_steps import make_steps
+    from me_resnet.parallel.stacked_model import StackedModel
     from me_resnet.training.fold import default_build_fn
-    from me_resnet.training.fold_parallel import prepare_fold_data
-    from me_resnet.training.fold_parallel_state import epoch_batches
-    from me_resnet.training.stacked_model import StackedModel
 
     features, config = megc_features(), method_settings(method, None)
     specs = fold_specs(LosoRun(features, method, config).jobs[:folds])

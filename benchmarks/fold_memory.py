@@ -8,7 +8,7 @@ Three measurements, resident memory (RSS) in MB after each step:
    (32x32 input), one ``train_on_batch``, ``del``, ``keras.backend.clear_session()``,
    ``gc.collect()``; repeated. Shows the growth is TensorFlow/Keras's.
 2. ``in_process``: demo-profile ME-ResNet folds one after another in this process
-   (``LocalExecutor``, what the kit did before).
+   (``InProcessExecutor``, the in-process loop).
 3. ``process_per_fold``: the same folds with ``ProcessExecutor``: the parent's
    RSS after each fold and each child's peak RSS.
 Writes ``results/bench/fold_memory.json``.
@@ -28,12 +28,16 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 import numpy as np  # noqa: E402
 
 from me_resnet.config import get_profile  # noqa: E402
 from me_resnet.data.records import Features  # noqa: E402
-from me_resnet.evaluation.executors import LocalExecutor, ProcessExecutor  # noqa: E402
 from me_resnet.evaluation.runner import LosoRun  # noqa: E402
+from me_resnet.parallel.executors import InProcessExecutor, ProcessExecutor  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 from me_resnet.utils.provenance import provenance  # noqa: E402
@@ -82,9 +86,9 @@ def keras_resnet50(repeats: int) -> list[float]:
 def folds(executor, features: Features, count: int) -> tuple[list[float], list[dict]]:
     """Parent RSS after each of ``count`` folds run one by one on ``executor``, and the folds' info."""
     config = dataclasses.replace(get_profile("demo"), epochs=2)
-    run = LosoRun(features, "me_resnet", config, None, folds=list(range(count)))
+    run = LosoRun(features, "me_resnet", config, None)
     after, infos = [], []
-    for job in run.jobs:
+    for job in run.jobs[:count]:
         ((_, info),) = executor.run([job], progress=False)
         after.append(rss_mb())
         infos.append(info)
@@ -107,7 +111,7 @@ def main(argv=None) -> None:
     features = synthetic_features(args.folds)
     # the per-fold children first, while this process holds no TensorFlow state of its own
     process_after, process_infos = folds(ProcessExecutor(), features, args.folds)
-    in_process_after, _ = folds(LocalExecutor(), features, args.folds)
+    in_process_after, _ = folds(InProcessExecutor(), features, args.folds)
     resnet_after = keras_resnet50(args.folds)
     document = {
         "keras_resnet50": {"rss_mb_after_each": resnet_after, "growth_mb_per_repeat": growth(resnet_after)},

@@ -50,6 +50,10 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -166,13 +170,14 @@ def short_loso(config, policy: str, subjects: int) -> dict:
     """The LOSO twice with deterministic ops: wall per fold, bit-identical probabilities, UF1."""
     from me_resnet.evaluation.loso import run_loso
     from me_resnet.evaluation.metrics import compute_metrics
+    from me_resnet.parallel.executors import InProcessExecutor
 
     config = dataclasses.replace(config, precision=policy, deterministic=True, early_stop_on="none")
     features = synthetic_clips(config, subjects)
     runs, walls = [], []
     for _ in range(2):
         started = time.perf_counter()
-        runs.append(run_loso(features, "me_resnet", config, progress=False))
+        runs.append(run_loso(features, "me_resnet", config, executor=InProcessExecutor(), progress=False))
         walls.append(time.perf_counter() - started)
     columns = [c for c in runs[0].columns if c.startswith("prob_")]
     first, second = (run[columns].to_numpy() for run in runs)

@@ -43,8 +43,9 @@ from me_resnet.config import DEMO, PAPER  # noqa: E402
 from me_resnet.data import demo_truth  # noqa: E402
 from me_resnet.data.demo import GENERATOR_VERSION, ensure_demo_data  # noqa: E402
 from me_resnet.evaluation import mask_scores  # noqa: E402
-from me_resnet.evaluation.experiment import load_records, method_features, run_method  # noqa: E402
+from me_resnet.evaluation.experiment import RunOptions, load_records, method_features, run_method  # noqa: E402
 from me_resnet.evaluation.metrics import compute_metrics  # noqa: E402
+from me_resnet.parallel.build import make_executor  # noqa: E402
 from me_resnet.preprocessing.flow import MASK_READINGS  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
@@ -81,10 +82,11 @@ def loso(loaded: dict, setting: str, scale_factor: float, seeds) -> dict:
     mask = {"flow_mode": "vanilla"} if setting == "vanilla" else {"mask_reading": setting}
     profile = dataclasses.replace(DEMO, loso_scope="dataset", scale_factor=scale_factor, **mask)
     features, config = method_features(
-        loaded, "me_resnet", profile, explicit=("loso_scope", *mask), demo=True, workers=2
+        loaded, "me_resnet", profile, options=RunOptions(workers=2), explicit=("loso_scope", *mask), demo=True
     )
     started = time.perf_counter()
-    predictions = run_method(features, "me_resnet", config, seeds=seeds)
+    options = RunOptions(seeds=tuple(seeds), executor=make_executor("local"))  # as the commands run it
+    predictions = run_method(features, "me_resnet", config, options)
     per_seed = {}
     for seed, part in predictions.groupby("seed"):
         row = compute_metrics(part, bootstrap_resamples=0).set_index("dataset").loc["casme2"]

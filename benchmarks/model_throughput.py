@@ -25,7 +25,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.torch_me_resnet when run as a script
 
-import me_resnet  # noqa: E402, F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 
 # isort: split
 import keras  # noqa: E402

@@ -19,15 +19,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from me_resnet.config import PAPER
-from me_resnet.data.demo import ensure_demo_data
-from me_resnet.data.loading import load_casme2, load_samm, load_smic
-from me_resnet.preprocessing.features import extract_features
-from me_resnet.utils import provenance
-from me_resnet.utils.io import write_json_atomic
-from me_resnet.utils.paths import RESULTS_DIR
+from me_resnet.config import PAPER  # noqa: E402
+from me_resnet.data.demo import ensure_demo_data  # noqa: E402
+from me_resnet.data.loading import load_casme2, load_samm, load_smic  # noqa: E402
+from me_resnet.preprocessing.features import extract_features  # noqa: E402
+from me_resnet.utils import provenance  # noqa: E402
+from me_resnet.utils.io import write_json_atomic  # noqa: E402
+from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
 
 TARGETS = {"cold_clips_per_s": 8.0, "warm_clips_per_s": 200.0, "post_over_farneback": 0.20}
 

@@ -46,6 +46,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from me_resnet.utils.quiet import prepare_environment  # noqa: E402
+
+prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its commands set them, before TensorFlow loads
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -92,10 +96,10 @@ def timed_engine_pass(method: str, epochs: int, folds: int | str | None = None, 
     fold, or a number. ``options`` go to ``train_folds``. Returns (outcome,
     folds trained, epoch end times with the start first).
     """
-    from me_resnet.evaluation.fold_parallel import fold_specs
     from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
-    from me_resnet.training.fold_parallel import train_folds
+    from me_resnet.parallel.engine import train_folds
+    from me_resnet.parallel.engine_choice import folds_per_pass, inspect_model
+    from me_resnet.parallel.engine_executor import fold_specs
 
     features = megc_features() if features is None else features
     config = method_settings(method, epochs)
@@ -156,10 +160,10 @@ def epoch_timing(epoch_ends: list[list[float]]) -> tuple[float, float]:
 
 def measure_engine(method: str, epochs: int | None, full_epochs: int) -> dict:
     """The full composite LOSO on the fold-parallel engine, as ``FoldParallelExecutor`` runs it (fresh process)."""
-    from me_resnet.evaluation.fold_parallel import fold_specs
     from me_resnet.evaluation.runner import LosoRun
-    from me_resnet.training.engine_choice import folds_per_pass, inspect_model
-    from me_resnet.training.fold_parallel import train_folds
+    from me_resnet.parallel.engine import train_folds
+    from me_resnet.parallel.engine_choice import folds_per_pass, inspect_model
+    from me_resnet.parallel.engine_executor import fold_specs
 
     features, config = megc_features(), method_settings(method, epochs)
     peak, model_flops = matmul_peak_gflops(), forward_flops(method, config)
@@ -215,7 +219,7 @@ def measure_keras(method: str, sample_folds: int, sample_epochs: int) -> dict:
     """The per-fold Keras loop on a few folds and epochs: set-up and seconds per epoch."""
     import keras
 
-    from me_resnet.evaluation.folds import fold_plan
+    from me_resnet.evaluation.folds import loso_splits
     from me_resnet.training.fold import train_fold
 
     class EpochTimer(keras.callbacks.Callback):
@@ -233,7 +237,7 @@ def measure_keras(method: str, sample_folds: int, sample_epochs: int) -> dict:
     features = megc_features()
     config = dataclasses.replace(method_settings(method, sample_epochs), early_stop_on="none")
     setups, epoch_seconds = [], []
-    for _, train_index, test_index in fold_plan(features)[:sample_folds]:
+    for _, train_index, test_index in loso_splits(features)[:sample_folds]:
         timer = EpochTimer()
         started = time.perf_counter()
         train_fold(features.subset(train_index), None, features.subset(test_index), config, callbacks=[timer])
@@ -303,14 +307,14 @@ def measure_torch(method: str, sample_folds: int, sample_epochs: int) -> dict:
     """A plain PyTorch per-fold loop (their model, Adam, batch size, no shuffling) on a few folds."""
     import torch
 
-    from me_resnet.evaluation.folds import fold_plan
+    from me_resnet.evaluation.folds import loso_splits
 
     torch.manual_seed(0)
     features, config = megc_features(), method_settings(method, sample_epochs)
     X = torch.from_numpy(np.ascontiguousarray(features.X.transpose(0, 3, 1, 2)))
     y = torch.from_numpy(features.y.astype(np.int64))
     setups, epoch_seconds = [], []
-    for _, train_index, test_index in fold_plan(features)[:sample_folds]:
+    for _, train_index, test_index in loso_splits(features)[:sample_folds]:
         started = time.perf_counter()
         model = torch_model(method)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

@@ -241,6 +241,16 @@ class Config:
         return cls(**values)
 
 
+def field_choices(name: str) -> tuple:
+    """The values config field ``name`` accepts (its ``choices`` metadata): the one list of them."""
+    for spec in dataclasses.fields(Config):
+        if spec.name == name:
+            if "choices" not in spec.metadata:
+                raise ValueError(f"config {name} takes any value of its type, not one of a list")
+            return tuple(spec.metadata["choices"])
+    raise ValueError(f"unknown config key {name!r}")
+
+
 PAPER = Config()
 
 DEMO = dataclasses.replace(

@@ -17,7 +17,7 @@ DATASET = "casme2"  # the paper's ablation is on CASME II only
 
 
 def main(argv=None, prog: str = "me-resnet ablation") -> int:
-    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    parser = common.make_loso_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument(
         "--methods", nargs="+", default=list(paper.FIG11), choices=list(METHODS), help="Table 4 methods to run"
     )
@@ -31,15 +31,16 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     from me_resnet.reporting.outputs import write_text
     from me_resnet.reporting.result_folder import final_paths, result_folder
 
-    loaded = loso.load(ctx, methods=ctx.args.methods)
+    loaded = loso.load(ctx)
+    plans = loso.plan(ctx, experiment.record_groups(loaded), ctx.args.methods)
     coverage = ctx.coverage(methods=ctx.args.methods, required=(DATASET,))
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx, ctx.args.methods)
     predictions, record = [], loso.Record()
     for method in ctx.args.methods:
         features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg)
-        predictions.append(loso.run(ctx, features, method, method_cfg))
+        record.add(ctx, method, features, method_cfg, plans[method])
+        predictions.append(loso.run(ctx, features, method, method_cfg, plans[method]))
         del features
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)

@@ -1,14 +1,16 @@
-"""The flags every paper-artifact subcommand shares, and their translation into plain library arguments.
+"""The flags the paper-artifact subcommands share, and their translation into plain library arguments.
 
-Flags: dataset roots (or env vars), ``--demo``, ``--profile``, ``--out``,
-``--force``, ``--seeds``, ``--folds``, ``--early-stop-on``, ``--cache-dir``,
-``--run-dir``, ``--workers``, ``--verbose``, FER2013 pretraining (``--fer2013``,
-``--no-pretraining``), where folds train (``--executor``, ``--engine``,
-``--ray-address``, ``--cpus-per-fold``, ``--gpus-per-fold``) and any config key as
-``--key value`` (``me_resnet.config``). Config values the user typed win over a
-method's own defaults, even when they equal the profile's. Usage errors, bad
-config values, unknown ``--folds`` and expected input errors (a bad dataset path)
-end in a short message and exit status 2, before any training.
+``make_parser``: dataset roots (or env vars), ``--demo``, ``--profile``, ``--out``,
+``--verbose`` and any config key as ``--key value`` (``me_resnet.config``); a
+subcommand adds the groups it uses: ``add_force``, ``add_feature_options``
+(``--cache-dir``, ``--workers``) and, for a LOSO (``make_loso_parser``), ``--seeds``,
+``--folds``, ``--early-stop-on``, ``--run-dir``, FER2013 pretraining (``--fer2013``,
+``--no-pretraining``) and where folds train (``--executor``, ``--engine``,
+``--pool-workers``, ``--ray-address``, ``--cpus-per-fold``, ``--gpus-per-fold``).
+Config values the user typed win over a method's own defaults, even when they
+equal the profile's. Usage errors, bad config values, unknown ``--folds`` and
+expected input errors (a bad dataset path) end in a short message and exit
+status 2, before any training.
 """
 
 from __future__ import annotations
@@ -21,17 +23,21 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from me_resnet.config import Config, get_profile, parse_overrides
+from me_resnet.config import Config, field_choices, get_profile, parse_overrides
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.records import DATASETS
-from me_resnet.evaluation.executors import ENGINES, EXECUTORS, make_executor
-from me_resnet.evaluation.folds import parse_folds
 from me_resnet.models.registry import get_method
+from me_resnet.parallel.build import EXECUTORS, make_executor
+from me_resnet.parallel.engine_choice import ENGINES
 from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir
 from me_resnet.utils.keras_files import check_keras_file
 from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir
 from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
+
+if TYPE_CHECKING:  # the experiment API loads Keras: imported once the flags are checked
+    from me_resnet.evaluation.experiment import RunOptions
 
 NO_DATA_MESSAGE = """\
 {prog}: no dataset given.
@@ -63,8 +69,7 @@ class Context:
     demo: bool
     typed: frozenset = frozenset()  # every flag (argparse dest or config key) the user typed
     explicit: frozenset = frozenset()  # config keys the user typed: they win over method defaults
-    executor: object = None  # runs the LOSO folds (me_resnet.evaluation.executors)
-    engine: str = "auto"
+    executor: object = None  # runs the LOSO folds (an evaluation.executor.Executor, built by me_resnet.parallel)
     folds: list | None = None
     fer2013: Path | None = None
     pretraining: bool = True
@@ -73,6 +78,20 @@ class Context:
     @property
     def seeds(self) -> list[int]:
         return list(getattr(self.args, "seeds", None) or [0])
+
+    def run_options(self) -> RunOptions:
+        """The LOSO options of these flags: seeds, folds, executor, run root, feature cache and workers."""
+        from me_resnet.evaluation.experiment import RunOptions
+
+        return RunOptions(
+            seeds=tuple(self.seeds),
+            folds=None if self.folds is None else tuple(self.folds),
+            executor=self.executor,
+            run_root=self.run_root,
+            cache_dir=getattr(self.args, "cache_dir", None),
+            workers=getattr(self.args, "workers", None),
+            verbose=int(self.args.verbose),
+        )
 
     def coverage(self, methods=(), required=DATASETS, datasets=None) -> Coverage:
         """What a run with these flags covers (``required``: the datasets the artifact needs)."""
@@ -91,7 +110,11 @@ class Context:
         Refuses (``ResultExistsError``) to replace a complete result by less of it, unless ``--force``.
         """
         out = self.out if self.args.out else output_dir(self.out, coverage)
-        check_replace(out, coverage, force=self.args.force)
+        try:
+            check_replace(out, coverage, force=self.args.force)
+        except ResultExistsError as error:  # the library names its parameter; the command its flags
+            sys.stderr.write(f"{self.prog}: {error.reason}. Give another --out, or --force to replace it.\n")
+            raise SystemExit(2) from None
         out.mkdir(parents=True, exist_ok=True)
         return out
 
@@ -103,8 +126,8 @@ class Context:
         )
 
 
-def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.ArgumentParser:
-    """The shared flags (``seeds``: with ``--seeds``)."""
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The flags of every paper-artifact subcommand: data, profile, output dir, verbosity, config keys."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
@@ -120,18 +143,32 @@ def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.
         type=Path,
         help="output dir (default results/[demo/]<artifact>/, or a partial-<what>/ subdir for a partial run)",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="replace a complete result in --out even by a partial or smaller one"
-    )
     for name in DATASETS:
         parser.add_argument(f"--{name}", type=Path, help=f"dataset root (or ${DATASET_ENV_VARS[name]})")
     parser.add_argument("--casme2-annotations", type=Path, help="CASME II coding xlsx if not inside the root")
     parser.add_argument("--samm-annotations", type=Path, help="SAMM coding xlsx if not inside the root")
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), help="restrict to these datasets")
+    parser.add_argument("--verbose", action="store_true", help="TensorFlow's log and Keras epoch progress")
+    return parser
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """``--force``: for commands whose result folder refuses to be replaced by less of it."""
+    parser.add_argument(
+        "--force", action="store_true", help="replace a complete result in --out even by a partial or smaller one"
+    )
+
+
+def add_feature_options(parser: argparse.ArgumentParser) -> None:
+    """The feature cache and the feature-extraction processes."""
     parser.add_argument(
         "--cache-dir", type=Path, help="feature cache dir (default under $ME_RESNET_CACHE or ~/.cache/me_resnet)"
     )
     parser.add_argument("--workers", type=int, help="processes for feature extraction (default: CPU count)")
+
+
+def add_loso_options(parser: argparse.ArgumentParser, *, seeds: bool = True) -> None:
+    """The flags of a LOSO run: seeds (``seeds``), folds, early stopping, run dirs, pretraining, executor."""
     if seeds:
         parser.add_argument(
             "--seeds", nargs="+", type=int, default=[0], help="one LOSO run per seed; mean and std reported"
@@ -142,12 +179,11 @@ def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.
         help="run only these LOSO folds (indices or dataset/subject groups); the result is partial",
     )
     parser.add_argument(
-        "--early-stop-on", choices=["val", "test", "none"], help="early stopping monitor (config early_stop_on)"
+        "--early-stop-on", choices=field_choices("early_stop_on"), help="early stopping monitor (config early_stop_on)"
     )
     parser.add_argument(
         "--run-dir", type=Path, help="root of the resumable LOSO run dirs (default under the cache root)"
     )
-    parser.add_argument("--verbose", action="store_true", help="Keras epoch progress")
     pretraining = parser.add_argument_group("FER2013 pretraining (paper §3.2)")
     pretraining.add_argument(
         "--fer2013", type=Path, help="FER2013 csv or folder to pretrain on (or $ME_RESNET_FER2013)"
@@ -155,6 +191,10 @@ def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.
     pretraining.add_argument(
         "--no-pretraining", action="store_true", help="train from scratch (a deviation from the paper)"
     )
+    add_executor_options(parser)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
     parallel = parser.add_argument_group(
         "executor",
         "where LOSO folds train (docs/ray.md); a fold's result depends only on its thread count "
@@ -191,6 +231,14 @@ def make_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.
     parallel.add_argument(
         "--gpus-per-fold", type=float, default=0.0, help="Ray GPUs per fold task (fractions share a GPU)"
     )
+
+
+def make_loso_parser(prog: str, description: str, *, seeds: bool = True) -> argparse.ArgumentParser:
+    """``make_parser`` with the flags of the subcommands that run LOSOs (table5, fig9/10, ablation, leakage)."""
+    parser = make_parser(prog, description)
+    add_force(parser)
+    add_feature_options(parser)
+    add_loso_options(parser, seeds=seeds)
     return parser
 
 
@@ -230,6 +278,81 @@ def auto_executor(profile: str) -> str:
     return "pool" if (os.cpu_count() or 1) >= 2 else "local"
 
 
+def parse_folds(values):
+    """``--folds`` values: integers stay integers, anything else is a group name."""
+    if not values:
+        return None
+    return [int(value) if value.isdigit() else value for value in values]
+
+
+def executor_name(parser: argparse.ArgumentParser, args: argparse.Namespace, profile: str) -> str:
+    """The executor the flags ask for; flags of another executor, or Ray missing, exit 2 (before TensorFlow loads)."""
+    name = args.executor if args.executor != "auto" else auto_executor(profile)
+    if args.pool_workers is not None and name != "pool":
+        parser.error("--pool-workers needs --executor pool")
+    if name != "ray" and (args.ray_address is not None or args.gpus_per_fold):
+        parser.error("--ray-address / --gpus-per-fold need --executor ray")
+    if name == "ray":
+        from me_resnet.parallel.ray_executor import require_ray
+
+        try:
+            require_ray()
+        except ImportError as error:
+            parser.error(f"--executor ray: {error}")
+    return name
+
+
+def build_executor(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str):
+    """The executor ``name`` with the executor flags' options (``me_resnet.parallel.build.make_executor``), once
+    TensorFlow may load (the fold-parallel engine it wraps loads it); a bad value exits 2."""
+    try:
+        return make_executor(
+            name,
+            address=args.ray_address,
+            cpus_per_fold=args.cpus_per_fold,
+            gpus_per_fold=args.gpus_per_fold,
+            engine=args.engine,
+            workers=args.pool_workers,
+        )
+    except (ValueError, ImportError) as error:
+        parser.error(f"--executor {name}: {error}")
+
+
+def dataset_roots(args: argparse.Namespace) -> dict[str, Path]:
+    """The roots of the datasets the flags name (``--demo``: the demo tree, written if absent)."""
+    if args.demo:
+        demo_root = ensure_demo_data()
+        roots = {name: demo_root / name for name in (*DATASETS, "fer2013")}
+    else:
+        roots = {}
+        for name in DATASETS:
+            root = getattr(args, name) or dataset_root_from_env(name)
+            if root is not None:
+                roots[name] = Path(root)
+    if args.datasets:
+        roots = {name: root for name, root in roots.items() if name in args.datasets or name == "fer2013"}
+    return roots
+
+
+def pretraining_source(parser, args, config: Config, trained) -> tuple[Path | None, bool]:
+    """(FER2013 path, whether to pretrain); exits 2 when the paper pretrains one of ``trained`` and no FER2013
+    data is given, or the given one does not exist (before any dataset loads)."""
+    fer2013 = getattr(args, "fer2013", None)
+    if fer2013 is None and hasattr(args, "fer2013") and not args.demo:  # demo runs read no real data from env vars
+        fer2013 = dataset_root_from_env("fer2013")
+    pretraining = not getattr(args, "no_pretraining", False) and (fer2013 is not None or not args.demo)
+    pretrains = pretraining and not config.pretrained and any(get_method(name).pretrainable for name in trained)
+    if pretrains and fer2013 is None:
+        sys.stderr.write(NO_FER2013_MESSAGE.format(prog=parser.prog))
+        raise SystemExit(2)
+    if pretrains and not Path(fer2013).expanduser().exists():
+        sys.stderr.write(
+            f"{parser.prog}: --fer2013 (or ${DATASET_ENV_VARS['fer2013']}) {str(fer2013)!r} does not exist\n"
+        )
+        raise SystemExit(2)
+    return (None if fer2013 is None else Path(fer2013)), pretraining
+
+
 def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_data=True, methods=()) -> Context:
     """Parse flags; resolve the config, the dataset roots, the executor and the output dir.
 
@@ -247,55 +370,24 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     if getattr(args, "early_stop_on", None):
         config = dataclasses.replace(config, early_stop_on=args.early_stop_on)
         explicit.add("early_stop_on")
-    executor, engine = None, getattr(args, "engine", "auto")
-    if hasattr(args, "executor"):
-        try:  # before any data work: --executor ray without Ray fails here, with the pip command
-            name = args.executor if args.executor != "auto" else auto_executor(profile)
-            executor = make_executor(
-                name, args.ray_address, args.cpus_per_fold, args.gpus_per_fold, engine=engine, workers=args.pool_workers
-            )
-        except (ValueError, ImportError) as error:
-            parser.error(str(error))
-    folds = parse_folds(getattr(args, "folds", None))
+    executor = executor_name(parser, args, profile) if hasattr(args, "executor") else None
     if config.pretrained:  # a missing or junk weights file stops here, not in the first fold
         with expected_errors(parser.prog):
             check_keras_file(config.pretrained, "--pretrained")
-
-    if args.demo:
-        demo_root = ensure_demo_data()
-        roots = {name: demo_root / name for name in (*DATASETS, "fer2013")}
-    else:
-        roots = {}
-        for name in DATASETS:
-            root = getattr(args, name) or dataset_root_from_env(name)
-            if root is not None:
-                roots[name] = Path(root)
-    if args.datasets:
-        roots = {name: root for name, root in roots.items() if name in args.datasets or name == "fer2013"}
+    roots = dataset_roots(args)
     wanted = needs_data(args) if callable(needs_data) else needs_data
     if wanted and not any(name in roots for name in DATASETS):
         sys.stderr.write(NO_DATA_MESSAGE.format(prog=parser.prog))
         raise SystemExit(2)
-
-    fer2013 = getattr(args, "fer2013", None)
-    if fer2013 is None and hasattr(args, "fer2013") and not args.demo:  # demo runs read no real data from env vars
-        fer2013 = dataset_root_from_env("fer2013")
-    pretraining = not getattr(args, "no_pretraining", False) and (fer2013 is not None or not args.demo)
     trained = methods(args) if callable(methods) else methods
-    pretrains = pretraining and not config.pretrained and any(get_method(name).pretrainable for name in trained)
-    if pretrains and fer2013 is None:  # not after the datasets have loaded
-        sys.stderr.write(NO_FER2013_MESSAGE.format(prog=parser.prog))
-        raise SystemExit(2)
-    if pretrains and not Path(fer2013).expanduser().exists():
-        sys.stderr.write(
-            f"{parser.prog}: --fer2013 (or ${DATASET_ENV_VARS['fer2013']}) {str(fer2013)!r} does not exist\n"
-        )
-        raise SystemExit(2)
+    fer2013, pretraining = pretraining_source(parser, args, config, trained)
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     run_root = getattr(args, "run_dir", None) or (runs_dir() / ("demo" if args.demo else "real") / artifact)
     # the flags are checked: TensorFlow may load now, with the kit's settings and without its start-up lines
     prepare_environment(verbose=args.verbose)
     import_backend_quietly()
+    if executor is not None:
+        executor = build_executor(parser, args, executor)
     return Context(
         args=args,
         prog=parser.prog,
@@ -307,9 +399,8 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         typed=frozenset(typed | explicit),
         explicit=frozenset(explicit),
         executor=executor,
-        engine=engine,
-        folds=folds,
-        fer2013=None if fer2013 is None else Path(fer2013),
+        folds=parse_folds(getattr(args, "folds", None)),
+        fer2013=fer2013,
         pretraining=pretraining,
         annotations={"casme2": args.casme2_annotations, "samm": args.samm_annotations},
     )
@@ -327,42 +418,6 @@ def expected_errors(prog: str, errors: tuple = INPUT_ERRORS):
     except errors as error:
         sys.stderr.write(f"{prog}: {error}\n")
         raise SystemExit(2) from None
-
-
-def check_folds(ctx: Context, loaded: dict, methods=()) -> None:
-    """Exit 2 listing the valid names when a ``--folds`` entry names no fold of the LOSO scopes that will run.
-
-    A method's LOSO runs per dataset or over the composite (its ``loso_scope``, known from the registry and
-    the config before any feature exists), its folds being the subjects of ``loaded``; every entry must name
-    a fold of each method in ``methods``. Without ``methods``, a fold of any scope will do.
-    """
-    if ctx.folds is None:
-        return
-    from me_resnet.evaluation.experiment import FoldSelectionError, select_folds
-
-    groups = sorted({f"{record.dataset}/{record.subject}" for result in loaded.values() for record in result.records})
-    if not methods:
-        scopes = {dataset: [group for group in groups if group.startswith(dataset + "/")] for dataset in loaded}
-        with expected_errors(ctx.prog, (FoldSelectionError,)):
-            select_folds(ctx.folds, scopes | {"composite": groups})
-        return
-    check_method_folds(ctx, groups, methods)
-
-
-def check_method_folds(ctx: Context, groups, methods) -> None:
-    """Exit 2 unless every ``--folds`` entry names a fold of each of ``methods`` among LOSO groups ``groups``."""
-    if ctx.folds is None:
-        return
-    from me_resnet.evaluation.experiment import FoldSelectionError, selected_groups
-    from me_resnet.models.registry import method_config
-
-    for method in methods:
-        scope = method_config(method, ctx.config, explicit=ctx.explicit, demo=ctx.demo).loso_scope
-        try:
-            selected_groups(groups, scope, ctx.folds)
-        except FoldSelectionError as error:
-            sys.stderr.write(f"{ctx.prog}: {method} runs its LOSO per {scope}: {error}\n")
-            raise SystemExit(2) from None
 
 
 def report(paths: dict[str, Path]) -> None:

@@ -42,7 +42,8 @@ def output_stem(record, demo: bool) -> str:
 
 
 def main(argv=None, prog: str = "me-resnet fig3") -> int:
-    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1], seeds=False)
+    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    common.add_feature_options(parser)
     parser.add_argument(
         "--clip", help=f"DATASET/SUBJECT/CLIP (default {PAPER_CLIPS[0]} if present, else the first clip)"
     )

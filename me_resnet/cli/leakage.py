@@ -24,7 +24,7 @@ def chosen_methods(args) -> list[str]:
 
 
 def main(argv=None, prog: str = "me-resnet leakage") -> int:
-    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    parser = common.make_loso_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -42,17 +42,18 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     from me_resnet.reporting.result_folder import final_paths, result_folder
 
     methods = chosen_methods(ctx.args)
-    loaded = loso.load(ctx, methods=methods)
+    loaded = loso.load(ctx)
+    plans = loso.plan(ctx, experiment.record_groups(loaded), methods)
     coverage = ctx.coverage(methods=methods)
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx, methods)
     predictions, record = [], loso.Record()
     for method in methods:
         features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg)
+        record.add(ctx, method, features, method_cfg, plans[method])
         for monitor in MONITORS:
             monitored = dataclasses.replace(method_cfg, early_stop_on=monitor)
-            run = loso.run(ctx, features, method, monitored, label=f"early_stop_on={monitor}")
+            run = loso.run(ctx, features, method, monitored, plans[method], label=f"early_stop_on={monitor}")
             predictions.append(run.assign(early_stop_on=monitor))
         del features
     predictions = pd.concat(predictions, ignore_index=True)

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from me_resnet.cli.common import NO_FER2013_MESSAGE, Context, check_folds, expected_errors
+from me_resnet.cli.common import NO_FER2013_MESSAGE, Context, expected_errors
 from me_resnet.config import Config
 from me_resnet.data.common import LoadResult
 from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.records import Features
 from me_resnet.evaluation import experiment
-from me_resnet.evaluation.experiment import FoldSelectionError
+from me_resnet.evaluation.folds import FoldPlan, FoldSelectionError, plan_folds
 from me_resnet.evaluation.run_dir import RunDirMismatch
+from me_resnet.models.registry import method_config
 from me_resnet.reporting.outputs import Coverage, write_results
 from me_resnet.training.pretrain import PretrainingMissing, apply_pretraining, pretraining_label
 
@@ -41,9 +42,8 @@ def loaded_line(name: str, root: Path, result: LoadResult, demo: bool = False) -
     return "; ".join(parts)
 
 
-def load(ctx: Context, config: Config | None = None, methods=()) -> dict:
-    """The dataset records of the context's roots; input errors and ``--folds`` that name no fold of the
-    LOSO scopes of ``methods`` exit 2, before any feature is extracted."""
+def load(ctx: Context, config: Config | None = None) -> dict:
+    """The dataset records of the context's roots; input errors exit 2."""
     with expected_errors(ctx.prog):
         loaded = experiment.load_records(ctx.roots, config or ctx.config, ctx.annotations)
     for name, result in loaded.items():
@@ -51,8 +51,31 @@ def load(ctx: Context, config: Config | None = None, methods=()) -> dict:
         if demo:
             loaded[name] = result = result.as_subset()
         log.info("%s", loaded_line(name, ctx.roots[name], result, demo))
-    check_folds(ctx, loaded, methods)
     return loaded
+
+
+def refuse_folds(ctx: Context, method: str, error: FoldSelectionError):
+    """Exit 2 with what ``--folds`` entries name no fold, in the LOSO scope the method runs, and the valid ones."""
+    unknown = " ".join(map(str, error.unknown))
+    sys.stderr.write(
+        f"{ctx.prog}: {method} runs its LOSO per {error.loso_scope}: --folds {unknown}: no such fold. "
+        f"Valid folds: {error.valid}\n"
+    )
+    raise SystemExit(2)
+
+
+def plan(ctx: Context, groups, methods) -> dict[str, list[FoldPlan]]:
+    """``{method: its FoldPlans}``: the folds each of ``methods`` runs among LOSO groups ``groups``, in the
+    scope its config gives (``--folds``, else all). An entry that names no fold of a method exits 2 here,
+    before any feature is extracted."""
+    plans = {}
+    for method in methods:
+        scope = method_config(method, ctx.config, explicit=ctx.explicit, demo=ctx.demo).loso_scope
+        try:
+            plans[method] = plan_folds(groups, scope, ctx.folds)
+        except FoldSelectionError as error:
+            refuse_folds(ctx, method, error)
+    return plans
 
 
 def base_config(ctx: Context, methods) -> Config:
@@ -74,31 +97,16 @@ def base_config(ctx: Context, methods) -> Config:
 def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[Features, Config]:
     with expected_errors(ctx.prog):
         return experiment.method_features(
-            loaded,
-            method,
-            config,
-            explicit=ctx.explicit,
-            demo=ctx.demo,
-            cache_dir=ctx.args.cache_dir,
-            workers=ctx.args.workers,
+            loaded, method, config, options=ctx.run_options(), explicit=ctx.explicit, demo=ctx.demo
         )
 
 
-def run(ctx: Context, features: Features, method: str, config: Config, label: str = "") -> pd.DataFrame:
-    """``experiment.run_method`` with the context's seeds, folds, executor, engine and run root."""
+def run(
+    ctx: Context, features: Features, method: str, config: Config, plans: list[FoldPlan], label: str = ""
+) -> pd.DataFrame:
+    """``experiment.run_method`` of the folds ``plans`` name, with the context's seeds, executor and run root."""
     with expected_errors(ctx.prog, PLANNING_ERRORS):
-        return experiment.run_method(
-            features,
-            method,
-            config,
-            seeds=ctx.seeds,
-            folds=ctx.folds,
-            executor=ctx.executor,
-            engine=ctx.engine,
-            run_root=ctx.run_root,
-            label=label,
-            verbose=int(ctx.args.verbose),
-        )
+        return experiment.run_method(features, method, config, ctx.run_options(), plans=plans, label=label)
 
 
 @dataclasses.dataclass
@@ -110,12 +118,13 @@ class Record:
     pretraining: dict = dataclasses.field(default_factory=dict)  # {run name: pretraining label}
     loader: dict = dataclasses.field(default_factory=dict)  # {run name: what the loaders repaired and dropped}
 
-    def add(self, ctx: Context, name: str, features: Features, config: Config) -> None:
+    def add(self, ctx: Context, name: str, features: Features, config: Config, plans=()) -> None:
+        """What the run ``name`` of ``features`` under ``config`` had; ``plans``: its ``FoldPlan``s."""
         self.fallbacks[name] = experiment.fallback_summary(features)
         self.loader[name] = features.info.get("loader", {})
         self.pretraining[name] = {"weights": config.pretrained, "label": pretraining_label(config)}
         if ctx.folds is not None:
-            self.fold_groups[name] = experiment.selected_groups(features.groups, config.loso_scope, ctx.folds)
+            self.fold_groups[name] = {plan.scope: list(plan.groups) for plan in plans}
 
 
 def write(

@@ -33,7 +33,7 @@ def sweep_main(
     paper_accuracy,
 ) -> int:
     """Parse, run the sweep of config field ``parameter``, write predictions, metrics, table and plot."""
-    parser = common.make_parser(prog, description)
+    parser = common.make_loso_parser(prog, description)
     parser.add_argument(
         "--values",
         nargs="+",
@@ -44,37 +44,35 @@ def sweep_main(
     ctx = common.parse(parser, artifact, argv, methods=[METHOD])
     from me_resnet.cli import loso
     from me_resnet.evaluation import experiment
+    from me_resnet.evaluation.folds import FoldSelectionError
+    from me_resnet.evaluation.run_dir import RunDirMismatch
     from me_resnet.reporting import plots
     from me_resnet.reporting.outputs import write_text
     from me_resnet.reporting.result_folder import final_paths, result_folder
 
     values = ctx.args.values or (demo_values if ctx.demo else paper_values)
-    loaded = loso.load(ctx, methods=[METHOD])
+    loaded = loso.load(ctx)
     coverage = ctx.coverage(methods=[METHOD])
     out = loso.output(ctx, coverage)
     config = loso.base_config(ctx, [METHOD])
     record = loso.Record()
-    with common.expected_errors(ctx.prog, loso.PLANNING_ERRORS):
-        predictions, metrics = experiment.sweep(
-            loaded,
-            parameter,
-            values,
-            config,
-            method=METHOD,
-            seeds=ctx.seeds,
-            folds=ctx.folds,
-            executor=ctx.executor,
-            engine=ctx.engine,
-            run_root=ctx.run_root,
-            explicit=ctx.explicit,
-            demo=ctx.demo,
-            cache_dir=ctx.args.cache_dir,
-            workers=ctx.args.workers,
-            verbose=int(ctx.args.verbose),
-            on_features=lambda value, features, method_cfg: record.add(
-                ctx, f"{parameter}={value}", features, method_cfg
-            ),
-        )
+    try:  # the sweep plans every value's folds from the records before any feature
+        with common.expected_errors(ctx.prog, (RunDirMismatch,)):
+            predictions, metrics = experiment.sweep(
+                loaded,
+                parameter,
+                values,
+                config,
+                ctx.run_options(),
+                method=METHOD,
+                explicit=ctx.explicit,
+                demo=ctx.demo,
+                on_features=lambda value, features, method_cfg, plans: record.add(
+                    ctx, f"{parameter}={value}", features, method_cfg, plans
+                ),
+            )
+    except FoldSelectionError as error:
+        loso.refuse_folds(ctx, METHOD, error)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
         paths = loso.write(ctx, stage, artifact, predictions, metrics, coverage, record)
         paths["table_md"] = write_text(stage / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))

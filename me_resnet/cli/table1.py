@@ -18,7 +18,8 @@ ARTIFACT = "table1_datasets"
 
 
 def main(argv=None, prog: str = "me-resnet table1") -> int:
-    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1], seeds=False)
+    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    common.add_force(parser)
     ctx = common.parse(parser, ARTIFACT, argv)
     from me_resnet.cli import loso
 

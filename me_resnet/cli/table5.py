@@ -21,7 +21,7 @@ TABLE5_METHODS = tuple(name for name, spec in METHODS.items() if spec.title in p
 
 
 def main(argv=None, prog: str = "me-resnet table5") -> int:
-    parser = common.make_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
+    parser = common.make_loso_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -50,7 +50,10 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
     from me_resnet.reporting.result_folder import final_paths, result_folder
 
     precomputed = ctx.args.precomputed_flow
-    loaded = None if precomputed else loso.load(ctx, methods=ctx.args.methods)
+    loaded, plans = None, {}
+    if not precomputed:  # the folds of every method are planned from the records, before any feature
+        loaded = loso.load(ctx)
+        plans = loso.plan(ctx, experiment.record_groups(loaded), ctx.args.methods)
     datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None
     coverage = ctx.coverage(methods=ctx.args.methods, datasets=datasets)
     out = loso.output(ctx, coverage)
@@ -62,11 +65,11 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
                 features, method_cfg = experiment.precomputed_features(
                     precomputed, method, config, datasets=ctx.args.datasets, explicit=ctx.explicit, demo=ctx.demo
                 )
-            common.check_method_folds(ctx, sorted(set(features.groups)), [method])  # no records: checked here
+            plans |= loso.plan(ctx, features.groups, [method])  # no records: planned from the flow images
         else:
             features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg)
-        predictions.append(loso.run(ctx, features, method, method_cfg))
+        record.add(ctx, method, features, method_cfg, plans[method])
+        predictions.append(loso.run(ctx, features, method, method_cfg, plans[method]))
         del features
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)

@@ -5,12 +5,15 @@ only files written are the resumable LOSO run directories under ``run_root``
 (one per method, variant, dataset scope, seed, config, training code, library
 stack, features and pretrained weights: ``identity.run_dir_name``), so an
 interrupted call repeated with the same arguments continues where it stopped.
-Metrics are always recomputed from the predictions.
+Metrics are always recomputed from the predictions. ``RunOptions`` says how the
+runs run; which folds run is planned once (``folds.plan_folds``), from the
+records before any feature is extracted where the caller has them.
 
     config = apply_pretraining(PAPER, fer2013=Path("/data/fer2013.csv"))  # me_resnet.training.pretrain
     loaded = load_records({"casme2": Path("/data/CASME2")}, config)
-    features, config = method_features(loaded, "me_resnet", config)
-    predictions = run_method(features, "me_resnet", config, seeds=[0, 1, 2], run_root=Path("runs"))
+    options = RunOptions(seeds=(0, 1, 2), run_root=Path("runs"), executor=make_executor("local"))  # parallel.build
+    features, config = method_features(loaded, "me_resnet", config, options=options)
+    predictions = run_method(features, "me_resnet", config, options)
     metrics = metrics_over_seeds(predictions, config)
 """
 
@@ -18,17 +21,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from me_resnet.config import Config
+from me_resnet.config import Config, field_choices
 from me_resnet.data.loading import load_dataset
 from me_resnet.data.precomputed_flow import load_precomputed_flow
 from me_resnet.data.records import DATASETS, Features
-from me_resnet.evaluation.executors import make_executor
+from me_resnet.evaluation.executor import Executor, LocalExecutor
+from me_resnet.evaluation.folds import FoldPlan, FoldSelectionError, plan_folds
 from me_resnet.evaluation.identity import data_hash, run_dir_name
 from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.metrics import compute_metrics
@@ -41,11 +46,25 @@ from me_resnet.training.pretrain import pretraining_label
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ("accuracy", "uf1", "uar")
-LOSO_SCOPES = ("dataset", "composite")
 
 
-class FoldSelectionError(ValueError):
-    """A ``folds`` entry names no fold of any LOSO scope."""
+@dataclass(frozen=True)
+class RunOptions:
+    """How a call's LOSO runs run: seeds, folds, where folds train, where runs and features are kept.
+
+    ``folds``: fold indices and/or ``dataset/subject`` groups (None: all; ``folds.plan_folds``).
+    ``executor``: runs the folds (None: ``LocalExecutor()``, the plain loop; ``me_resnet.parallel``
+    builds the others). ``run_root``: root of the resumable run dirs (None: nothing written).
+    ``cache_dir``, ``workers``: the feature cache and the feature-extraction processes.
+    """
+
+    seeds: Sequence[int] = (0,)
+    folds: Sequence[int | str] | None = None
+    executor: Executor | None = None
+    run_root: Path | None = None
+    cache_dir: Path | None = None
+    workers: int | None = None
+    verbose: int = 0
 
 
 def load_records(roots: dict[str, Path], config: Config, annotations: dict | None = None) -> dict:
@@ -65,15 +84,19 @@ def load_records(roots: dict[str, Path], config: Config, annotations: dict | Non
     return loaded
 
 
+def record_groups(loaded: dict) -> list[str]:
+    """The LOSO groups (``dataset/subject``) of the records of ``loaded`` (``{dataset: LoadResult}``)."""
+    return [f"{record.dataset}/{record.subject}" for result in loaded.values() for record in result.records]
+
+
 def method_features(
     loaded: dict,
     method: str,
     config: Config,
     *,
+    options: RunOptions | None = None,
     explicit=(),
     demo: bool = False,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
 ) -> tuple[Features, Config]:
     """Features of every loaded dataset for ``method``, and the method's config.
 
@@ -84,7 +107,10 @@ def method_features(
     spec = get_method(method)
     method_cfg = method_config(method, config, explicit=explicit, demo=demo)
     records = [record for result in loaded.values() for record in result.records]
-    features = extract_features(records, method_cfg, kind=spec.feature_kind, cache_dir=cache_dir, workers=workers)
+    options = options or RunOptions()
+    features = extract_features(
+        records, method_cfg, kind=spec.feature_kind, cache_dir=options.cache_dir, workers=options.workers
+    )
     return note_loading(features, loaded), method_cfg
 
 
@@ -110,8 +136,9 @@ def precomputed_features(
     spec = get_method(method)
     if spec.feature_kind != "apex_flow":
         raise ValueError(
-            f"--precomputed-flow holds one onset->apex flow image per clip; method {method!r} needs "
-            f"{spec.feature_kind!r} features: run it on the raw datasets instead (e.g. --methods ststnet off_apexnet)."
+            f"{directory} holds one precomputed onset->apex flow image per clip; method {method!r} needs "
+            f"{spec.feature_kind!r} features: run it on the raw datasets, or run an apex_flow method such as "
+            "ststnet or off_apexnet on these"
         )
     features = load_precomputed_flow(directory)
     if datasets:
@@ -121,8 +148,8 @@ def precomputed_features(
 
 def loso_scopes(features: Features, loso_scope: str) -> dict[str, Features]:
     """``{scope: features}``: one LOSO per dataset, or one ``composite`` LOSO over all of them."""
-    if loso_scope not in LOSO_SCOPES:
-        raise ValueError(f"loso_scope must be one of {LOSO_SCOPES}, got {loso_scope!r}")
+    if loso_scope not in field_choices("loso_scope"):
+        raise ValueError(f"loso_scope must be one of {field_choices('loso_scope')}, got {loso_scope!r}")
     if loso_scope == "composite":
         return {"composite": features}
     return {
@@ -130,91 +157,41 @@ def loso_scopes(features: Features, loso_scope: str) -> dict[str, Features]:
     }
 
 
-def select_folds(folds, scope_groups: dict[str, Sequence[str]]) -> dict[str, list | None]:
-    """The entries of ``folds`` that name a fold of each scope: ``{scope: entries or None for all}``.
-
-    ``scope_groups`` maps each scope to its groups (``dataset/subject``, one fold
-    each, in fold order). An index names fold ``i`` of every scope that has one;
-    a group names the fold of the scope that holds it. A scope none of the
-    entries names gets ``[]`` (it is not run). Raises ``FoldSelectionError``,
-    listing the valid names, when an entry names no fold of any scope.
-    """
-    if folds is None:
-        return {scope: None for scope in scope_groups}
-    groups = {scope: list(dict.fromkeys(str(group) for group in names)) for scope, names in scope_groups.items()}
-    chosen = {scope: [] for scope in groups}
-    unknown = []
-    for fold in folds:
-        hits = [
-            scope
-            for scope, names in groups.items()
-            if (isinstance(fold, int) and 0 <= fold < len(names)) or (isinstance(fold, str) and fold in names)
-        ]
-        if not hits:
-            unknown.append(fold)
-        for scope in hits:
-            chosen[scope].append(fold)
-    if unknown:
-        valid = "; ".join(
-            f"{scope}: 0-{len(names) - 1} or {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}"
-            for scope, names in groups.items()
-        )
-        raise FoldSelectionError(f"--folds {' '.join(map(str, unknown))}: no such fold. Valid folds: {valid}")
-    return chosen
-
-
-def selected_groups(groups: Sequence[str], loso_scope: str, folds) -> dict[str, list[str]]:
-    """``{scope: the groups (folds) that run}`` for LOSO groups ``groups`` (``dataset/subject``), ``folds`` as above.
-
-    Scopes with no selected fold are left out; ``FoldSelectionError`` as in ``select_folds``.
-    """
-    names = sorted(set(map(str, groups)))  # fold order: LeaveOneGroupOut's sorted unique groups
-    if loso_scope not in LOSO_SCOPES:
-        raise ValueError(f"loso_scope must be one of {LOSO_SCOPES}, got {loso_scope!r}")
-    if loso_scope == "composite":
-        scopes = {"composite": names}
-    else:
-        datasets = dict.fromkeys(name.split("/", 1)[0] for name in groups)
-        scopes = {dataset: [name for name in names if name.split("/", 1)[0] == dataset] for dataset in datasets}
-    selection = select_folds(folds, scopes)
-    return {
-        scope: scopes[scope] if chosen is None else [scopes[scope][f] if isinstance(f, int) else f for f in chosen]
-        for scope, chosen in selection.items()
-        if chosen != []
-    }
-
-
-def plan_method(
+def plan_runs(
     features: Features,
     method: str,
     config: Config,
+    plans: Sequence[FoldPlan],
+    options: RunOptions,
     *,
-    seeds: Sequence[int],
-    folds=None,
-    run_root: Path | None = None,
     label: str = "",
-    verbose: int = 0,
 ) -> list[tuple[LosoRun, dict]]:
-    """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, planned (run dirs claimed) but not run.
+    """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, their run dirs claimed, not yet run.
 
-    Raises ``FoldSelectionError`` before anything is planned when a ``folds``
-    entry names no fold.
+    One run per seed of ``options`` and ``FoldPlan`` of ``plans``, which name the scopes of
+    ``features`` that run and their folds.
     """
     scopes = loso_scopes(features, config.loso_scope)
-    selection = select_folds(folds, {scope: np.unique(part.groups).tolist() for scope, part in scopes.items()})
-    data = {scope: data_hash(part, config) for scope, part in scopes.items() if run_root and selection[scope] != []}
+    by_scope = {plan.scope: plan for plan in plans}
+    if not set(by_scope) <= set(scopes):
+        raise ValueError(f"fold plans for scopes {sorted(set(by_scope) - set(scopes))}: {method}'s are {list(scopes)}")
+    run_root = options.run_root
+    data = {scope: data_hash(part, config) for scope, part in scopes.items() if run_root and scope in by_scope}
     planned = []
-    for seed in seeds:
+    for seed in options.seeds:
         seed_config = dataclasses.replace(config, seed=int(seed))
         for scope, scope_features in scopes.items():
-            if selection[scope] == []:
-                continue  # --folds names no fold of this scope
+            if scope not in by_scope:
+                continue  # no requested fold is in this scope
             run_dir = None
             if run_root is not None:  # other data, weights, code or libraries: another directory (identity.py)
-                name = run_dir_name(seed_config, data[scope])
-                run_dir = Path(run_root) / method / (label or "default") / scope / name
+                run_dir = (
+                    Path(run_root) / method / (label or "default") / scope / run_dir_name(seed_config, data[scope])
+                )
             log.info("LOSO %s on %s, seed %d -> %s", method, scope, seed, run_dir)
-            run = LosoRun(scope_features, method, seed_config, run_dir=run_dir, folds=selection[scope], verbose=verbose)
+            run = LosoRun(
+                scope_features, method, seed_config, run_dir, groups=by_scope[scope].groups, verbose=options.verbose
+            )
             columns = {
                 "method": method,
                 "seed": int(seed),
@@ -225,14 +202,9 @@ def plan_method(
     return planned
 
 
-def default_executor(executor=None, engine: str = "auto"):
-    """``executor``, or the local loop when None (``engine`` as for ``make_executor``)."""
-    return executor if executor is not None else make_executor("local", engine=engine)
-
-
-def run_planned(planned: list[tuple[LosoRun, dict]], executor=None, engine: str = "auto") -> list[pd.DataFrame]:
+def run_planned(planned: list[tuple[LosoRun, dict]], executor: Executor | None = None) -> list[pd.DataFrame]:
     """Run the folds of every planned run on one executor; each run's predictions with its extra columns."""
-    tables = run_all([run for run, _ in planned], default_executor(executor, engine))
+    tables = run_all([run for run, _ in planned], executor or LocalExecutor())
     return [table.assign(**columns) for table, (_, columns) in zip(tables, planned)]
 
 
@@ -240,28 +212,24 @@ def run_method(
     features: Features,
     method: str,
     config: Config,
+    options: RunOptions | None = None,
     *,
-    seeds: Sequence[int] = (0,),
-    folds=None,
-    executor=None,
-    engine: str = "auto",
-    run_root: Path | None = None,
+    plans: Sequence[FoldPlan] | None = None,
     label: str = "",
-    verbose: int = 0,
 ) -> pd.DataFrame:
     """LOSO of ``method`` for every seed; one run per dataset unless ``config.loso_scope == "composite"``.
 
-    ``folds``: fold indices and/or ``dataset/subject`` groups (None: all).
-    ``executor``: where folds train (``me_resnet.evaluation.executors``; None: the
-    local loop). ``run_root``: root of the resumable run dirs (None: nothing written).
+    ``plans``: the folds that run, planned by the caller from the records (``folds.plan_folds``);
+    None: planned here from ``options.folds`` and the groups of ``features``.
     Returns the predictions with ``method``, ``seed``, ``variant`` and ``protocol`` columns.
     """
-    planned = plan_method(
-        features, method, config, seeds=seeds, folds=folds, run_root=run_root, label=label, verbose=verbose
-    )
+    options = options or RunOptions()
+    if plans is None:
+        plans = plan_folds(features.groups, config.loso_scope, options.folds)
+    planned = plan_runs(features, method, config, plans, options, label=label)
     if not planned:
         raise FoldSelectionError(f"no fold of {method} selected")
-    return pd.concat(run_planned(planned, executor, engine), ignore_index=True)
+    return pd.concat(run_planned(planned, options.executor), ignore_index=True)
 
 
 def sweep(
@@ -269,50 +237,41 @@ def sweep(
     parameter: str,
     values: Sequence,
     config: Config,
+    options: RunOptions | None = None,
     *,
     method: str = "me_resnet",
-    seeds: Sequence[int] = (0,),
-    folds=None,
-    executor=None,
-    engine: str = "auto",
-    run_root: Path | None = None,
     explicit=(),
     demo: bool = False,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
-    verbose: int = 0,
-    on_features: Callable[[object, Features, Config], None] | None = None,
+    on_features: Callable[[object, Features, Config, list[FoldPlan]], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """LOSO of ``method`` for each value of config field ``parameter``: (predictions, metrics).
 
-    Both tables carry a ``parameter`` column. On a parallel executor the folds of
-    every value x seed x dataset are submitted together; otherwise one value after
-    another, keeping one value's features in memory at a time. ``on_features(value,
-    features, method_config)`` is called for each value before its folds are
-    planned (e.g. to note the pre-processing fallbacks).
+    Both tables carry a ``parameter`` column. The folds of every value are planned
+    from the records first (``FoldSelectionError`` before any feature is extracted).
+    On a parallel executor the folds of every value x seed x dataset are submitted
+    together; otherwise one value after another, keeping one value's features in
+    memory at a time. ``on_features(value, features, method_config, plans)`` is called
+    for each value before its runs are planned (e.g. to note the pre-processing fallbacks).
     """
-    executor = default_executor(executor, engine)
+    options = options or RunOptions()
+    executor = options.executor or LocalExecutor()
     keep = set(explicit) | {parameter}
+    configs = {value: dataclasses.replace(config, **{parameter: value}) for value in values}
+    groups = record_groups(loaded)
+    plans = {
+        value: plan_folds(
+            groups, method_config(method, value_config, explicit=keep, demo=demo).loso_scope, options.folds
+        )
+        for value, value_config in configs.items()
+    }
     predictions, batch = [], []
-    for value in values:
-        value_config = dataclasses.replace(config, **{parameter: value})
-        features, method_cfg = method_features(
-            loaded, method, value_config, explicit=keep, demo=demo, cache_dir=cache_dir, workers=workers
-        )
+    for value, value_config in configs.items():
+        features, method_cfg = method_features(loaded, method, value_config, options=options, explicit=keep, demo=demo)
         if on_features is not None:
-            on_features(value, features, method_cfg)
-        planned = plan_method(
-            features,
-            method,
-            method_cfg,
-            seeds=seeds,
-            folds=folds,
-            run_root=run_root,
-            label=f"{parameter}={value}",
-            verbose=verbose,
-        )
+            on_features(value, features, method_cfg, plans[value])
+        planned = plan_runs(features, method, method_cfg, plans[value], options, label=f"{parameter}={value}")
         batch += [(run, columns | {parameter: value}) for run, columns in planned]
-        if not getattr(executor, "parallel", False):
+        if not executor.parallel:
             predictions += run_planned(batch, executor)
             batch = []
     predictions = pd.concat(predictions + run_planned(batch, executor), ignore_index=True)

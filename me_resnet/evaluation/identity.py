@@ -28,13 +28,14 @@ from me_resnet.utils.fingerprint import (
 )
 
 # Code that decides what a fold predicts, given its features and config: every module of these
-# subpackages, plus the evaluation modules that split and run folds. Paths relative to the package.
+# subpackages (the fold-parallel engine and the compiled-model reuse among them), plus the evaluation
+# modules that split and run folds. Paths relative to the package.
 TRAINING_CODE = (
     "models",
     "training",
     "evaluation/folds.py",
     "evaluation/runner.py",
-    "evaluation/fold_parallel.py",
+    "parallel",
 )
 
 

@@ -1,5 +1,5 @@
 """``run_loso``: one leave-one-subject-out run, from features to predictions (paper §3); ``run_all``: the
-pending folds of many runs on one executor (the fold-parallel engine for small models)."""
+pending folds of many runs on one executor."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
-from me_resnet.evaluation.executors import LocalExecutor
-from me_resnet.evaluation.fold_parallel import FoldParallelExecutor
+from me_resnet.evaluation.executor import Executor, LocalExecutor
+from me_resnet.evaluation.folds import FoldSelectionError, plan_folds
 from me_resnet.evaluation.runner import LosoRun
 from me_resnet.training.fold import BuildFn
 
@@ -24,36 +24,32 @@ def run_loso(
     features: Features,
     model_name: str,
     config: Config,
+    *,
     run_dir: str | Path | None = None,
     folds=None,
-    verbose: int = 0,
+    executor: Executor | None = None,
     build_fn: BuildFn | None = None,
+    verbose: int = 0,
     progress: bool = True,
-    executor=None,
 ) -> pd.DataFrame:
-    """LOSO predictions, one row per test clip (columns ``PREDICTION_COLUMNS``).
+    """LOSO predictions over all of ``features``, one row per test clip (columns ``PREDICTION_COLUMNS``).
 
-    ``folds`` restricts the run to some fold indices or group names. With
-    ``run_dir`` finished folds are reused, and ``config.json``/``manifest.json``
-    describe the run; without it nothing is written. ``executor`` runs the
-    pending folds (``me_resnet.evaluation.executors``: ``LocalExecutor``, the default plain
-    loop, or ``RayExecutor``); the predictions do not depend on it.
+    ``folds`` restricts the run to some fold indices or group names (``folds.plan_folds``).
+    With ``run_dir`` finished folds are reused, and ``config.json``/``manifest.json``
+    describe the run; without it nothing is written. ``executor`` runs the pending
+    folds (default: ``LocalExecutor()``, the plain loop; ``me_resnet.parallel`` has the
+    others); the predictions do not depend on it.
     """
-
-    run = LosoRun(features, model_name, config, run_dir, folds=folds, verbose=verbose, build_fn=build_fn)
+    plans = plan_folds(features.groups, "composite", folds)  # these features are one LOSO, whatever they hold
+    if not plans:
+        raise FoldSelectionError(f"folds {folds!r} select no fold")
+    run = LosoRun(features, model_name, config, run_dir, groups=plans[0].groups, verbose=verbose, build_fn=build_fn)
     return run_all([run], executor, progress=progress)[0]
 
 
-def run_all(runs: Sequence[LosoRun], executor=None, progress: bool = True) -> list[pd.DataFrame]:
-    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor``); predictions per run.
-
-    Unless ``executor.engine == "per-fold"``, the runs whose small model the fold-parallel engine fits
-    (``me_resnet.training.engine_choice.choose_engine``) train all their pending folds at once.
-    """
+def run_all(runs: Sequence[LosoRun], executor: Executor | None = None, *, progress: bool = True) -> list[pd.DataFrame]:
+    """Run the pending folds of all ``runs`` on one ``executor`` (default ``LocalExecutor()``); predictions per run."""
     executor = executor or LocalExecutor()
-    engine = getattr(executor, "engine", "auto")
-    if engine != "per-fold" and not getattr(executor, "fold_parallel", False):
-        executor = FoldParallelExecutor(fallback=executor, engine=engine)  # small models: all folds of a run at once
     jobs = [job for run in runs for job in run.jobs]
     started = time.perf_counter()
     try:

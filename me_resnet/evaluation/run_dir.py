@@ -5,7 +5,7 @@ Each finished fold is written atomically as ``fold_<i>_<group>.csv`` (with a
 (by content hash) and library stack reads finished folds back, recomputes a
 truncated or corrupt one, and refuses (``RunDirMismatch``) a run dir made by a
 different run. ``me_resnet.evaluation.identity`` names run dirs by all of these,
-so a LOSO planned by ``experiment.plan_method`` meets that refusal only in a
+so a LOSO planned by ``experiment.plan_runs`` meets that refusal only in a
 directory it did not name itself.
 
 A run holds ``RunDirLock`` (a ``filelock`` lock on ``<run_dir>/.lock``) from

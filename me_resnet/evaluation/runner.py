@@ -5,7 +5,7 @@ Folds come from ``sklearn.model_selection.LeaveOneGroupOut`` on
 A fold is a pure function of (features, fold index, config, run dir) → fold file
 (``run_fold``), so an executor other than the plain loop here (e.g. Ray tasks)
 can run folds in parallel: ``LosoRun`` lists a run's pending ``FoldJob``s and
-``me_resnet.evaluation.executors`` runs them (in this process, or as Ray tasks).
+``me_resnet.parallel.executors`` runs them (in this process, or as Ray tasks).
 
 With a ``run_dir`` each finished fold is written atomically as
 ``fold_<i>_<group>.csv``; a rerun with the same config and features reads
@@ -25,13 +25,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
-from me_resnet.evaluation.folds import check_no_leak, fold_plan, select_folds, split_fold
+from me_resnet.evaluation.folds import check_no_leak, fold_indices, loso_splits, split_fold
 from me_resnet.evaluation.run_dir import (
     PREDICTION_COLUMNS,
     RunDirLock,
@@ -43,15 +44,17 @@ from me_resnet.evaluation.run_dir import (
 )
 from me_resnet.training.augment import augment_features, whole_dataset_augmentation
 from me_resnet.training.fold import BuildFn, FoldResult, check_finite, train_fold
+from me_resnet.training.model_source import ModelSource
 from me_resnet.utils.io import write_csv_atomic, write_json_atomic
 from me_resnet.utils.provenance import now_iso, provenance
 
 log = logging.getLogger(__name__)
 
 
-def _fold_table(
+def fold_table(
     features: Features, test_index, result: FoldResult, fold: int, model_name: str, config: Config
 ) -> pd.DataFrame:
+    """The predictions file of one fold: a row per test clip (``PREDICTION_COLUMNS``)."""
     probabilities = result.probabilities
     return pd.DataFrame(
         {
@@ -74,6 +77,32 @@ def _fold_table(
     )
 
 
+def fold_info(
+    features: Features, result: FoldResult, *, fold: int, group: str, fit_index, val_index, test_index
+) -> dict:
+    """What the ``.json`` beside a fold's predictions says: its rows, validation subjects, epochs, time."""
+    return {
+        "fold": fold,
+        "group": group,
+        "n_test": int(len(test_index)),
+        "n_fit": int(len(fit_index)),
+        "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
+        "epochs_trained": result.epochs_trained,
+        "best_epoch": result.best_epoch,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "missing_train_classes": list(result.missing_train_classes),
+        "resumed": False,
+    }
+
+
+def write_fold(run_dir: str | Path, table: pd.DataFrame, info: dict, clips) -> pd.DataFrame:
+    """Write a fold's ``.json`` and then its predictions (the csv marks the fold finished); the table read back."""
+    path = fold_file(run_dir, info["fold"], info["group"])
+    write_json_atomic(path.with_suffix(".json"), info)
+    write_csv_atomic(path, table)
+    return read_fold_file(path, clips)
+
+
 def run_fold(
     features: Features,
     fold: int,
@@ -83,15 +112,18 @@ def run_fold(
     model_name: str | None = None,
     build_fn: BuildFn | None = None,
     verbose: int = 0,
-    plan=None,
+    splits=None,
+    models: ModelSource | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Train and predict fold ``fold``; write ``fold_<i>_<group>.csv`` into ``run_dir`` if given.
 
     Returns ``(predictions, fold_info)``; with a run dir the predictions are the
     ones read back from the file, so resumed and fresh runs are identical.
+    ``splits``: ``loso_splits(features)`` when the caller has them; ``models``: where
+    ``train_fold`` gets its compiled model (default: a fresh build).
     """
-    plan = plan if plan is not None else fold_plan(features)
-    group, train_index, test_index = plan[fold]
+    splits = splits if splits is not None else loso_splits(features)
+    group, train_index, test_index = splits[fold]
     model_name = model_name or config.model
     fit_index, val_index = split_fold(features, train_index, config)
     check_no_leak(features, group, fit_index, val_index, test_index)
@@ -108,30 +140,19 @@ def run_fold(
         build_fn=build_fn,
         model_name=model_name,
         verbose=verbose,
+        models=models,
     )
     check_no_leak(
         features, group, fit_index, val_index, test_index, result, monitor_test=config.early_stop_on == "test"
     )
-    table = _fold_table(features, test_index, result, fold, model_name, config)
-    info = {
-        "fold": fold,
-        "group": group,
-        "n_test": int(len(test_index)),
-        "n_fit": int(len(fit_index)),
-        "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
-        "epochs_trained": result.epochs_trained,
-        "best_epoch": result.best_epoch,
-        "wall_seconds": round(result.wall_seconds, 3),
-        "missing_train_classes": list(result.missing_train_classes),
-        "resumed": False,
-        "engine": "per-fold",
-    }
+    table = fold_table(features, test_index, result, fold, model_name, config)
+    info = fold_info(
+        features, result, fold=fold, group=group, fit_index=fit_index, val_index=val_index, test_index=test_index
+    )
+    info["engine"] = "per-fold"
     if run_dir is None:
         return table, info
-    path = fold_file(run_dir, fold, group)
-    write_json_atomic(path.with_suffix(".json"), info)  # before the csv: the csv marks the fold finished
-    write_csv_atomic(path, table)
-    return read_fold_file(path, features.clips[test_index]), info
+    return write_fold(run_dir, table, info, features.clips[test_index]), info
 
 
 @dataclass(frozen=True)
@@ -145,13 +166,14 @@ class FoldJob:
     model_name: str
     build_fn: BuildFn | None = None
     verbose: int = 0
-    plan: list | None = field(default=None, repr=False)
+    splits: list | None = field(default=None, repr=False)
 
     @property
     def group(self) -> str:
-        return (self.plan or fold_plan(self.features))[self.fold][0]
+        return (self.splits or loso_splits(self.features))[self.fold][0]
 
-    def run(self) -> tuple[pd.DataFrame, dict]:
+    def run(self, models: ModelSource | None = None) -> tuple[pd.DataFrame, dict]:
+        """Train the fold (``models``: where its compiled model comes from; default a fresh build)."""
         return run_fold(
             self.features,
             self.fold,
@@ -160,15 +182,17 @@ class FoldJob:
             model_name=self.model_name,
             build_fn=self.build_fn,
             verbose=self.verbose,
-            plan=self.plan,
+            splits=self.splits,
+            models=models,
         )
 
 
 class LosoRun:
     """One ``run_loso`` call in two halves, so that one executor can run the folds of many runs.
 
-    Construction checks the input, plans the folds, locks and claims (or checks)
-    the run dir, reads finished folds back and lists the rest as ``jobs``;
+    Construction checks the input, splits the folds (``groups``: the folds that run,
+    ``FoldPlan.groups``; None: all), locks and claims (or checks) the run dir, reads
+    finished folds back and lists the rest as ``jobs``;
     ``finish`` takes their ``(predictions, info)`` in ``jobs`` order and, with a
     run dir, writes ``manifest.json`` and releases the lock (``close`` releases
     it without finishing, e.g. after a failed executor). Only the driver writes
@@ -183,19 +207,18 @@ class LosoRun:
         config: Config,
         run_dir: str | Path | None = None,
         *,
-        folds=None,
+        groups: Sequence[str] | None = None,
         verbose: int = 0,
         build_fn: BuildFn | None = None,
         lock_timeout: float | None = None,
     ):
-
         check_finite(features, "LOSO input")
         if whole_dataset_augmentation(config):  # Table 2's reading: test copies too (optimistic/leaky)
             features = augment_features(features)
         self.features, self.model_name, self.config = features, model_name, config
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.plan = fold_plan(features)
-        self.chosen = select_folds(self.plan, folds)
+        self.splits = loso_splits(features)
+        self.chosen = fold_indices(self.splits, groups)
         self.started_iso, self.started = now_iso(), time.perf_counter()
         self.manifest = None
         self.lock = None
@@ -208,7 +231,7 @@ class LosoRun:
                 self.close()
                 raise
         self.jobs = [
-            FoldJob(features, fold, config, self.run_dir, model_name, build_fn, verbose, self.plan)
+            FoldJob(features, fold, config, self.run_dir, model_name, build_fn, verbose, self.splits)
             for fold in self.chosen
             if fold not in self.finished
         ]
@@ -218,7 +241,7 @@ class LosoRun:
         prepare_run_dir(self.run_dir, self.config, self.model_name, self.features)
         remove_temporary_files(self.run_dir)
         on_disk = {}  # every finished fold of the run dir, also those outside this run's selection
-        for fold, (group, _, test_index) in enumerate(self.plan):
+        for fold, (group, _, test_index) in enumerate(self.splits):
             table, info = resume_fold(self.run_dir, fold, group, self.features.clips[test_index])
             if table is not None:
                 on_disk[group] = info
@@ -256,7 +279,7 @@ class LosoRun:
         predictions = pd.concat([done[fold][0] for fold in self.chosen], ignore_index=True)
         if self.manifest is not None:
             try:
-                self.manifest["folds"] |= {self.plan[fold][0]: done[fold][1] for fold in self.chosen}
+                self.manifest["folds"] |= {self.splits[fold][0]: done[fold][1] for fold in self.chosen}
                 self.manifest |= {
                     "status": "finished",
                     "end_time": now_iso(),

@@ -28,7 +28,11 @@ from me_resnet.utils.provenance import provenance
 
 
 class ResultExistsError(RuntimeError):
-    """Writing would replace a complete result by one that covers less of it."""
+    """Writing would replace a complete result by one that covers less of it (``reason`` says which and how)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}. Write elsewhere, or replace it with force=True.")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ def check_replace(out: Path, coverage: Coverage, force: bool = False) -> None:
         return
     raise ResultExistsError(
         f"{out} holds a complete result (seeds {sorted(seeds)}, methods {sorted(methods)}) and this run covers "
-        f"{coverage.describe()}: it would replace it by less. Give another --out, or --force to replace it."
+        f"{coverage.describe()}: it would replace it by less"
     )
 
 

@@ -35,20 +35,13 @@ from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.models.registry import build_model
 from me_resnet.training.augment import augment_4x, whole_dataset_augmentation
 from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, standardise
-from me_resnet.training.compiled import (
-    FoldFocalLoss,
-    cache_key,
-    compiled_model,
-    seed_random_generators,
-    will_reuse,
-)
 from me_resnet.training.determinism import use_deterministic_ops
-from me_resnet.training.losses import class_alpha, focal_loss
+from me_resnet.training.losses import FoldFocalLoss, class_alpha, focal_loss
+from me_resnet.training.model_source import FRESH_MODELS, ModelRequest, ModelSource
 
 log = logging.getLogger(__name__)
 
 NUM_CLASSES = len(CLASS_NAMES)
-EARLY_STOP_CHOICES = ("val", "test", "none")
 
 BuildFn = Callable[[str, tuple, int, Config], "object"]
 
@@ -135,15 +128,6 @@ def channel_stats(X: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarra
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"config.precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision
-
-
 def _check_precision_kernels(model, precision: str) -> None:
     """Refuse reduced-precision runs that this TensorFlow CPU build computes wrongly or cannot run.
 
@@ -196,17 +180,14 @@ def _loss(config: Config, alpha: np.ndarray | None):
 
     if config.loss == "crossentropy":
         return keras.losses.CategoricalCrossentropy()
-    if config.loss == "focal":
-        checked = focal_loss(alpha, config.focal_gamma)  # validates alpha and gamma
-        return FoldFocalLoss(checked.alpha, checked.gamma)
-    raise ValueError(f"config.loss must be 'focal' or 'crossentropy', got {config.loss!r}")
+    checked = focal_loss(alpha, config.focal_gamma)  # validates alpha and gamma
+    return FoldFocalLoss(checked.alpha, checked.gamma)
 
 
-def _alpha(y: np.ndarray, config: Config) -> np.ndarray | None:
+def fold_alpha(y: np.ndarray, config: Config) -> np.ndarray | None:
+    """The focal loss' per-class alpha (eq. (15)) from a fold's training labels ``y``; None without one."""
     if config.loss != "focal" or config.focal_alpha == "none":
         return None
-    if config.focal_alpha != "inverse_frequency":
-        raise ValueError(f"config.focal_alpha must be 'inverse_frequency' or 'none', got {config.focal_alpha!r}")
     counts = np.bincount(np.asarray(y, int), minlength=NUM_CLASSES)
     if np.any(counts == 0):  # inverse frequency of an absent class is undefined: refuse, do not guess
         absent = [CLASS_NAMES[k] for k in np.flatnonzero(counts == 0)]
@@ -219,38 +200,56 @@ def _alpha(y: np.ndarray, config: Config) -> np.ndarray | None:
 
 
 def default_build_fn(name: str, input_shape: tuple, num_classes: int, config: Config):
-
     return build_model(name, input_shape, num_classes, config)
 
 
-def train_fold(
-    train: Features,
-    val: Features | None,
-    test: Features,
-    config: Config,
-    build_fn: BuildFn | None = None,
-    model_name: str | None = None,
-    verbose: int = 0,
-    callbacks: list | None = None,
-) -> FoldResult:
-    """Fit a fresh model on ``train`` and return class probabilities for ``test``.
-
-    ``val`` is the early-stopping data (``None`` iff ``config.early_stop_on ==
-    "none"``). Adam(``learning_rate``), ``batch_size``, ``epochs``, focal loss
-    (eq. 15) with alpha from the training labels or plain cross-entropy,
-    ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
-    ``keras.utils.set_random_seed(config.seed)`` first, so a fold is reproducible
-    (``me_resnet.training.compiled.seed_random_generators``);
-    ``config.deterministic`` also selects the backend's deterministic ops
-    (``me_resnet.training.determinism``).
-    ``callbacks`` are extra Keras callbacks for ``fit`` (e.g. benchmark timers).
-    Training clips are augmented and stored as ``config.feature_dtype``; the
-    statistics are computed from the stored values.
-    """
+def model_key(model_name: str, input_shape: tuple, config: Config, has_alpha: bool) -> tuple:
+    """What makes two folds' models interchangeable: the model, its input, every setting and the dtype policy."""
     import keras
 
-    if config.early_stop_on not in EARLY_STOP_CHOICES:
-        raise ValueError(f"config.early_stop_on must be one of {EARLY_STOP_CHOICES}, got {config.early_stop_on!r}")
+    return (model_name, tuple(input_shape), config, has_alpha, keras.config.dtype_policy().name)
+
+
+@dataclass
+class FoldInputs:
+    """What a fold trains and predicts on, every statistic computed from its training clips only."""
+
+    batches: StandardisedBatches  # the augmented training clips, standardised batch by batch
+    validation_data: tuple | None  # (standardised clips, one-hot labels) of the early-stopping data
+    X_test: np.ndarray  # standardised test clips
+    input_shape: tuple
+    mean: np.ndarray
+    std: np.ndarray
+    alpha: np.ndarray | None
+
+
+def fold_inputs(train: Features, val: Features | None, test: Features, config: Config) -> FoldInputs:
+    """Augment the training clips, compute the channel statistics and alpha from them, standardise every part."""
+    import keras
+
+    if config.augment and not whole_dataset_augmentation(config):  # whole_dataset: copied before the split
+        X_fit, y_fit = augment_4x(as_feature_dtype(train.X, config.feature_dtype), train.y, train.channels)
+    else:
+        X_fit, y_fit = as_feature_dtype(train.X, config.feature_dtype), train.y
+    mean, std = channel_stats(X_fit)  # training clips only
+    alpha = fold_alpha(train.y, config)  # training labels only
+    validation_data = None
+    if val is not None:
+        validation_data = (standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
+    return FoldInputs(
+        batches=StandardisedBatches(
+            X_fit, y_fit, mean, std, config.batch_size, NUM_CLASSES, shuffle=True, seed=config.seed
+        ),
+        validation_data=validation_data,
+        X_test=standardise(test.X, mean, std),
+        input_shape=tuple(X_fit.shape[1:]),
+        mean=mean,
+        std=std,
+        alpha=alpha,
+    )
+
+
+def _check_parts(train: Features, val: Features | None, test: Features, config: Config) -> None:
     if (val is None) != (config.early_stop_on == "none"):
         raise ValueError(f"early_stop_on={config.early_stop_on!r} but val is {'missing' if val is None else 'given'}")
     if len(train) == 0 or len(test) == 0:
@@ -258,91 +257,114 @@ def train_fold(
     for part, what in ((train, "training"), (val, "validation"), (test, "test")):
         if part is not None:
             check_finite(part, what)
-    check_precision(config.precision)
-    started = time.perf_counter()
-    build_fn = build_fn or default_build_fn
-    model_name = model_name or config.model
 
+
+def _compiled_model(
+    inputs: FoldInputs, config: Config, model_name: str, build_fn: BuildFn | None, models: ModelSource | None
+):
+    """The fold's model, seeded, built and compiled, from ``models`` (default: a fresh build)."""
+    import keras
+
+    builder = build_fn or default_build_fn
+
+    def build():
+        model = builder(model_name, inputs.input_shape, NUM_CLASSES, config)
+        _check_precision_kernels(model, config.precision)
+        return model
+
+    def compile_model(model):
+        # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
+        loss = _loss(config, inputs.alpha)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+            loss=loss,
+            jit_compile=config.jit_compile,
+        )
+        return loss
+
+    # a caller's own builder is not known to build the same model from the same key: never handed a kept one
+    own_builder = builder is not default_build_fn
+    key = None if own_builder else model_key(model_name, inputs.input_shape, config, inputs.alpha is not None)
+    request = ModelRequest(key=key, seed=config.seed, build=build, compile=compile_model, alpha=inputs.alpha)
+    return (models or FRESH_MODELS).compiled_model(request)
+
+
+def _fit(model, inputs: FoldInputs, config: Config, callbacks: list | None, verbose: int):
+    """``model.fit`` with early stopping on the validation data when there is some: (history, stopper or None)."""
+    import keras
+
+    callbacks = list(callbacks or [])
+    stopper = None
+    if inputs.validation_data is not None:
+        stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        callbacks.append(stopper)
+    history = model.fit(
+        inputs.batches,
+        epochs=config.epochs,
+        validation_data=inputs.validation_data,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return history.history, stopper
+
+
+def train_fold(
+    train: Features,
+    val: Features | None,
+    test: Features,
+    config: Config,
+    *,
+    build_fn: BuildFn | None = None,
+    model_name: str | None = None,
+    verbose: int = 0,
+    callbacks: list | None = None,
+    models: ModelSource | None = None,
+) -> FoldResult:
+    """Fit a fresh model on ``train`` and return class probabilities for ``test``.
+
+    ``val`` is the early-stopping data (``None`` iff ``config.early_stop_on ==
+    "none"``). Adam(``learning_rate``), ``batch_size``, ``epochs``, focal loss
+    (eq. 15) with alpha from the training labels or plain cross-entropy,
+    ``EarlyStopping(monitor="val_loss", patience, restore_best_weights=True)``.
+    The model is seeded with ``config.seed`` before it is built, so a fold is
+    reproducible; ``config.deterministic`` also selects the backend's deterministic
+    ops (``me_resnet.training.determinism``). ``models`` hands out the compiled
+    model (``me_resnet.training.model_source``; default: built fresh); any source
+    gives the same predictions. ``callbacks`` are extra Keras callbacks for ``fit``
+    (e.g. benchmark timers). Training clips are augmented and stored as
+    ``config.feature_dtype``; the statistics are computed from the stored values.
+    """
+    import keras
+
+    _check_parts(train, val, test, config)
+    started = time.perf_counter()
     missing = tuple(CLASS_NAMES[k] for k in range(NUM_CLASSES) if not np.any(train.y == k))
     if missing:
         log.warning("training fold has no clip of class(es) %s; the model cannot learn them", missing)
-    if config.augment and not whole_dataset_augmentation(config):  # whole_dataset: copied before the split
-        X_fit, y_fit = augment_4x(as_feature_dtype(train.X, config.feature_dtype), train.y, train.channels)
-    else:
-        X_fit, y_fit = as_feature_dtype(train.X, config.feature_dtype), train.y
-    mean, std = channel_stats(X_fit)  # training clips only
-    alpha = _alpha(train.y, config)  # training labels only
-    batches = StandardisedBatches(
-        X_fit, y_fit, mean, std, config.batch_size, NUM_CLASSES, shuffle=True, seed=config.seed
-    )
-    X_test = standardise(test.X, mean, std)
-    validation_data = None
-    if val is not None:
-        validation_data = (standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
-
+    inputs = fold_inputs(train, val, test, config)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
-        key = None
-        if build_fn is default_build_fn:  # same model every fold: trace its steps once per process
-            key = cache_key(model_name, X_fit.shape[1:], config, alpha is not None)
-        seed_random_generators(config.seed, reusing=key is not None and will_reuse(key))
         use_deterministic_ops(config.deterministic)
-
-        def build():
-            model = build_fn(model_name, tuple(X_fit.shape[1:]), NUM_CLASSES, config)
-            _check_precision_kernels(model, config.precision)
-            return model
-
-        def compile_model(model):
-            # mixed_float16: compile wraps Adam in a LossScaleOptimizer (Keras 3, auto_scale_loss=True)
-            loss = _loss(config, alpha)
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                loss=loss,
-                jit_compile=config.jit_compile,
-            )
-            return loss
-
-        if key is not None:
-            model, reused = compiled_model(key, build, compile_model, alpha)
-        else:
-            model, reused = build(), False
-            compile_model(model)
-        log.debug("%s: %s compiled model", model_name, "reused the" if reused else "built a new")
-        callbacks = list(callbacks or [])
-        stopper = None
-        if val is not None:
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True
-            )
-            callbacks.append(stopper)
-        history = model.fit(
-            batches,
-            epochs=config.epochs,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        probabilities = np.asarray(model.predict(X_test, batch_size=config.batch_size, verbose=0), dtype=np.float64)
+        model = _compiled_model(inputs, config, model_name or config.model, build_fn, models)
+        history, stopper = _fit(model, inputs, config, callbacks, verbose)
+        probabilities = model.predict(inputs.X_test, batch_size=config.batch_size, verbose=0)
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    _check_finite_loss(history.history.get("loss", []), config.precision)
-    epochs_trained = len(history.history.get("loss", []))
-    best_epoch = None if stopper is None else int(stopper.best_epoch) + 1
+    _check_finite_loss(history.get("loss", []), config.precision)
     keys = clip_keys(train)
     return FoldResult(
-        probabilities=probabilities,
-        epochs_trained=epochs_trained,
-        best_epoch=best_epoch,
+        probabilities=np.asarray(probabilities, dtype=np.float64),
+        epochs_trained=len(history.get("loss", [])),
+        best_epoch=None if stopper is None else int(stopper.best_epoch) + 1,
         fit_keys=keys,
         val_keys=() if val is None else clip_keys(val),
         stats_keys=keys,
-        alpha_keys=keys if alpha is not None else (),
-        mean=mean,
-        std=std,
-        alpha=alpha,
+        alpha_keys=keys if inputs.alpha is not None else (),
+        mean=inputs.mean,
+        std=inputs.std,
+        alpha=inputs.alpha,
         missing_train_classes=missing,
-        history={name: [float(v) for v in values] for name, values in history.history.items()},
+        history={name: [float(v) for v in values] for name, values in history.items()},
         wall_seconds=time.perf_counter() - started,
     )

@@ -75,12 +75,38 @@ def make_loss(config, y_train, num_classes: int = 3) -> keras.losses.Loss:
     """
     if config.loss == "crossentropy":
         return keras.losses.CategoricalCrossentropy()
-    if config.loss != "focal":
-        raise ValueError(f"config.loss must be 'focal' or 'crossentropy', got {config.loss!r}")
-    if config.focal_alpha == "inverse_frequency":
-        alpha = class_alpha(y_train, num_classes)
-    elif config.focal_alpha == "none":
-        alpha = None
-    else:
-        raise ValueError(f"config.focal_alpha must be 'inverse_frequency' or 'none', got {config.focal_alpha!r}")
+    alpha = class_alpha(y_train, num_classes) if config.focal_alpha == "inverse_frequency" else None
     return focal_loss(alpha, gamma=config.focal_gamma)
+
+
+class FoldFocalLoss(keras.losses.CategoricalFocalCrossentropy):
+    """Keras' categorical focal loss (eq. (15)) whose per-class alpha is a variable.
+
+    A traced train step reads the variable, so ``set_alpha`` changes the alpha of
+    the next fold without retracing; the arithmetic is that of
+    ``keras.losses.categorical_focal_crossentropy`` with a constant alpha.
+    """
+
+    def __init__(self, alpha, gamma: float = 2.0, **kwargs):
+        super().__init__(alpha=alpha, gamma=gamma, **kwargs)
+        self.alpha_weights = keras.Variable(
+            np.asarray(alpha, dtype="float32"), trainable=False, dtype="float32", name="focal_alpha"
+        )
+
+    def set_alpha(self, alpha) -> None:
+        alpha = np.asarray(alpha, dtype="float32")
+        if alpha.shape != tuple(self.alpha_weights.shape):
+            raise ValueError(f"alpha of shape {alpha.shape} cannot replace one of shape {self.alpha_weights.shape}")
+        self.alpha_weights.assign(alpha)
+        self.alpha = alpha.tolist()
+
+    def call(self, y_true, y_pred):
+        return keras.losses.categorical_focal_crossentropy(
+            y_true,
+            y_pred,
+            alpha=self.alpha_weights,
+            gamma=self.gamma,
+            from_logits=self.from_logits,
+            label_smoothing=self.label_smoothing,
+            axis=self.axis,
+        )

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def parse(argv, artifact="table5", **kwargs):
-    parser = common.make_parser("me-resnet test", "test")
+    parser = common.make_loso_parser("me-resnet test", "test")
     parser.add_argument("--precomputed-flow", type=Path)
     return common.parse(parser, artifact, argv, **kwargs)
 
@@ -34,6 +34,25 @@ def test_every_subcommand_has_help(name, capsys):
         cli.main([name, "--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+LOSO_FLAGS = ("--seeds", "--folds", "--run-dir", "--early-stop-on", "--fer2013", "--executor", "--engine")
+
+
+@pytest.mark.parametrize(
+    "name, shown, absent",
+    [
+        ("table5", ("--demo", "--force", "--workers", *LOSO_FLAGS), ()),
+        ("fig9", ("--values", "--cache-dir", *LOSO_FLAGS), ()),
+        ("fig3", ("--demo", "--clip", "--cache-dir", "--workers"), ("--force", *LOSO_FLAGS)),
+        ("table1", ("--demo", "--force", "--casme2"), ("--workers", "--cache-dir", *LOSO_FLAGS)),
+    ],
+)
+def test_each_subcommand_lists_only_the_flags_it_uses(name, shown, absent, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([name, "--help"])
+    listed = capsys.readouterr().out
+    assert all(flag in listed for flag in shown) and not [flag for flag in absent if flag in listed]
 
 
 def test_every_command_module_is_a_registered_subcommand():

@@ -1,42 +1,22 @@
-"""The experiment API: strict fold selection, runs per scope and seed, run-dir identity, metrics over seeds."""
+"""The experiment API: runs per planned scope and seed, run-dir identity, metrics over seeds (by value)."""
 
 import dataclasses
 import json
 import shutil
+import statistics
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from me_resnet.data.records import Features
 from me_resnet.evaluation import experiment, identity
 from me_resnet.evaluation import run_dir as run_dir_module
-from me_resnet.evaluation.experiment import FoldSelectionError, select_folds, selected_groups
+from me_resnet.evaluation.experiment import RunOptions
+from me_resnet.evaluation.folds import FoldSelectionError, plan_folds
 from me_resnet.evaluation.loso import run_loso
 from me_resnet.evaluation.run_dir import RunDirMismatch
 from tests.support.tiny import FAST, tiny_build, tiny_features
-
-SCOPES = {"casme2": ["casme2/sub01", "casme2/sub02", "casme2/sub03"], "smic": ["smic/s1", "smic/s2"]}
-
-
-def test_groups_select_folds_of_their_own_scope_only():
-    assert select_folds(["casme2/sub02"], SCOPES) == {"casme2": ["casme2/sub02"], "smic": []}
-    assert select_folds([0, "smic/s2"], SCOPES) == {"casme2": [0], "smic": [0, "smic/s2"]}
-    assert select_folds([2], SCOPES) == {"casme2": [2], "smic": []}  # index 2 exists only in casme2
-    assert select_folds(None, SCOPES) == {"casme2": None, "smic": None}
-
-
-@pytest.mark.parametrize("folds", [["casme2/sub2"], ["sub01"], [3], ["casme2/sub01", "smic/s9"]])
-def test_a_fold_of_no_scope_is_an_error_listing_the_valid_names(folds):
-    with pytest.raises(FoldSelectionError) as error:
-        select_folds(folds, SCOPES)
-    assert "casme2: 0-2 or casme2/sub01" in str(error.value) and "smic: 0-1 or smic/s1, smic/s2" in str(error.value)
-
-
-def test_selected_groups_name_the_folds_that_run():
-    groups = ["casme2/sub01", "casme2/sub02", "smic/s1", "smic/s2", "smic/s1"]
-    assert selected_groups(groups, "dataset", [1]) == {"casme2": ["casme2/sub02"], "smic": ["smic/s2"]}
-    assert selected_groups(groups, "composite", [3, "casme2/sub01"]) == {"composite": ["smic/s2", "casme2/sub01"]}
-    assert selected_groups(groups, "dataset", ["smic/s1"]) == {"smic": ["smic/s1"]}
 
 
 def two_datasets() -> Features:
@@ -45,11 +25,11 @@ def two_datasets() -> Features:
     )
 
 
-def test_plan_runs_only_the_scopes_that_hold_a_selected_fold(tmp_path):
+def test_runs_are_planned_for_the_scopes_that_hold_a_selected_fold_only(tmp_path):
     features = two_datasets()
-    planned = experiment.plan_method(
-        features, "tiny", FAST, seeds=[0, 1], folds=["smic/001"], run_root=tmp_path, label="check"
-    )
+    plans = plan_folds(features.groups, FAST.loso_scope, ["smic/001"])
+    options = RunOptions(seeds=(0, 1), run_root=tmp_path)
+    planned = experiment.plan_runs(features, "tiny", FAST, plans, options, label="check")
     assert [(columns["seed"], run.features.datasets[0]) for run, columns in planned] == [(0, "smic"), (1, "smic")]
     assert [len(run.jobs) for run, _ in planned] == [1, 1]
     run_dir = planned[0][0].run_dir
@@ -58,17 +38,55 @@ def test_plan_runs_only_the_scopes_that_hold_a_selected_fold(tmp_path):
     for run, _ in planned:
         run.close()
     with pytest.raises(FoldSelectionError):
-        experiment.plan_method(features, "tiny", FAST, seeds=[0], folds=["casme2/007"])
+        experiment.run_method(features, "tiny", FAST, RunOptions(folds=("casme2/007",)))
+    composite = plan_folds(features.groups, "composite")
+    with pytest.raises(ValueError, match="fold plans for scopes \\['composite'\\]"):
+        experiment.plan_runs(features, "tiny", FAST, composite, options)  # a plan of another scope
 
 
 def test_run_method_and_metrics_over_seeds(monkeypatch):
     monkeypatch.setattr("me_resnet.training.fold.default_build_fn", tiny_build)
     features = tiny_features(subjects=3)
-    predictions = experiment.run_method(features, "tiny", FAST, seeds=[0, 1], folds=[0])
+    predictions = experiment.run_method(features, "tiny", FAST, RunOptions(seeds=(0, 1), folds=(0,)))
     assert set(predictions["seed"]) == {0, 1} and set(predictions["method"]) == {"tiny"}
     assert len(predictions) == 2 * int(np.sum(features.groups == "casme2/000"))
     metrics = experiment.metrics_over_seeds(predictions, FAST)
     assert set(metrics["seeds"]) == {"0 1"} and {"uf1", "uf1_std", "uar", "accuracy"} <= set(metrics.columns)
+
+
+def test_the_mean_and_std_over_seeds_that_table5_reports_equal_a_hand_computation():
+    """Six clips, two of each class; three seeds' predictions whose scores are worked out by hand."""
+    truth = [0, 0, 1, 1, 2, 2]
+    predicted = {0: truth, 1: [0, 1, 1, 1, 2, 0], 2: [0] * 6}
+    # seed 1: F1 per class 2/4, 4/5, 2/3 and recall 1/2, 1, 1/2; seed 2: F1 4/8, 0, 0 and recall 1, 0, 0
+    by_hand = {
+        "accuracy": [1.0, 4 / 6, 2 / 6],
+        "uf1": [1.0, (1 / 2 + 4 / 5 + 2 / 3) / 3, (1 / 2) / 3],
+        "uar": [1.0, (1 / 2 + 1 + 1 / 2) / 3, 1 / 3],
+    }
+    predictions = pd.concat(
+        pd.DataFrame(
+            {
+                "dataset": "casme2",
+                "subject": ["s1", "s1", "s2", "s2", "s3", "s3"],
+                "y_true": truth,
+                "y_pred": guesses,
+                "seed": seed,
+                "method": "me_resnet",
+                "variant": "default",
+            }
+        )
+        for seed, guesses in predicted.items()
+    )
+    metrics = experiment.metrics_over_seeds(predictions, dataclasses.replace(FAST, bootstrap_resamples=0))
+    row = metrics.set_index("dataset").loc["casme2"]
+    assert row["seeds"] == "0 1 2" and row["n"] == 6
+    for name, values in by_hand.items():
+        assert row[name] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert row[f"{name}_std"] == pytest.approx(statistics.stdev(values), abs=1e-12)  # ddof=1, over seeds
+    assert row["uf1"] == pytest.approx((1 + 59 / 90 + 1 / 6) / 3) and row["uf1_std"] == pytest.approx(
+        0.418748, abs=1e-6
+    )
 
 
 def test_the_code_fingerprint_follows_the_training_code_on_disk(tmp_path):
@@ -100,8 +118,10 @@ def test_other_features_or_weights_run_in_their_own_directory_and_the_same_ones_
 
     def run(features) -> str:
         """Run fold 0 as the CLI does; the name of the run directory holding its fold file."""
-        experiment.run_method(features, "tiny", config, folds=[0], run_root=tmp_path / "runs")
-        (planned,) = experiment.plan_method(features, "tiny", config, seeds=[0], folds=[0], run_root=tmp_path / "runs")
+        options = RunOptions(folds=(0,), run_root=tmp_path / "runs")
+        experiment.run_method(features, "tiny", config, options)
+        plans = plan_folds(features.groups, config.loso_scope, options.folds)
+        (planned,) = experiment.plan_runs(features, "tiny", config, plans, options)
         planned[0].close()
         assert planned[0].jobs == []  # finished: a rerun resumes it
         return planned[0].run_dir.name
@@ -126,12 +146,13 @@ def test_other_features_or_weights_run_in_their_own_directory_and_the_same_ones_
 
 def test_a_new_library_stack_gives_a_new_run_directory(tmp_path, monkeypatch):
     features = tiny_features(subjects=3)
-    (before,) = experiment.plan_method(features, "tiny", FAST, seeds=[0], run_root=tmp_path)
+    plans, options = plan_folds(features.groups, FAST.loso_scope), RunOptions(run_root=tmp_path)
+    (before,) = experiment.plan_runs(features, "tiny", FAST, plans, options)
     before[0].close()
     upgraded = identity.stack_versions() | {"tensorflow": "99.0"}
     monkeypatch.setattr(identity, "stack_versions", lambda: upgraded)
     monkeypatch.setattr(run_dir_module, "stack_versions", lambda: upgraded)
-    (after,) = experiment.plan_method(features, "tiny", FAST, seeds=[0], run_root=tmp_path)
+    (after,) = experiment.plan_runs(features, "tiny", FAST, plans, options)
     after[0].close()
     assert after[0].run_dir != before[0].run_dir and after[0].run_dir.parent == before[0].run_dir.parent
     identity_file = json.loads((after[0].run_dir / "config.json").read_text())

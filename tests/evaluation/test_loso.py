@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from me_resnet.evaluation import runner
-from me_resnet.evaluation.folds import LeakageError, check_no_leak, fold_plan
+from me_resnet.evaluation.folds import LeakageError, check_no_leak, loso_splits
 from me_resnet.evaluation.loso import run_loso
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS, prepare_run_dir
@@ -58,7 +58,7 @@ def test_no_test_subject_in_training_validation_stats_or_alpha(monkeypatch):
 
 def test_leak_check_raises():
     features = tiny_features(subjects=3)
-    group, train_index, test_index = fold_plan(features)[0]
+    group, train_index, test_index = loso_splits(features)[0]
     with pytest.raises(LeakageError, match="overlap"):
         check_no_leak(features, group, np.append(train_index, test_index[0]), None, test_index)
     bad_val = np.flatnonzero(features.groups == group)[:1] + 0
@@ -79,9 +79,9 @@ def test_folds_by_index_or_group_name():
     features = tiny_features(subjects=4)
     table = run_loso(features, "tiny", FAST, folds=[0, "casme2/003"], build_fn=tiny_build, progress=False)
     assert sorted(set(table.subject)) == ["000", "003"]
-    with pytest.raises(ValueError, match="unknown fold"):
+    with pytest.raises(ValueError, match=r"folds \['casme2/999'\] name no fold"):
         run_loso(features, "tiny", FAST, folds=["casme2/999"], build_fn=tiny_build, progress=False)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"folds \[4\] name no fold.*0-3"):
         run_loso(features, "tiny", FAST, folds=[4], build_fn=tiny_build, progress=False)
 
 

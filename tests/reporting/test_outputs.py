@@ -53,7 +53,7 @@ def test_metrics_json_records_the_coverage_and_no_temp_files_remain(tmp_path):
 def test_a_complete_result_is_not_replaced_by_less(tmp_path):
     write(tmp_path, COMPLETE)
     for smaller in (ONE_FOLD, ONE_DATASET, Coverage(datasets=ALL, required=ALL, seeds=(0,), methods=("me_resnet",))):
-        with pytest.raises(ResultExistsError, match="--force"):
+        with pytest.raises(ResultExistsError, match="force=True"):
             check_replace(tmp_path, smaller)
         check_replace(tmp_path, smaller, force=True)
     check_replace(tmp_path, Coverage(datasets=ALL, required=ALL, seeds=(0, 1, 2), methods=("me_resnet", "ststnet")))

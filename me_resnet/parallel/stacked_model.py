@@ -29,7 +29,7 @@ batch statistics. Dropout draws an independent mask for every element, so
 every fold has its own masks.
 
 Supported layers: ``SUPPORTED_LAYERS``; anything else raises ``ValueError``
-(``me_resnet.training.engine_choice.choose_engine`` then picks the per-fold loop).
+(``me_resnet.parallel.engine_choice.choose_engine`` then picks the per-fold loop).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import numpy as np
 from keras import layers, ops
 
 from me_resnet.models.baselines import SelectChannels
+from me_resnet.utils.framework_internals import is_layer_graph
 
 SUPPORTED_LAYERS = (
     layers.InputLayer,
@@ -76,7 +77,7 @@ class SharedRows:
 def unsupported_layers(model) -> list[str]:
     """Names and types of the layers ``StackedModel`` cannot run (empty: the model is supported)."""
     problems = []
-    if not isinstance(model, keras.Model) or not hasattr(model, "_operations"):
+    if not is_layer_graph(model):
         return [f"{type(model).__name__} (not a functional keras.Model)"]
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         problems.append(f"{model.name}: {len(model.inputs)} inputs / {len(model.outputs)} outputs (need 1 / 1)")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from me_resnet.training.stacked_model import StackedAdam, masked_batch_norm
+from me_resnet.parallel.stacked_model import StackedAdam, masked_batch_norm
 
 tf = pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the engine's step is TensorFlow")

@@ -7,10 +7,11 @@ import pytest
 
 from me_resnet.config import DEMO
 from me_resnet.data.records import Features
-from me_resnet.training import compiled
-from me_resnet.training.compiled import FoldFocalLoss, reuse_compiled_models
+from me_resnet.models.registry import build_model
+from me_resnet.parallel.compiled import KeptCompiledModel
 from me_resnet.training.fold import train_fold
-from me_resnet.training.losses import focal_loss
+from me_resnet.training.losses import FoldFocalLoss, focal_loss
+from me_resnet.utils import framework_internals
 from tests.support.tiny import tiny_features
 
 
@@ -42,20 +43,29 @@ def test_reused_model_equals_fresh_build(name):
     """The second fold on the kept model == the second fold on a freshly built one (the first fold is a build)."""
     shape, config = CASES[name]
     first_fold, second_fold = _folds(tiny_features(shape=shape))
-    try:
-        reuse_compiled_models(True)
-        first = train_fold(*first_fold, config)
-        reused = train_fold(*second_fold, config)
-        assert compiled._CACHE["model"].key[0] == name  # the second fold did find the kept model
-        reuse_compiled_models(False)
-        fresh = train_fold(*second_fold, config)
-    finally:
-        reuse_compiled_models(True)
+    kept = KeptCompiledModel()
+    first = train_fold(*first_fold, config, models=kept)
+    model = kept.kept.model
+    reused = train_fold(*second_fold, config, models=kept)
+    assert kept.kept.model is model and kept.kept.key[0] == name  # the second fold did get the kept model
+    fresh = train_fold(*second_fold, config)  # the default source: a new build
     assert not np.allclose(first.alpha, fresh.alpha)  # the folds' alpha differ: set_alpha is exercised
     np.testing.assert_allclose(reused.probabilities, fresh.probabilities, rtol=0, atol=1e-6)
     np.testing.assert_allclose(reused.history["loss"], fresh.history["loss"], rtol=1e-6)
     np.testing.assert_array_equal(reused.alpha, fresh.alpha)
     assert not np.allclose(reused.history["loss"], first.history["loss"])  # not a repeat of the first fold
+
+
+def test_a_callers_own_builder_or_another_model_is_never_handed_the_kept_one():
+    shape, config = CASES["ststnet"]
+    first_fold, _ = _folds(tiny_features(shape=shape))
+    kept = KeptCompiledModel()
+    train_fold(*first_fold, config, models=kept)
+    model = kept.kept.model
+    own = train_fold(*first_fold, config, models=kept, build_fn=build_model)  # a caller's builder: built anew
+    assert kept.kept.model is model and own.epochs_trained == config.epochs
+    train_fold(*first_fold, dataclasses.replace(config, learning_rate=0.5), models=kept)  # another key
+    assert kept.kept.model is not model and kept.kept.key[2].learning_rate == 0.5
 
 
 def test_fold_focal_loss_equals_keras_focal_loss_and_takes_new_alpha():
@@ -70,31 +80,31 @@ def test_fold_focal_loss_equals_keras_focal_loss_and_takes_new_alpha():
         loss.set_alpha([1.0])
 
 
-def test_reseeding_a_reused_fold_keeps_tensorflow_kernel_caches(monkeypatch):
-    """tf.random.set_seed clears TensorFlow's kernel caches (a reused demo fold's first step then took ~3 s);
-    a reused fold with an unchanged seed must not clear them, and seeds everything else as set_random_seed does."""
+def test_reseeding_a_reused_fold_keeps_tensorflow_kernel_caches():
+    """tf.random.set_seed clears TensorFlow's kernel caches (a reused demo fold's first step would then rebuild
+    its kernels); a reused fold with an unchanged seed must not clear them, and seeds everything else as
+    set_random_seed does."""
     import random
 
     import keras
-    from keras.src.utils import rng_utils
-    from tensorflow.python.eager import context
 
     shape, config = CASES["ststnet"]
     first_fold, second_fold = _folds(tiny_features(shape=shape))
     clears = []
-    original = context.pywrap_tfe.TFE_ContextClearCaches
-    monkeypatch.setattr(context.pywrap_tfe, "TFE_ContextClearCaches", lambda h: clears.append(1) or original(h))
-    reuse_compiled_models(True)
-    train_fold(*first_fold, config)
-    before = len(clears)
-    assert before >= 1  # the build's seeding cleared them: the counter sees the call
-    train_fold(*second_fold, config)
-    assert len(clears) == before
+    stop = framework_internals.watch_kernel_cache_clears(lambda: clears.append(1))
+    try:
+        kept = KeptCompiledModel()
+        train_fold(*first_fold, config, models=kept)
+        before = len(clears)
+        assert before >= 1  # the build's seeding cleared them: the counter sees the call
+        train_fold(*second_fold, config, models=kept)
+        assert len(clears) == before
+    finally:
+        stop()
 
     keras.utils.set_random_seed(config.seed)
     expected = (random.random(), float(np.random.random_sample()))
-    compiled.seed_random_generators(config.seed, reusing=True)
+    assert framework_internals.reseed_keeping_kernel_caches(config.seed)
     assert (random.random(), float(np.random.random_sample())) == expected
-    assert rng_utils.get_random_seed() == config.seed
-    compiled.seed_random_generators(config.seed + 1, reusing=True)  # another seed: TensorFlow is re-seeded
-    assert context.global_seed() == config.seed + 1
+    assert framework_internals.keras_global_seed() == config.seed
+    assert not framework_internals.reseed_keeping_kernel_caches(config.seed + 1)  # another seed: not possible

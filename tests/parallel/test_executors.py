@@ -8,15 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from me_resnet.evaluation.executors import (
-    LocalExecutor,
-    PoolExecutor,
-    ProcessExecutor,
-    make_executor,
-    require_ray,
-)
+from me_resnet.evaluation.executor import LocalExecutor
 from me_resnet.evaluation.loso import run_all
 from me_resnet.evaluation.runner import LosoRun
+from me_resnet.parallel.build import make_executor
+from me_resnet.parallel.engine_executor import FoldParallelExecutor
+from me_resnet.parallel.executors import InProcessExecutor, PoolExecutor, ProcessExecutor
+from me_resnet.parallel.ray_executor import require_ray
 from tests.support.tiny import FAST, tiny_build, tiny_features
 
 # one pytest-xdist worker runs these (`make test`: --dist loadgroup): the Ray instance (module fixture) starts once
@@ -31,7 +29,7 @@ needs_ray = pytest.mark.skipif(not HAS_RAY, reason="Ray not installed (pip insta
 def ray_executor():
     """A private local Ray instance (never a remote address); workers import ``tests.support.tiny``."""
     ray = pytest.importorskip("ray")
-    from me_resnet.evaluation.executors import RayExecutor
+    from me_resnet.parallel.ray_executor import RayExecutor
 
     ray.init(
         address="local",
@@ -61,7 +59,7 @@ def fold_files(run_dir: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 @RAY_GROUP
 def test_ray_sweep_equals_sequential(ray_executor, tmp_path):
-    from me_resnet.evaluation.executors import RayExecutor
+    from me_resnet.parallel.ray_executor import RayExecutor
 
     sequential = run_all(demo_sweep(tmp_path / "local"), LocalExecutor(), progress=False)
     # worker processes kept between folds (each fresh one is a TensorFlow start-up: CI time); the other Ray
@@ -97,7 +95,9 @@ def test_run_started_on_one_executor_finishes_on_the_other(ray_executor, sequent
     executors = {"local": LocalExecutor(), "ray": ray_executor}
     second = "ray" if first == "local" else "local"
     run_all(
-        [LosoRun(features, "tiny", FAST, tmp_path, folds=[0, 2], build_fn=tiny_build)], executors[first], progress=False
+        [LosoRun(features, "tiny", FAST, tmp_path, groups=["casme2/000", "casme2/002"], build_fn=tiny_build)],
+        executors[first],
+        progress=False,
     )
     started = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in tmp_path.glob("fold_*.csv")}
     assert len(started) == 2 and json.loads((tmp_path / "manifest.json").read_text())["n_folds"] == 2
@@ -115,16 +115,16 @@ def test_run_started_on_one_executor_finishes_on_the_other(ray_executor, sequent
 @RAY_GROUP
 def test_fold_written_on_unshared_worker_disk_reaches_the_driver(ray_executor, tmp_path, monkeypatch):
     """A worker that cannot write the run dir (another machine) sends the file back; the driver writes it."""
-    from me_resnet.evaluation import executors
+    from me_resnet.parallel import ray_executor
 
     features = tiny_features(subjects=3)
-    run = LosoRun(features, "tiny", FAST, tmp_path / "run", folds=[1], build_fn=tiny_build)
+    run = LosoRun(features, "tiny", FAST, tmp_path / "run", groups=["casme2/001"], build_fn=tiny_build)
     (job,) = run.jobs
     remote_copy = tmp_path / "elsewhere"
-    monkeypatch.setattr(executors, "_writable", lambda directory: False)
-    table, info, files = executors._fold_task(features, job.fold, FAST, remote_copy, "tiny", tiny_build, 0)
+    monkeypatch.setattr(ray_executor, "_writable", lambda directory: False)
+    table, info, files = ray_executor._fold_task(features, job.fold, FAST, remote_copy, "tiny", tiny_build, 0)
     assert not remote_copy.exists() and files["csv"]
-    executors._keep_on_driver(job, info, files)
+    ray_executor._keep_on_driver(job, info, files)
     written = run.run_dir / "fold_001_casme2-001.csv"
     assert written.read_bytes() == files["csv"] and written.with_suffix(".json").exists()
     pd.testing.assert_frame_equal(run.finish([(table, info)]), table, check_exact=True)
@@ -133,7 +133,7 @@ def test_fold_written_on_unshared_worker_disk_reaches_the_driver(ray_executor, t
 @pytest.mark.slow
 @RAY_GROUP
 def test_failed_fold_keeps_the_others_and_names_itself(ray_executor, tmp_path):
-    from me_resnet.evaluation.executors import FoldsFailedError
+    from me_resnet.parallel.executors import FoldsFailedError
 
     features = tiny_features(subjects=3)
     features.y[(features.groups != "casme2/000") & (features.y == 2)] = 1  # only subject 000 has class 2
@@ -159,9 +159,9 @@ def test_ray_missing_gives_the_pip_command(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[ray\]'"):
         require_ray()
-    with pytest.raises(ImportError, match="--executor ray"):
+    with pytest.raises(ImportError, match="the Ray executor needs Ray"):
         make_executor("ray")
-    assert isinstance(make_executor("local"), LocalExecutor)  # the default never needs Ray
+    assert isinstance(make_executor("local", engine="per-fold"), InProcessExecutor)  # the default never needs Ray
 
 
 @pytest.mark.slow
@@ -178,7 +178,7 @@ def test_process_per_fold_equals_the_local_loop(tmp_path):
 
 
 def test_process_executor_names_the_fold_whose_process_died(tmp_path, monkeypatch):
-    from me_resnet.evaluation import executors
+    from me_resnet.parallel import executors
 
     features = tiny_features(subjects=2)
     run = LosoRun(features, "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
@@ -222,7 +222,7 @@ def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
 
 @pytest.mark.slow
 def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
-    from me_resnet.evaluation import executors
+    from me_resnet.parallel import executors
 
     run = LosoRun(tiny_features(subjects=3), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
     monkeypatch.setattr(executors, "_run_job", _fail_fold_one)  # pickled by reference: the workers import it
@@ -236,7 +236,7 @@ def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
 
 
 def test_pool_names_the_folds_of_a_dead_worker(tmp_path, monkeypatch):
-    from me_resnet.evaluation import executors
+    from me_resnet.parallel import executors
 
     run = LosoRun(tiny_features(subjects=2), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
     monkeypatch.setattr(executors, "_run_job", _die)
@@ -247,62 +247,48 @@ def test_pool_names_the_folds_of_a_dead_worker(tmp_path, monkeypatch):
 
 
 def _fail_fold_one(job):
-    from me_resnet.evaluation.executors import _run_job  # the worker's own module is not patched
+    from me_resnet.parallel.executors import _run_job  # the worker's own module is not patched
 
     if job.fold == 1:
         raise ValueError("bad clip")
     return _run_job(job)
 
 
-def test_executor_options_are_checked():
-    with pytest.raises(ValueError, match="need --executor ray"):
-        make_executor("local", gpus_per_fold=1)
-    with pytest.raises(ValueError, match="unknown executor 'dask'"):
-        make_executor("dask")
-    assert make_executor("local").threads is None and make_executor("local", cpus_per_fold=2).threads == 2
-    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
-        LocalExecutor(threads=0)
-    pool = make_executor("pool", workers=3)
-    assert isinstance(pool, PoolExecutor) and pool.workers == 3 and pool.worker_threads == 1
-    assert make_executor("pool", cpus_per_fold=2).worker_threads == 2
-    with pytest.raises(ValueError, match="--pool-workers needs --executor pool"):
-        make_executor("local", workers=2)
-    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
-        PoolExecutor(workers=0)
-
-
 @needs_ray
 def test_ray_executor_options_are_checked():
     with pytest.raises(ValueError, match="cpus_per_fold must be > 0, got 0"):
         make_executor("ray", cpus_per_fold=0)
-    env = make_executor("ray", cpus_per_fold=2, gpus_per_fold=0.5).worker_env()
+    env = make_executor("ray", cpus_per_fold=2, gpus_per_fold=0.5, engine="per-fold").worker_env()
     assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["OMP_NUM_THREADS"] == "2" and env["KERAS_BACKEND"]
 
 
 def test_cli_flags_build_the_executor(tmp_path, monkeypatch):
     from me_resnet.cli import common as cli
 
-    parser = cli.make_parser("test", "test")
-    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path)], needs_data=False)
+    parser = cli.make_loso_parser("test", "test")
+    per_fold = ["--out", str(tmp_path), "--engine", "per-fold"]
+    ctx = cli.parse(parser, "table5", per_fold, needs_data=False)
     assert isinstance(ctx.executor, ProcessExecutor) and ctx.executor.threads is None  # paper profile: all cores
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
+    ctx = cli.parse(parser, "table5", [*per_fold, "--profile", "demo"], needs_data=False)
     assert isinstance(ctx.executor, PoolExecutor)  # demo folds: two single-thread workers side by side
     assert ctx.executor.workers == 2 and ctx.executor.worker_threads == 1
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--profile", "demo"], needs_data=False)
-    assert type(ctx.executor) is LocalExecutor  # one core: no pool
+    ctx = cli.parse(parser, "table5", [*per_fold, "--profile", "demo"], needs_data=False)
+    assert type(ctx.executor) is InProcessExecutor  # one core: no pool
     ctx = cli.parse(parser, "table5", ["--out", str(tmp_path), "--executor", "local"], needs_data=False)
-    assert type(ctx.executor) is LocalExecutor
-    with pytest.raises(SystemExit):
-        cli.parse(parser, "table5", ["--out", str(tmp_path), "--gpus-per-fold", "1"], needs_data=False)
+    assert type(ctx.executor) is FoldParallelExecutor and type(ctx.executor.fallback) is InProcessExecutor
+    for misuse in (["--gpus-per-fold", "1"], ["--executor", "local", "--pool-workers", "2"]):
+        with pytest.raises(SystemExit):
+            cli.parse(parser, "table5", ["--out", str(tmp_path), *misuse], needs_data=False)
 
 
 @needs_ray
 def test_cli_flags_build_the_ray_executor(tmp_path):
     from me_resnet.cli import common as cli
 
-    parser = cli.make_parser("test", "test")
+    parser = cli.make_loso_parser("test", "test")
     flags = ["--out", str(tmp_path), "--executor", "ray", "--cpus-per-fold", "2", "--gpus-per-fold", "0.5"]
+    flags += ["--engine", "per-fold"]
     ctx = cli.parse(parser, "table5", flags, needs_data=False)
     assert (ctx.executor.cpus_per_fold, ctx.executor.gpus_per_fold, ctx.executor.address) == (2.0, 0.5, None)

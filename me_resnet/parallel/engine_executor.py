@@ -1,10 +1,12 @@
 """Run the pending folds of a LOSO run together on the fold-parallel engine (docs/fold_parallel.md).
 
-``FoldParallelExecutor`` takes the ``FoldJob``s that ``loso.run_all``
-collects, groups the jobs of each run, and for every run whose model the
-engine fits (``training.engine_choice.choose_engine``) trains all its pending
-folds in one ``train_folds`` call; the other runs go to the ``fallback``
-executor (the per-fold loop). It writes the same fold files and sidecars as
+``FoldParallelExecutor`` (an ``evaluation.executor.Executor``, which
+``build.make_executor`` wraps around the executor it builds unless the
+engine is ``per-fold``) takes the ``FoldJob``s that ``loso.run_all`` collects,
+groups the jobs of each run, and for every run whose model the engine fits
+(``engine_choice.choose_engine``) trains all its pending folds in one
+``engine.train_folds`` call; the other runs go to the ``fallback`` executor (the
+per-fold loop). It writes the same fold files and sidecars as
 ``runner.run_fold`` (plus ``"engine"``), so resume, manifest and metrics do not
 change, and with a run dir it keeps:
 
@@ -16,7 +18,7 @@ change, and with a run dir it keeps:
   best-test-epoch comparisons.
 
 Folds train in passes of at most ``max_folds`` (default: as many as fit
-``training.engine_choice.STATE_BUDGET_BYTES``, ``folds_per_pass``).
+``engine_choice.STATE_BUDGET_BYTES``, ``folds_per_pass``).
 """
 
 from __future__ import annotations
@@ -26,15 +28,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
-from me_resnet.evaluation.executors import LocalExecutor, pin_threads
-from me_resnet.evaluation.folds import check_no_leak, fold_plan, split_fold
-from me_resnet.evaluation.run_dir import fold_file, read_fold_file
-from me_resnet.evaluation.runner import FoldJob, _fold_table
-from me_resnet.training.engine_choice import ENGINES, choose_engine, folds_per_pass, inspect_model
-from me_resnet.training.fold_parallel import FoldSpec, save_npz_atomic, train_folds
-from me_resnet.utils.io import write_csv_atomic, write_json_atomic
+from me_resnet.evaluation.executor import Executor, FoldOutcome, LocalExecutor
+from me_resnet.evaluation.folds import check_no_leak, loso_splits, split_fold
+from me_resnet.evaluation.runner import FoldJob, fold_info, fold_table, write_fold
+from me_resnet.parallel.engine import FoldSpec, save_npz_atomic, train_folds
+from me_resnet.parallel.engine_choice import ENGINES, choose_engine, folds_per_pass, inspect_model
+from me_resnet.parallel.executors import pin_threads
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +47,38 @@ class FoldParallelExecutor:
 
     Args:
         fallback: executor for runs the engine does not take (default ``LocalExecutor()``).
-        engine: ``auto`` | ``fold-parallel`` | ``per-fold`` (``choose_engine``).
+        engine: ``auto`` | ``fold-parallel`` (``choose_engine``).
+        threads: TensorFlow/OpenMP threads of this process while the engine trains (None: as they are).
         checkpoint_every: epochs between checkpoints (runs with a run dir).
         keep_epochs: 1-based epochs whose test probabilities are kept (None: all).
         max_folds: folds trained together in one pass (None: as many as ``folds_per_pass`` allows).
     """
 
-    parallel = False
-    fold_parallel = True
-
     def __init__(
-        self, fallback=None, engine: str = "auto", checkpoint_every: int = 50, keep_epochs=None, max_folds=None
+        self,
+        fallback: Executor | None = None,
+        *,
+        engine: str = "auto",
+        threads: int | None = None,
+        checkpoint_every: int = 50,
+        keep_epochs=None,
+        max_folds: int | None = None,
     ):
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
-        if fallback is None:
-            fallback = LocalExecutor()
-        self.fallback, self.engine = fallback, engine
-        self.checkpoint_every, self.keep_epochs = int(checkpoint_every), keep_epochs
         if max_folds is not None and int(max_folds) < 1:
             raise ValueError(f"max_folds must be >= 1, got {max_folds!r}")
+        self.fallback = fallback if fallback is not None else LocalExecutor()
+        self.engine, self.threads = engine, threads
+        self.checkpoint_every, self.keep_epochs = int(checkpoint_every), keep_epochs
         self.max_folds = None if max_folds is None else int(max_folds)
 
-    def run(self, jobs: Sequence[FoldJob], progress: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+    @property
+    def parallel(self) -> bool:
+        """As the fallback's: the engine trains one run's folds at once, not the folds of many runs."""
+        return self.fallback.parallel
+
+    def run(self, jobs: Sequence[FoldJob], *, progress: bool = True) -> list[FoldOutcome]:
         outcomes: list = [None] * len(jobs)
         runs: dict = {}
         for position, job in enumerate(jobs):
@@ -79,20 +88,23 @@ class FoldParallelExecutor:
         for positions in runs.values():
             job = jobs[positions[0]]
             shape = tuple(job.features.X.shape[1:])
-            if choose_engine(job.model_name, job.config, self.engine, job.build_fn, shape) == "fold-parallel":
-                if getattr(self.fallback, "threads", None):  # --cpus-per-fold: the engine's thread count too
-                    pin_threads(self.fallback.threads)
-                _, parameters, activations = inspect_model(job.model_name, job.config, job.build_fn, shape)
-                size = self.max_folds or folds_per_pass(parameters, activations, job.config.batch_size)
-                for start in range(0, len(positions), size):
-                    chunk = positions[start : start + size]
-                    together = run_folds_together(
-                        [jobs[p] for p in chunk], progress, self.checkpoint_every, self.keep_epochs
-                    )
-                    for position, outcome in zip(chunk, together):
-                        outcomes[position] = outcome
-            else:
+            if choose_engine(job.model_name, job.config, self.engine, job.build_fn, shape) != "fold-parallel":
                 per_fold += positions
+                continue
+            if self.threads:
+                pin_threads(self.threads)
+            _, parameters, activations = inspect_model(job.model_name, job.config, job.build_fn, shape)
+            size = self.max_folds or folds_per_pass(parameters, activations, job.config.batch_size)
+            for start in range(0, len(positions), size):
+                chunk = positions[start : start + size]
+                together = run_folds_together(
+                    [jobs[p] for p in chunk],
+                    progress=progress,
+                    checkpoint_every=self.checkpoint_every,
+                    keep_epochs=self.keep_epochs,
+                )
+                for position, outcome in zip(chunk, together):
+                    outcomes[position] = outcome
         if per_fold:
             done = self.fallback.run([jobs[p] for p in per_fold], progress=progress)
             for position, (table, info) in zip(per_fold, done):
@@ -103,10 +115,10 @@ class FoldParallelExecutor:
 def fold_specs(jobs: Sequence[FoldJob]) -> list[FoldSpec]:
     """The jobs' folds as ``FoldSpec``s, each checked by ``check_no_leak`` before training."""
     job = jobs[0]
-    plan = job.plan if job.plan is not None else fold_plan(job.features)
+    splits = job.splits if job.splits is not None else loso_splits(job.features)
     specs = []
     for each in jobs:
-        group, train_index, test_index = plan[each.fold]
+        group, train_index, test_index = splits[each.fold]
         fit_index, val_index = split_fold(job.features, train_index, job.config)
         check_no_leak(job.features, group, fit_index, val_index, test_index)
         monitor = {"val": val_index, "test": test_index, "none": None}[job.config.early_stop_on]
@@ -115,8 +127,8 @@ def fold_specs(jobs: Sequence[FoldJob]) -> list[FoldSpec]:
 
 
 def run_folds_together(
-    jobs: Sequence[FoldJob], progress: bool = True, checkpoint_every: int = 50, keep_epochs=None
-) -> list[tuple[pd.DataFrame, dict]]:
+    jobs: Sequence[FoldJob], *, progress: bool = True, checkpoint_every: int = 50, keep_epochs=None
+) -> list[FoldOutcome]:
     """Train the folds of ONE run (``jobs`` share features, config, model and run dir); ``(table, info)`` per job."""
     job = jobs[0]
     features, config, run_dir = job.features, job.config, job.run_dir
@@ -129,8 +141,8 @@ def run_folds_together(
         features,
         specs,
         config,
-        job.build_fn,
-        job.model_name,
+        build_fn=job.build_fn,
+        model_name=job.model_name,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         keep_epochs=keep_epochs,
@@ -142,26 +154,19 @@ def run_folds_together(
         check_no_leak(
             features, spec.group, spec.fit_index, val_index, spec.test_index, result, config.early_stop_on == "test"
         )
-        table = _fold_table(features, spec.test_index, result, each.fold, job.model_name, config)
-        info = {
-            "fold": each.fold,
-            "group": spec.group,
-            "n_test": int(len(spec.test_index)),
-            "n_fit": int(len(spec.fit_index)),
-            "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
-            "epochs_trained": result.epochs_trained,
-            "best_epoch": result.best_epoch,
-            "wall_seconds": round(result.wall_seconds, 3),
-            "missing_train_classes": list(result.missing_train_classes),
-            "resumed": False,
-            "engine": "fold-parallel",
-            "folds_trained_together": len(jobs),
-        }
+        table = fold_table(features, spec.test_index, result, each.fold, job.model_name, config)
+        info = fold_info(
+            features,
+            result,
+            fold=each.fold,
+            group=spec.group,
+            fit_index=spec.fit_index,
+            val_index=val_index,
+            test_index=spec.test_index,
+        )
+        info |= {"engine": "fold-parallel", "folds_trained_together": len(jobs)}
         if run_dir is not None:
-            path = fold_file(run_dir, each.fold, spec.group)
-            write_json_atomic(path.with_suffix(".json"), info)  # before the csv: the csv marks the fold finished
-            write_csv_atomic(path, table)
-            table = read_fold_file(path, features.clips[spec.test_index])
+            table = write_fold(run_dir, table, info, features.clips[spec.test_index])
         done.append((table, info))
     if run_dir is not None:
         _write_epochs(Path(run_dir) / EPOCHS_NAME.format(first=first), jobs, specs, features, outcome)

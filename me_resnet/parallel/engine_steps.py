@@ -23,8 +23,8 @@ import numpy as np
 from keras import ops
 
 from me_resnet.config import Config
-from me_resnet.training.fold_parallel_state import FoldData
-from me_resnet.training.stacked_model import SharedRows, StackedAdam, StackedModel, per_fold_loss
+from me_resnet.parallel.engine_state import FoldData
+from me_resnet.parallel.stacked_model import SharedRows, StackedAdam, StackedModel, per_fold_loss
 
 
 def make_steps(stacked: StackedModel, data: FoldData, config: Config, fused_adam: bool = True) -> EngineSteps:

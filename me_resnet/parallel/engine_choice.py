@@ -55,8 +55,8 @@ def inspect_model(method: str, config: Config, build_fn=None, input_shape: tuple
     key = (method, build_fn, tuple(input_shape), json.dumps(config.to_dict(), sort_keys=True, default=str))
     if key not in _INSPECTED:
         # here, not at the top: ``ENGINES`` is read by the command line's flag choices, which must not load Keras
+        from me_resnet.parallel.stacked_model import unsupported_layers
         from me_resnet.training.fold import default_build_fn
-        from me_resnet.training.stacked_model import unsupported_layers
 
         model = (build_fn or default_build_fn)(method, tuple(input_shape), NUM_CLASSES, config)
         activations = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers)

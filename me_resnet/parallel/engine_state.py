@@ -4,7 +4,7 @@
 when ``config.augment``), each fold's membership mask, the rows it must never
 see (``forbidden``: its test subject and monitored clips, derived from the fold
 plan alone) and its own standardisation statistics and focal alpha. The compiled steps that
-train on them are in ``me_resnet.training.engine_steps``.
+train on them are in ``me_resnet.parallel.engine_steps``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ import numpy as np
 
 from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
+from me_resnet.evaluation.folds import LeakageError
 from me_resnet.training.augment import augment_4x, source_index
-from me_resnet.training.fold import _alpha, channel_stats
+from me_resnet.training.fold import channel_stats, fold_alpha
 
 NUM_CLASSES = len(CLASS_NAMES)
-
-
-class LeakageError(RuntimeError):
-    """A test-subject clip reached a fold's training rows, statistics or monitor data."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ def prepare_fold_data(features: Features, specs: list[FoldSpec], config: Config)
         fold_mean, fold_std = channel_stats(X[member[:, f]])  # the fold's own (augmented) training rows
         mean.append(fold_mean)
         std.append(fold_std)
-        alphas.append(_alpha(features.y[spec.fit_index], config))
+        alphas.append(fold_alpha(features.y[spec.fit_index], config))
     alpha = None if alphas[0] is None else np.stack(alphas).astype(np.float32)
     return FoldData(X, y, source, member, forbidden, np.stack(mean), np.stack(std), alpha)
 

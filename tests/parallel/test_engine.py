@@ -8,11 +8,11 @@ import pytest
 
 from me_resnet.config import DEMO
 from me_resnet.data.records import Features
-from me_resnet.evaluation.folds import fold_plan, split_fold
+from me_resnet.evaluation.folds import LeakageError, loso_splits, split_fold
 from me_resnet.models.baselines import build_off_apexnet, build_ststnet
+from me_resnet.parallel.engine import train_folds
+from me_resnet.parallel.engine_state import FoldSpec, epoch_batches, prepare_fold_data
 from me_resnet.training.batches import standardise
-from me_resnet.training.engine_choice import choose_engine
-from me_resnet.training.fold_parallel import FoldSpec, LeakageError, epoch_batches, prepare_fold_data, train_folds
 
 CONFIG = dataclasses.replace(
     DEMO,
@@ -53,7 +53,7 @@ def off_apexnet_small(name, input_shape, num_classes, config):
 
 def specs_for(features, config, folds=2) -> list[FoldSpec]:
     specs = []
-    for group, train_index, test_index in fold_plan(features)[:folds]:
+    for group, train_index, test_index in loso_splits(features)[:folds]:
         fit_index, val_index = split_fold(features, train_index, config)
         monitor = {"val": val_index, "test": test_index, "none": None}[config.early_stop_on]
         specs.append(FoldSpec(group, fit_index, monitor, test_index))
@@ -116,7 +116,7 @@ def test_engine_weights_equal_the_per_fold_keras_loop(build_fn, loss, augment):
     features = flow_features()
     config = dataclasses.replace(CONFIG, loss=loss, augment=augment)
     specs = specs_for(features, config)
-    outcome = train_folds(features, specs, config, build_fn, progress=False)
+    outcome = train_folds(features, specs, config, build_fn=build_fn, progress=False)
     model = build_fn(config.model, features.X.shape[1:], 3, config)
     for fold, (weights, epochs, _) in enumerate(keras_reference(features, specs, config, build_fn)):
         assert outcome.results[fold].epochs_trained == epochs
@@ -130,7 +130,7 @@ def test_xla_fused_adam_equals_adam_as_separate_ops():
     config = dataclasses.replace(CONFIG, loss="focal", augment=True)
     specs = specs_for(features, config)
     fused, separate = (
-        train_folds(features, specs, config, off_apexnet_small, progress=False, fused_adam=fused)
+        train_folds(features, specs, config, build_fn=off_apexnet_small, progress=False, fused_adam=fused)
         for fused in (True, False)
     )
     for path, weights in separate.weights.items():
@@ -145,7 +145,7 @@ def test_early_stopping_restores_each_folds_best_weights():
         CONFIG, early_stop_on="val", val_fraction=0.3, patience=1, epochs=6, learning_rate=0.02
     )
     specs = specs_for(features, config)
-    outcome = train_folds(features, specs, config, ststnet_no_dropout, progress=False)
+    outcome = train_folds(features, specs, config, build_fn=ststnet_no_dropout, progress=False)
     model = ststnet_no_dropout("ststnet", features.X.shape[1:], 3, config)
     reference = keras_reference(features, specs, config, ststnet_no_dropout)
     for fold, (result, (weights, epochs, best_epoch)) in enumerate(zip(outcome.results, reference)):
@@ -167,14 +167,14 @@ def test_leakage_check_fires_when_a_test_clip_is_injected():
     assert len(test_rows)
     data.member[test_rows[0], 0] = True
     with pytest.raises(LeakageError, match=specs[0].group):
-        train_folds(features, specs, CONFIG, ststnet_no_dropout, progress=False, data=data)
+        train_folds(features, specs, CONFIG, build_fn=ststnet_no_dropout, progress=False, data=data)
 
 
 def test_a_pass_leaves_no_compiled_state_behind():
     """Each pass's variables sit in reference cycles; freed at return, the next pass does not stack on them."""
     import gc
 
-    from me_resnet.training.engine_steps import EngineSteps
+    from me_resnet.parallel.engine_steps import EngineSteps
 
     features = flow_features()
     enabled = gc.isenabled()
@@ -198,7 +198,7 @@ def test_resume_from_checkpoint_after_a_kill_gives_identical_predictions(tmp_pat
     config = dataclasses.replace(CONFIG, epochs=4)
     specs = specs_for(features, config)
     build = lambda *args: build_ststnet(args[1], args[2])  # noqa: E731  (dropout 0.5: the seed state must resume)
-    whole = train_folds(features, specs, config, build, progress=False)
+    whole = train_folds(features, specs, config, build_fn=build, progress=False)
 
     def kill(epoch, logs):
         if epoch == 3:
@@ -207,11 +207,24 @@ def test_resume_from_checkpoint_after_a_kill_gives_identical_predictions(tmp_pat
     checkpoint = tmp_path / "state.npz"
     with pytest.raises(Killed):
         train_folds(
-            features, specs, config, build, progress=False, checkpoint=checkpoint, checkpoint_every=2, on_epoch_end=kill
+            features,
+            specs,
+            config,
+            build_fn=build,
+            progress=False,
+            checkpoint=checkpoint,
+            checkpoint_every=2,
+            on_epoch_end=kill,
         )
     seen = []
     resumed = train_folds(
-        features, specs, config, build, progress=False, checkpoint=checkpoint, on_epoch_end=lambda e, _: seen.append(e)
+        features,
+        specs,
+        config,
+        build_fn=build,
+        progress=False,
+        checkpoint=checkpoint,
+        on_epoch_end=lambda e, _: seen.append(e),
     )
     assert seen == [3, 4]  # restarted after the last checkpoint (epoch 2), not from zero
     for a, b in zip(whole.results, resumed.results):
@@ -224,8 +237,8 @@ import sys
 import keras
 import pytest
 assert keras.backend.backend() == BACKEND, keras.backend.backend()
-from me_resnet.training.engine_choice import choose_engine
-from tests.training.test_fold_parallel import CONFIG
+from me_resnet.parallel.engine_choice import choose_engine
+from tests.parallel.test_engine import CONFIG
 assert choose_engine("ststnet", CONFIG) == {"torch": "per-fold", "jax": "fold-parallel"}[BACKEND]
 assert choose_engine("ststnet", CONFIG, engine="fold-parallel") == "fold-parallel"
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *TESTS]))
@@ -253,7 +266,7 @@ def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
         "test_a_pass_leaves_no_compiled_state_behind",
         "test_run_loso_writes_ordinary_fold_files_that_say_which_engine_ran",
     ]
-    tests = [f"tests/training/test_fold_parallel.py::{name}" for name in names]
+    tests = [f"tests/parallel/test_engine.py::{name}" for name in names]
     program = f"BACKEND = {backend!r}\nTESTS = {tests!r}\n" + OTHER_BACKEND_PROGRAM
     environment = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
@@ -263,28 +276,17 @@ def test_engine_equals_the_per_fold_loop_on_other_backends(backend):
     assert "6 passed" in result.stdout, result.stdout[-3000:]
 
 
-def test_choose_engine():
-    assert choose_engine("ststnet", CONFIG) == "fold-parallel"
-    assert choose_engine("ststnet", CONFIG, engine="per-fold") == "per-fold"
-    assert choose_engine("me_resnet", CONFIG) == "per-fold"
-    assert choose_engine("ststnet", dataclasses.replace(CONFIG, precision="mixed_bfloat16")) == "per-fold"
-    with pytest.raises(ValueError, match="me_resnet"):
-        choose_engine("me_resnet", CONFIG, engine="fold-parallel")
-    with pytest.raises(ValueError, match="unknown engine"):
-        choose_engine("ststnet", CONFIG, engine="fast")
-
-
 def test_run_loso_writes_ordinary_fold_files_that_say_which_engine_ran(tmp_path):
     import json
 
-    from me_resnet.evaluation.fold_parallel import FoldParallelExecutor
     from me_resnet.evaluation.loso import run_loso
+    from me_resnet.parallel.engine_executor import FoldParallelExecutor
 
     features = flow_features(subjects=3, clips=6)
     config = dataclasses.replace(CONFIG, epochs=2)
     executor = FoldParallelExecutor(engine="fold-parallel", max_folds=2)  # two passes: folds 0-1, then 2
     first = run_loso(
-        features, "ststnet", config, tmp_path, build_fn=ststnet_no_dropout, executor=executor, progress=False
+        features, "ststnet", config, run_dir=tmp_path, build_fn=ststnet_no_dropout, executor=executor, progress=False
     )
     sidecars = sorted(tmp_path.glob("fold_*.json"))
     assert len(sidecars) == 3
@@ -300,6 +302,6 @@ def test_run_loso_writes_ordinary_fold_files_that_say_which_engine_ran(tmp_path)
     with np.load(tmp_path / "fold_parallel_epochs_000.npz") as epochs:
         assert epochs["test_probabilities"].shape[:2] == (2, 2)  # every epoch kept, two folds
     again = run_loso(
-        features, "ststnet", config, tmp_path, build_fn=ststnet_no_dropout, executor=executor, progress=False
+        features, "ststnet", config, run_dir=tmp_path, build_fn=ststnet_no_dropout, executor=executor, progress=False
     )
     np.testing.assert_array_equal(first[["prob_negative", "prob_positive"]], again[["prob_negative", "prob_positive"]])
