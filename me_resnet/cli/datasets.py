@@ -17,12 +17,10 @@ import sys
 
 from tqdm.auto import tqdm
 
-from me_resnet.config import Config
-from me_resnet.data.common import BAD_APEX_MODES
+from me_resnet.config import Config, field_choices
 from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.loading import dataset_roots, load_dataset
 from me_resnet.data.protocols import PROTOCOLS
-from me_resnet.data.smic import SMIC_APEX_MODES
 from me_resnet.utils.images import check_image_file
 from me_resnet.utils.paths import DATASET_ENV_VARS
 
@@ -42,8 +40,8 @@ def parse_args(argv):
     )
     parser.add_argument("--samm-annotations", metavar="FILE", help="SAMM coding xlsx (default: found in the root)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default=Config.protocol)
-    parser.add_argument("--bad-apex", choices=BAD_APEX_MODES, default=Config.bad_apex)
-    parser.add_argument("--smic-apex", choices=SMIC_APEX_MODES, default=Config.smic_apex)
+    parser.add_argument("--bad-apex", choices=field_choices("bad_apex"), default=Config.bad_apex)
+    parser.add_argument("--smic-apex", choices=field_choices("smic_apex"), default=Config.smic_apex)
     parser.add_argument(
         "--check-frames", action="store_true", help="decode every frame of every clip; list damaged ones"
     )

@@ -18,12 +18,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from me_resnet.config import field_choices
 from me_resnet.data import protocols
 from me_resnet.data.files import folder_alias_problems, list_frames, natural_key
 from me_resnet.data.records import CLASS_NAMES, ClipRecord
 from me_resnet.data.sheets import AnnotationRow, deduplicate_rows, megc2019_list_duplicates
-
-BAD_APEX_MODES = ("repair", "drop")
 
 
 @dataclass
@@ -71,7 +70,7 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def check_options(protocol: str, bad_apex: str) -> None:
     """Validate the two data switches before any I/O (``Config.protocol`` / ``Config.bad_apex``)."""
     protocols.check_protocol(protocol)
-    check_choice("bad_apex", bad_apex, BAD_APEX_MODES)
+    check_choice("bad_apex", bad_apex, field_choices("bad_apex"))
 
 
 def middle_frame(onset: int, offset: int) -> int:
@@ -199,7 +198,7 @@ def assemble_annotated(
     Problems listed: folders without a row, selected rows without a folder,
     repaired/dropped apexes, missing frames, protocol exclusions (counted).
     """
-    check_choice("bad_apex", bad_apex, BAD_APEX_MODES)
+    check_choice("bad_apex", bad_apex, field_choices("bad_apex"))
     rows, problems = deduplicate_rows(rows)
     problems += folder_alias_problems(dataset, clip_dirs)
     selected, selection_problems, absent = select_clips(dataset, rows, protocol, megc_list)

@@ -46,10 +46,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from me_resnet.config import field_choices
 from me_resnet.data.records import CLASS_NAMES, DATASETS
 from me_resnet.utils.paths import PACKAGE_DATA
 
-PROTOCOLS = ("megc2019", "paper_literal", "paper_extended")
+PROTOCOLS = field_choices("protocol")  # defined in Config; here what each one means
 PAPER_PROTOCOLS = ("paper_literal", "paper_extended")  # emotion -> class mappings (the others read a list)
 PROTOCOL_DESCRIPTIONS = {
     "megc2019": "the official MEGC 2019 composite 3-class list (the protocol of Table 5's other methods)",

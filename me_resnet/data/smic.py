@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from me_resnet.config import field_choices
 from me_resnet.data import protocols
 from me_resnet.data.common import (
     ClipSpec,
@@ -40,7 +41,6 @@ from me_resnet.data.files import (
 from me_resnet.data.sheets import megc2019_list_duplicates
 from me_resnet.utils.images import read_image
 
-SMIC_APEX_MODES = ("middle", "spot")
 CLASS_FOLDERS = ("negative", "positive", "surprise")
 SUBJECT_PATTERN = r"s\d+"
 
@@ -109,7 +109,7 @@ def _labels(folders: dict, protocol: str, megc_list) -> tuple[dict[tuple[str, st
 def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) -> LoadResult:
     """SMIC-HS clips as ``ClipRecord`` (all frames of the clip folder) under ``protocol``."""
     check_options(protocol, "repair")
-    check_choice("smic_apex", smic_apex, SMIC_APEX_MODES)
+    check_choice("smic_apex", smic_apex, field_choices("smic_apex"))
     hs_root = find_frames_root(require_dir(root, "SMIC"), SUBJECT_PATTERN, ("HS",), "SMIC-HS")
     folders, problems = smic_clip_folders(hs_root)
     labels, label_problems, absent = _labels(folders, protocol, megc_list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-GATES = ("sigmoid", "softmax")
+from me_resnet.config import field_choices
 
 
 def _softmax_over(x, axes):
@@ -67,8 +67,8 @@ class CBAM(layers.Layer):
             raise ValueError(f"CBAM rank must be 2 or 3, got {rank!r}")
         if int(reduction) < 1:
             raise ValueError(f"CBAM reduction must be >= 1, got {reduction!r}")
-        if gate not in GATES:
-            raise ValueError(f"CBAM gate must be one of {GATES}, got {gate!r}")
+        if gate not in field_choices("cbam_gate"):
+            raise ValueError(f"CBAM gate must be one of {field_choices('cbam_gate')}, got {gate!r}")
         self.rank = int(rank)
         self.reduction = int(reduction)
         self.gate = gate

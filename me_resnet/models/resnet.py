@@ -29,6 +29,7 @@ import logging
 import keras
 from keras import layers
 
+from me_resnet.config import field_choices
 from me_resnet.models.cbam import CBAM
 from me_resnet.models.inflation import inflate_weights
 
@@ -60,16 +61,10 @@ def _batch_norm(name):
     return layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, name=name)
 
 
-BOTTLENECK_ORDERS = ("bn_relu", "relu_bn")
-SHORTCUT_PROJECTIONS = ("first_block", "every_block")
-POST_ADD_ACTIVATIONS = ("relu", "none")
-TEMPORAL_STRIDES = ("stages_3_to_5", "none")
-CBAM_POSITIONS = ("after_third_conv", "after_add", "every_other_block")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+def _check_choice(name, value):
+    """``value`` is one of config field ``name``'s choices (the builders take them as plain arguments too)."""
+    if value not in field_choices(name):
+        raise ValueError(f"{name} must be one of {field_choices(name)}, got {value!r}")
 
 
 def _conv_unit(x, conv, name, *, relu, order):
@@ -159,11 +154,11 @@ def _stages(
         raise ValueError(f"blocks must be 4 positive ints (bottlenecks per stage), got {blocks!r}")
     if int(width) < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
-    _check_choice("bottleneck_order", order, BOTTLENECK_ORDERS)
-    _check_choice("shortcut_projection", shortcut_projection, SHORTCUT_PROJECTIONS)
-    _check_choice("post_add_activation", post_add_activation, POST_ADD_ACTIVATIONS)
-    _check_choice("temporal_strides", temporal_strides, TEMPORAL_STRIDES)
-    _check_choice("cbam_position", cbam_position, CBAM_POSITIONS)
+    _check_choice("bottleneck_order", order)
+    _check_choice("shortcut_projection", shortcut_projection)
+    _check_choice("post_add_activation", post_add_activation)
+    _check_choice("temporal_strides", temporal_strides)
+    _check_choice("cbam_position", cbam_position)
     block_number = 0
     for stage, (count, multiplier) in enumerate(zip(blocks, (1, 2, 4, 8))):
         stage_name = f"conv{stage + 2}"

@@ -32,7 +32,6 @@ import numpy as np
 
 from me_resnet.data.records import Features
 
-AUGMENT_SCOPES = ("train", "whole_dataset")
 VARIANT_SUFFIXES = ("", "~mirror", "~flip", "~mirror_flip")  # clip-name suffix of each copy, in VARIANTS order
 
 NEGATED_BY_MIRROR = frozenset({"u"})  # horizontal component changes sign under a left-right mirror
@@ -95,8 +94,6 @@ def source_index(n: int) -> np.ndarray:
 
 def whole_dataset_augmentation(config) -> bool:
     """Whether ``config`` asks for the whole-dataset reading of Table 2 (optimistic/leaky, see the module doc)."""
-    if config.augment_scope not in AUGMENT_SCOPES:
-        raise ValueError(f"augment_scope must be one of {AUGMENT_SCOPES}, got {config.augment_scope!r}")
     return bool(config.augment) and config.augment_scope == "whole_dataset"
 
 

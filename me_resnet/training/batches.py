@@ -21,7 +21,7 @@ import time
 import keras
 import numpy as np
 
-FEATURE_DTYPES = ("float32", "float16")
+from me_resnet.config import field_choices
 
 
 def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -31,8 +31,8 @@ def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
 
 def as_feature_dtype(X: np.ndarray, dtype: str) -> np.ndarray:
     """``X`` in the storage dtype ``dtype`` (``float32`` or ``float16``), no copy when it already is."""
-    if dtype not in FEATURE_DTYPES:
-        raise ValueError(f"feature dtype must be one of {FEATURE_DTYPES}, got {dtype!r}")
+    if dtype not in field_choices("feature_dtype"):
+        raise ValueError(f"feature dtype must be one of {field_choices('feature_dtype')}, got {dtype!r}")
     X = np.asarray(X)
     if dtype == "float16":
         limit = float(np.finfo(np.float16).max)
