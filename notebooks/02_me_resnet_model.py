@@ -32,7 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: n
 
 import dataclasses
 
-import me_resnet  # noqa: E402, F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
+from me_resnet.utils.quiet import tensorflow_environment
+
+os.environ.update(tensorflow_environment())  # the kit's TensorFlow settings (oneDNN on), before TensorFlow loads
 
 # isort: split
 import keras
