@@ -113,32 +113,6 @@ def _clip_crops(record: ClipRecord, config: Config) -> tuple[tuple[int, ...], np
     return numbers, crops, found
 
 
-def _demo_draws(record: ClipRecord, label: int, seed: int):
-    """The subject and the clip's drawn expression, head motion and distractors, as the generator drew them.
-
-    Follows ``me_resnet.data.demo._render``'s draws on the clip's own random
-    stream; the caller checks the result against the ground truth.
-    """
-    from me_resnet.data import demo, demo_sampling
-
-    if record.dataset == "samm":
-        list_subject, list_clip = str(int(record.subject)), record.clip
-    elif record.dataset == "smic":
-        list_subject = f"s{int(record.subject[1:]):02d}"
-        list_clip = list_subject + record.clip[len(record.subject) :]
-    else:
-        list_subject, list_clip = record.subject, record.clip
-    portrait, marks, style = demo._subjects(record.dataset, seed)[list_subject]
-    rng = demo._rng(seed, record.dataset, list_subject, list_clip)
-    middle_apex = (list_subject, list_clip) in (demo.CASME_BAD_APEX, demo.SAMM_BAD_APEX)
-    num_frames, apex_index = demo_sampling.clip_timing(rng, record.dataset, style.tempo, middle_apex)
-    rng.integers(*demo.FIRST_ONSET[record.dataset])  # the clip's first frame number, drawn here by the generator
-    expression = demo_sampling.expression(rng, label, style, num_frames, apex_index)
-    head = demo_sampling.head_motion(rng, style)
-    events = tuple(demo_sampling.distractors(rng, num_frames, marks.interocular))
-    return portrait, marks, style, expression, head, events
-
-
 def context_window(
     record: ClipRecord, truth, seed: int, context_seconds: float = CONTEXT_SECONDS, expression_shown: bool = True
 ):
@@ -149,9 +123,10 @@ def context_window(
     ``expression_shown`` the same window is rendered with the face at rest
     where the expression was (the same head, camera and distractors).
     """
-    from me_resnet.data import demo_motion, demo_sampling
+    from me_resnet.data import demo, demo_motion, demo_sampling
 
-    portrait, marks, style, expression, head, events = _demo_draws(record, truth.label, seed)
+    (portrait, marks, style), draws = demo.clip_draws(record.dataset, record.subject, record.clip, truth.label, seed)
+    expression, head, events = draws.expression, draws.head, draws.events
     length = truth.offset - truth.onset + 1
     drawn = (expression.end + 1, expression.apex, expression.coding())
     if drawn != (length, truth.apex - truth.onset, truth.action_units):
