@@ -7,6 +7,7 @@ The package's own fingerprints are computed once per process.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
@@ -30,7 +31,7 @@ def source_files(entries, root: Path = PACKAGE_ROOT) -> list[Path]:
 
 
 def source_fingerprint(entries, root: Path = PACKAGE_ROOT) -> str:
-    """Hash of the paths and contents of ``source_files(entries, root)``."""
+    """Hash of the paths and code (``code_of``) of ``source_files(entries, root)``."""
     return _hash_files(tuple(entries), Path(root))
 
 
@@ -44,11 +45,34 @@ def _package_fingerprint(entries: tuple) -> str:
     return _hash_files(entries, PACKAGE_ROOT)
 
 
+def code_of(source: bytes) -> bytes:
+    """What a module computes: its syntax tree without docstrings (comments never reach the tree).
+
+    A docstring or comment edit leaves the fingerprint alone, so it neither recomputes cached features
+    nor retrains finished folds; a file that does not parse is hashed as it is.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
 def _hash_files(entries: tuple, root: Path) -> str:
     digest = hashlib.sha256()
     for file in source_files(entries, root):
         digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(file.read_bytes() + b"\0")
+        digest.update(code_of(file.read_bytes()) + b"\0")
     return digest.hexdigest()[:8]
 
 

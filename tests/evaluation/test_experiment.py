@@ -99,7 +99,9 @@ def test_the_code_fingerprint_follows_the_training_code_on_disk(tmp_path):
     assert "reporting/tables.py" not in names  # reporting does not decide what a fold predicts
 
     fold = root / "training" / "fold.py"
-    fold.write_text(fold.read_text() + "\n# changed\n")
+    fold.write_text(fold.read_text().replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
+    assert identity.code_fingerprint(root) == before  # docstrings and comments train nothing
+    fold.write_text(fold.read_text() + "\nCHANGED = True\n")
     changed = identity.code_fingerprint(root)
     assert changed != before
     (root / "models" / "extra_layer.py").write_text("X = 1\n")  # a new module counts too

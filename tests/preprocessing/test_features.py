@@ -140,7 +140,10 @@ def test_an_edit_of_the_preprocessing_code_gives_new_entries(clips, tmp_path, mo
     first = _extract(clips, tmp_path / "cache")
 
     flow_module = root / "preprocessing" / "flow.py"
-    flow_module.write_text(flow_module.read_text() + "\n# an edit, not a version bump\n")
+    reworded = flow_module.read_text().replace('"""', '"""Reworded. ', 1)  # the module docstring
+    flow_module.write_text(reworded + "\n# a comment computes nothing\n")
+    assert fingerprint.source_fingerprint(code, root) == feature_cache.preprocessing_fingerprint()
+    flow_module.write_text(flow_module.read_text() + "\nEDITED = True  # an edit, not a version bump\n")
     edited = fingerprint.source_fingerprint(code, root)
     monkeypatch.setattr(feature_cache, "preprocessing_fingerprint", lambda: edited)
     again = _extract(clips, tmp_path / "cache")
