@@ -61,7 +61,7 @@ def measure(flow_resolution: str, seeds, loaded) -> dict:
     feature_seconds = time.perf_counter() - started
     started = time.perf_counter()
     options = RunOptions(seeds=tuple(seeds), executor=make_executor("local"))  # the engine, as the commands run it
-    predictions = run_method(features, "ststnet", config, options)
+    predictions = run_method(features, "ststnet", config, options=options)
     training_seconds = time.perf_counter() - started
     per_seed = {}
     for seed, part in predictions.groupby("seed"):

@@ -42,7 +42,7 @@ def one_pass(method: str, epochs: int, fused_adam: bool, features) -> dict:
     from me_resnet.parallel.engine_choice import inspect_model
 
     outcome, size, ends = timed_engine_pass(method, epochs, features=features, fused_adam=fused_adam)
-    _, parameters, _ = inspect_model(method, method_settings(method, epochs), None, (28, 28, 3))
+    _, parameters, _ = inspect_model(method, method_settings(method, epochs), input_shape=(28, 28, 3))
     probabilities = np.concatenate([result.probabilities for result in outcome.results])
     return {
         "folds": size,

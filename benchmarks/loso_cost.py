@@ -109,7 +109,7 @@ def batch_build_seconds(shape, config) -> dict:
     train = synthetic(CASME2_CLIPS - TEST_CLIPS, shape, CASME2_SUBJECTS)
     X4, y4 = augment_4x(train.X, train.y, train.channels)
     mean, std = channel_stats(X4)
-    batches = StandardisedBatches(X4, y4, mean, std, config.batch_size, 3, seed=0)
+    batches = StandardisedBatches(X4, y4, mean, std, batch_size=config.batch_size, num_classes=3, seed=0)
     started = time.perf_counter()
     for index in range(len(batches)):
         batches[index]

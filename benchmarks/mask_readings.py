@@ -86,7 +86,7 @@ def loso(loaded: dict, setting: str, scale_factor: float, seeds) -> dict:
     )
     started = time.perf_counter()
     options = RunOptions(seeds=tuple(seeds), executor=make_executor("local"))  # as the commands run it
-    predictions = run_method(features, "me_resnet", config, options)
+    predictions = run_method(features, "me_resnet", config, options=options)
     per_seed = {}
     for seed, part in predictions.groupby("seed"):
         row = compute_metrics(part, bootstrap_resamples=0).set_index("dataset").loc["casme2"]

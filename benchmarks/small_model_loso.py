@@ -105,7 +105,7 @@ def timed_engine_pass(method: str, epochs: int, folds: int | str | None = None, 
     config = method_settings(method, epochs)
     jobs = LosoRun(features, method, config).jobs
     if folds is None:
-        _, parameters, activations = inspect_model(method, config, None, (28, 28, 3))
+        _, parameters, activations = inspect_model(method, config, input_shape=(28, 28, 3))
         folds = folds_per_pass(parameters, activations, config.batch_size)
     specs = fold_specs(jobs if folds == "all" else jobs[:folds])
     ends = [time.perf_counter()]
@@ -168,7 +168,7 @@ def measure_engine(method: str, epochs: int | None, full_epochs: int) -> dict:
     features, config = megc_features(), method_settings(method, epochs)
     peak, model_flops = matmul_peak_gflops(), forward_flops(method, config)
     jobs = LosoRun(features, method, config).jobs
-    _, parameters, activations = inspect_model(method, config, None, (28, 28, 3))
+    _, parameters, activations = inspect_model(method, config, input_shape=(28, 28, 3))
     size = folds_per_pass(parameters, activations, config.batch_size)
     epoch_ends, results = [], []
     started = time.perf_counter()

@@ -38,15 +38,17 @@ def main(argv=None, prog: str = "me-resnet ablation") -> int:
     config = loso.base_config(ctx, ctx.args.methods)
     predictions, record = [], loso.Record()
     for method in ctx.args.methods:
-        features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg, plans[method])
-        predictions.append(loso.run(ctx, features, method, method_cfg, plans[method]))
+        features, method_cfg = loso.features(ctx, loaded, method=method, config=config)
+        record.add(ctx, method, features=features, config=method_cfg, plans=plans[method])
+        predictions.append(loso.run(ctx, features, method=method, config=method_cfg, plans=plans[method]))
         del features
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)
     metrics = metrics[metrics["dataset"] == DATASET]
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
-        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths = loso.write(
+            ctx, stage, artifact=ARTIFACT, predictions=predictions, metrics=metrics, coverage=coverage, record=record
+        )
         paths["table_md"] = write_text(
             stage / "fig11_ablation.md", tables.fig11_markdown(metrics, demo=ctx.demo, coverage=coverage)
         )

@@ -49,18 +49,22 @@ def main(argv=None, prog: str = "me-resnet leakage") -> int:
     config = loso.base_config(ctx, methods)
     predictions, record = [], loso.Record()
     for method in methods:
-        features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg, plans[method])
+        features, method_cfg = loso.features(ctx, loaded, method=method, config=config)
+        record.add(ctx, method, features=features, config=method_cfg, plans=plans[method])
         for monitor in MONITORS:
             monitored = dataclasses.replace(method_cfg, early_stop_on=monitor)
-            run = loso.run(ctx, features, method, monitored, plans[method], label=f"early_stop_on={monitor}")
+            run = loso.run(
+                ctx, features, method=method, config=monitored, plans=plans[method], label=f"early_stop_on={monitor}"
+            )
             predictions.append(run.assign(early_stop_on=monitor))
         del features
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config, by=("method", "variant", "early_stop_on"))
     table = tables.leakage_table(metrics)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
-        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths = loso.write(
+            ctx, stage, artifact=ARTIFACT, predictions=predictions, metrics=metrics, coverage=coverage, record=record
+        )
         paths["table_md"] = write_text(
             stage / "protocol_leakage.md", tables.leakage_markdown(table, demo=ctx.demo, coverage=coverage)
         )

@@ -94,7 +94,7 @@ def base_config(ctx: Context, methods) -> Config:
             raise SystemExit(2) from None
 
 
-def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[Features, Config]:
+def features(ctx: Context, loaded: dict, *, method: str, config: Config) -> tuple[Features, Config]:
     with expected_errors(ctx.prog):
         return experiment.method_features(
             loaded, method, config, options=ctx.run_options(), explicit=ctx.explicit, demo=ctx.demo
@@ -102,11 +102,11 @@ def features(ctx: Context, loaded: dict, method: str, config: Config) -> tuple[F
 
 
 def run(
-    ctx: Context, features: Features, method: str, config: Config, plans: list[FoldPlan], label: str = ""
+    ctx: Context, features: Features, *, method: str, config: Config, plans: list[FoldPlan], label: str = ""
 ) -> pd.DataFrame:
     """``experiment.run_method`` of the folds ``plans`` name, with the context's seeds, executor and run root."""
     with expected_errors(ctx.prog, PLANNING_ERRORS):
-        return experiment.run_method(features, method, config, ctx.run_options(), plans=plans, label=label)
+        return experiment.run_method(features, method, config, options=ctx.run_options(), plans=plans, label=label)
 
 
 @dataclasses.dataclass
@@ -118,7 +118,7 @@ class Record:
     pretraining: dict = dataclasses.field(default_factory=dict)  # {run name: pretraining label}
     loader: dict = dataclasses.field(default_factory=dict)  # {run name: what the loaders repaired and dropped}
 
-    def add(self, ctx: Context, name: str, features: Features, config: Config, plans=()) -> None:
+    def add(self, ctx: Context, name: str, *, features: Features, config: Config, plans=()) -> None:
         """What the run ``name`` of ``features`` under ``config`` had; ``plans``: its ``FoldPlan``s."""
         self.fallbacks[name] = experiment.fallback_summary(features)
         self.loader[name] = features.info.get("loader", {})
@@ -130,6 +130,7 @@ class Record:
 def write(
     ctx: Context,
     out: Path,
+    *,
     artifact: str,
     predictions: pd.DataFrame,
     metrics: pd.DataFrame,

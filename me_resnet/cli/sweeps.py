@@ -63,18 +63,20 @@ def sweep_main(
                 parameter,
                 values,
                 config,
-                ctx.run_options(),
+                options=ctx.run_options(),
                 method=METHOD,
                 explicit=ctx.explicit,
                 demo=ctx.demo,
                 on_features=lambda value, features, method_cfg, plans: record.add(
-                    ctx, f"{parameter}={value}", features, method_cfg, plans
+                    ctx, f"{parameter}={value}", features=features, config=method_cfg, plans=plans
                 ),
             )
     except FoldSelectionError as error:
         loso.refuse_folds(ctx, METHOD, error)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
-        paths = loso.write(ctx, stage, artifact, predictions, metrics, coverage, record)
+        paths = loso.write(
+            ctx, stage, artifact=artifact, predictions=predictions, metrics=metrics, coverage=coverage, record=record
+        )
         paths["table_md"] = write_text(stage / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
         paths["plot"] = plots.sweep_plot(
             metrics,

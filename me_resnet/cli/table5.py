@@ -67,15 +67,17 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
                 )
             plans |= loso.plan(ctx, features.groups, [method])  # no records: planned from the flow images
         else:
-            features, method_cfg = loso.features(ctx, loaded, method, config)
-        record.add(ctx, method, features, method_cfg, plans[method])
-        predictions.append(loso.run(ctx, features, method, method_cfg, plans[method]))
+            features, method_cfg = loso.features(ctx, loaded, method=method, config=config)
+        record.add(ctx, method, features=features, config=method_cfg, plans=plans[method])
+        predictions.append(loso.run(ctx, features, method=method, config=method_cfg, plans=plans[method]))
         del features
     predictions = pd.concat(predictions, ignore_index=True)
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)
     table = tables.table5(metrics, demo=ctx.demo, coverage=coverage)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
-        paths = loso.write(ctx, stage, ARTIFACT, predictions, metrics, coverage, record)
+        paths = loso.write(
+            ctx, stage, artifact=ARTIFACT, predictions=predictions, metrics=metrics, coverage=coverage, record=record
+        )
         paths["table_md"] = write_text(
             stage / "table5.md", tables.table5_markdown(table, metrics, demo=ctx.demo, coverage=coverage)
         )

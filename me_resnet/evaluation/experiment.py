@@ -13,7 +13,7 @@ records before any feature is extracted where the caller has them.
     loaded = load_records({"casme2": Path("/data/CASME2")}, config)
     options = RunOptions(seeds=(0, 1, 2), run_root=Path("runs"), executor=make_executor("local"))  # parallel.build
     features, config = method_features(loaded, "me_resnet", config, options=options)
-    predictions = run_method(features, "me_resnet", config, options)
+    predictions = run_method(features, "me_resnet", config, options=options)
     metrics = metrics_over_seeds(predictions, config)
 """
 
@@ -161,9 +161,9 @@ def plan_runs(
     features: Features,
     method: str,
     config: Config,
+    *,
     plans: Sequence[FoldPlan],
     options: RunOptions,
-    *,
     label: str = "",
 ) -> list[tuple[LosoRun, dict]]:
     """``[(LosoRun, extra columns), ...]``: the runs of ``run_method``, their run dirs claimed, not yet run.
@@ -212,8 +212,8 @@ def run_method(
     features: Features,
     method: str,
     config: Config,
-    options: RunOptions | None = None,
     *,
+    options: RunOptions | None = None,
     plans: Sequence[FoldPlan] | None = None,
     label: str = "",
 ) -> pd.DataFrame:
@@ -226,7 +226,7 @@ def run_method(
     options = options or RunOptions()
     if plans is None:
         plans = plan_folds(features.groups, config.loso_scope, options.folds)
-    planned = plan_runs(features, method, config, plans, options, label=label)
+    planned = plan_runs(features, method, config, plans=plans, options=options, label=label)
     if not planned:
         raise FoldSelectionError(f"no fold of {method} selected")
     return pd.concat(run_planned(planned, options.executor), ignore_index=True)
@@ -237,8 +237,8 @@ def sweep(
     parameter: str,
     values: Sequence,
     config: Config,
-    options: RunOptions | None = None,
     *,
+    options: RunOptions | None = None,
     method: str = "me_resnet",
     explicit=(),
     demo: bool = False,
@@ -256,20 +256,20 @@ def sweep(
     options = options or RunOptions()
     executor = options.executor or LocalExecutor()
     keep = set(explicit) | {parameter}
-    configs = {value: dataclasses.replace(config, **{parameter: value}) for value in values}
+    configs = [dataclasses.replace(config, **{parameter: value}) for value in values]
     groups = record_groups(loaded)
-    plans = {
-        value: plan_folds(
-            groups, method_config(method, value_config, explicit=keep, demo=demo).loso_scope, options.folds
-        )
-        for value, value_config in configs.items()
-    }
+    plans = [
+        plan_folds(groups, method_config(method, each, explicit=keep, demo=demo).loso_scope, options.folds)
+        for each in configs
+    ]
     predictions, batch = [], []
-    for value, value_config in configs.items():
+    for value, value_config, value_plans in zip(values, configs, plans):
         features, method_cfg = method_features(loaded, method, value_config, options=options, explicit=keep, demo=demo)
         if on_features is not None:
-            on_features(value, features, method_cfg, plans[value])
-        planned = plan_runs(features, method, method_cfg, plans[value], options, label=f"{parameter}={value}")
+            on_features(value, features, method_cfg, value_plans)
+        planned = plan_runs(
+            features, method, method_cfg, plans=value_plans, options=options, label=f"{parameter}={value}"
+        )
         batch += [(run, columns | {parameter: value}) for run, columns in planned]
         if not executor.parallel:
             predictions += run_planned(batch, executor)

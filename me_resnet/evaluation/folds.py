@@ -139,34 +139,42 @@ def fold_indices(splits, groups: Sequence[str] | None) -> list[int]:
     return sorted({index[group] for group in groups})
 
 
-def split_fold(features: Features, train_index: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
-    """Training rows → (fit rows, early-stopping rows) per ``config.early_stop_on``.
+@dataclass(frozen=True)
+class FoldSplit:
+    """One fold's rows in its features: the test group's, those fitted, and those early stopping monitors
+    (``val_index``: held-out training subjects; None when ``early_stop_on`` is not ``val``)."""
 
-    ``val``: whole training subjects (``validation_split``); ``test``/``none``:
-    all training rows are fitted (``test`` then monitors the held-out subject).
+    fold: int
+    group: str
+    fit_index: np.ndarray
+    val_index: np.ndarray | None
+    test_index: np.ndarray
+
+
+def split_fold(features: Features, splits, fold: int, config: Config) -> FoldSplit:
+    """Fold ``fold`` of ``splits`` (``loso_splits``): its training rows → fit rows and early-stopping rows.
+
+    ``early_stop_on`` ``val``: whole training subjects are held out (``validation_split``);
+    ``test``/``none``: all training rows are fitted (``test`` then monitors the held-out subject).
     """
+    group, train_index, test_index = splits[fold]
     if config.early_stop_on != "val":
-        return train_index, None
+        return FoldSplit(fold, group, train_index, None, test_index)
     from me_resnet.training.fold import validation_split
 
     fit, val = validation_split(features.groups[train_index], config.val_fraction, config.seed)
-    return train_index[fit], train_index[val]
+    return FoldSplit(fold, group, train_index[fit], train_index[val], test_index)
 
 
 def check_no_leak(
-    features: Features,
-    group: str,
-    fit_index,
-    val_index,
-    test_index,
-    result: FoldResult | None = None,
-    monitor_test: bool = False,
+    features: Features, split: FoldSplit, result: FoldResult | None = None, *, monitor_test: bool = False
 ) -> None:
     """Raise ``LeakageError`` if the test subject touches anything fitted (survives ``python -O``).
 
     ``monitor_test`` (``early_stop_on == "test"``, the optimistic protocol) allows
     the test subject as early-stopping data, and nothing else.
     """
+    group, fit_index, val_index, test_index = split.group, split.fit_index, split.val_index, split.test_index
     fit_set, test_set = set(fit_index.tolist()), set(test_index.tolist())
     val_set = set() if val_index is None else set(val_index.tolist())
     if fit_set & test_set or val_set & test_set or fit_set & val_set:

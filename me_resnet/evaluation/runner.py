@@ -32,7 +32,7 @@ import pandas as pd
 
 from me_resnet.config import Config
 from me_resnet.data.records import Features
-from me_resnet.evaluation.folds import check_no_leak, fold_indices, loso_splits, split_fold
+from me_resnet.evaluation.folds import FoldSplit, check_no_leak, fold_indices, loso_splits, split_fold
 from me_resnet.evaluation.run_dir import (
     PREDICTION_COLUMNS,
     RunDirLock,
@@ -51,11 +51,9 @@ from me_resnet.utils.provenance import now_iso, provenance
 log = logging.getLogger(__name__)
 
 
-def fold_table(
-    features: Features, test_index, result: FoldResult, fold: int, model_name: str, config: Config
-) -> pd.DataFrame:
+def fold_table(features: Features, split: FoldSplit, result: FoldResult, *, model_name: str, config: Config):
     """The predictions file of one fold: a row per test clip (``PREDICTION_COLUMNS``)."""
-    probabilities = result.probabilities
+    test_index, probabilities = split.test_index, result.probabilities
     return pd.DataFrame(
         {
             "dataset": features.datasets[test_index].astype(str),
@@ -66,7 +64,7 @@ def fold_table(
             "prob_negative": probabilities[:, 0],
             "prob_positive": probabilities[:, 1],
             "prob_surprise": probabilities[:, 2],
-            "fold": fold,
+            "fold": split.fold,
             "seed": config.seed,
             "epochs_trained": result.epochs_trained,
             "model": model_name,
@@ -77,16 +75,14 @@ def fold_table(
     )
 
 
-def fold_info(
-    features: Features, result: FoldResult, *, fold: int, group: str, fit_index, val_index, test_index
-) -> dict:
+def fold_info(features: Features, split: FoldSplit, result: FoldResult) -> dict:
     """What the ``.json`` beside a fold's predictions says: its rows, validation subjects, epochs, time."""
     return {
-        "fold": fold,
-        "group": group,
-        "n_test": int(len(test_index)),
-        "n_fit": int(len(fit_index)),
-        "validation_subjects": sorted(set(features.groups[val_index])) if val_index is not None else [],
+        "fold": split.fold,
+        "group": split.group,
+        "n_test": int(len(split.test_index)),
+        "n_fit": int(len(split.fit_index)),
+        "validation_subjects": sorted(set(features.groups[split.val_index])) if split.val_index is not None else [],
         "epochs_trained": result.epochs_trained,
         "best_epoch": result.best_epoch,
         "wall_seconds": round(result.wall_seconds, 3),
@@ -123,36 +119,30 @@ def run_fold(
     ``train_fold`` gets its compiled model (default: a fresh build).
     """
     splits = splits if splits is not None else loso_splits(features)
-    group, train_index, test_index = splits[fold]
+    split = split_fold(features, splits, fold, config)
     model_name = model_name or config.model
-    fit_index, val_index = split_fold(features, train_index, config)
-    check_no_leak(features, group, fit_index, val_index, test_index)
+    check_no_leak(features, split)
     val = None
     if config.early_stop_on == "val":
-        val = features.subset(val_index)
+        val = features.subset(split.val_index)
     elif config.early_stop_on == "test":
-        val = features.subset(test_index)  # the optimistic protocol
+        val = features.subset(split.test_index)  # the optimistic protocol
     result = train_fold(
-        features.subset(fit_index),
+        features.subset(split.fit_index),
         val,
-        features.subset(test_index),
+        features.subset(split.test_index),
         config,
         build_fn=build_fn,
         model_name=model_name,
         verbose=verbose,
         models=models,
     )
-    check_no_leak(
-        features, group, fit_index, val_index, test_index, result, monitor_test=config.early_stop_on == "test"
-    )
-    table = fold_table(features, test_index, result, fold, model_name, config)
-    info = fold_info(
-        features, result, fold=fold, group=group, fit_index=fit_index, val_index=val_index, test_index=test_index
-    )
-    info["engine"] = "per-fold"
+    check_no_leak(features, split, result, monitor_test=config.early_stop_on == "test")
+    table = fold_table(features, split, result, model_name=model_name, config=config)
+    info = fold_info(features, split, result) | {"engine": "per-fold"}
     if run_dir is None:
         return table, info
-    return write_fold(run_dir, table, info, features.clips[test_index]), info
+    return write_fold(run_dir, table, info, features.clips[split.test_index]), info
 
 
 @dataclass(frozen=True)

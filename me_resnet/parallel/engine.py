@@ -35,7 +35,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,13 +45,16 @@ from me_resnet.config import Config
 from me_resnet.data.records import CLASS_NAMES, Features
 from me_resnet.evaluation.folds import LeakageError
 from me_resnet.parallel.engine_state import (
+    EngineHistory,
     EvalSet,
     FoldData,
     FoldEarlyStopping,
     FoldSpec,
     check_fold,
+    checkpoint_identity,
     epoch_batches,
     prepare_fold_data,
+    save_npz_atomic,
 )
 from me_resnet.parallel.engine_steps import EngineSteps, make_steps
 from me_resnet.parallel.stacked_model import StackedModel
@@ -77,59 +79,6 @@ class FoldParallelOutcome:
     weights: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # final stacked weights by path
 
 
-def _identity(specs: list[FoldSpec], config: Config, data: FoldData) -> str:
-    """What a checkpoint must match to be resumed: config, fold plan, training rows."""
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
-    for array in (data.X, data.member, data.mean, data.std):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    for spec in specs:
-        digest.update(spec.group.encode())
-        for index in (spec.fit_index, spec.monitor_index, spec.test_index):
-            digest.update(b"-" if index is None else np.asarray(index, np.int64).tobytes())
-    return json.dumps({"config": config.to_dict(), "data": digest.hexdigest()}, sort_keys=True, default=str)
-
-
-def save_npz_atomic(path: Path, arrays: dict) -> None:
-    """``np.savez`` via a temporary file and ``os.replace``: a reader sees the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")  # run dirs remove *.tmp left by a killed write
-    with open(temporary, "wb") as stream:
-        np.savez(stream, **arrays)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
-
-
-@dataclass
-class _History:
-    """Per-epoch records of a ``train_folds`` call, (epochs, F) each; ``kept``: the kept test probabilities."""
-
-    train_loss: list = field(default_factory=list)
-    monitor_loss: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    kept: list = field(default_factory=list)  # (F, Q, K) per kept epoch
-    kept_epochs: list = field(default_factory=list)
-
-    def load(self, arrays) -> None:
-        self.train_loss.extend(arrays["train_loss"])
-        self.monitor_loss.extend(arrays["monitor_loss"])
-        self.test_loss.extend(arrays["test_loss"])
-        self.kept.extend(arrays["kept"])
-        self.kept_epochs.extend(int(e) for e in arrays["kept_epochs"])
-
-    def arrays(self, folds: int, test_rows: tuple) -> dict:
-        return {
-            "train_loss": np.array(self.train_loss),
-            "monitor_loss": np.array(self.monitor_loss).reshape(len(self.monitor_loss), folds),
-            "test_loss": np.array(self.test_loss),
-            "kept": np.array(self.kept).reshape((len(self.kept), folds) + test_rows + (NUM_CLASSES,)),
-            "kept_epochs": np.array(self.kept_epochs, int),
-        }
-
-
 @dataclass
 class _Run:
     """One ``train_folds`` call: its folds, data, compiled steps, evaluation sets and what it has recorded."""
@@ -146,7 +95,7 @@ class _Run:
     rng: np.random.Generator
     stopper: FoldEarlyStopping
     active: np.ndarray
-    history: _History
+    history: EngineHistory
     started: float
 
     @property
@@ -269,7 +218,7 @@ def _prepare(
         rng=np.random.default_rng(config.seed),
         stopper=FoldEarlyStopping(len(specs), config.patience),
         active=np.ones(len(specs), bool),
-        history=_History(),
+        history=EngineHistory(),
         started=time.perf_counter(),
     )
 
@@ -310,7 +259,7 @@ def train_folds(
     steps = _compiled_steps(data, config, len(specs), build_fn, model_name or config.model, fused_adam)
     run = _prepare(features, specs, config, data, steps, keep_epochs)
     run.started = started
-    identity = _identity(specs, config, data)
+    identity = checkpoint_identity(specs, config, data)
     checkpoint = None if checkpoint is None else Path(checkpoint)
     start_epoch = _start(run, checkpoint, identity)
     bar = tqdm(total=config.epochs, initial=start_epoch, disable=not progress, unit="epoch", desc=f"{run.folds} folds")

@@ -26,7 +26,7 @@ STATE_BUDGET_BYTES = 5 * 2**29  # one pass's weights, optimizer state and activa
 
 
 def choose_engine(
-    method: str, config: Config, engine: str = "auto", build_fn=None, input_shape: tuple | None = None
+    method: str, config: Config, *, engine: str = "auto", build_fn=None, input_shape: tuple | None = None
 ) -> str:
     """``"fold-parallel"`` or ``"per-fold"`` for a run of ``method`` under ``config``.
 
@@ -40,7 +40,9 @@ def choose_engine(
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     if engine == "per-fold":
         return "per-fold"
-    reason = engine_unavailable(method, config, build_fn, input_shape, explicit=engine == "fold-parallel")
+    reason = engine_unavailable(
+        method, config, build_fn=build_fn, input_shape=input_shape, explicit=engine == "fold-parallel"
+    )
     if reason is None:
         return "fold-parallel"
     if engine == "fold-parallel":
@@ -48,7 +50,7 @@ def choose_engine(
     return "per-fold"
 
 
-def inspect_model(method: str, config: Config, build_fn=None, input_shape: tuple | None = None):
+def inspect_model(method: str, config: Config, *, build_fn=None, input_shape: tuple | None = None):
     """(unsupported layers, parameters, activation values per clip) of the model a run builds (cached)."""
     if input_shape is None:
         input_shape = (config.image_size, config.image_size, 3)
@@ -65,7 +67,7 @@ def inspect_model(method: str, config: Config, build_fn=None, input_shape: tuple
 
 
 def engine_unavailable(
-    method: str, config: Config, build_fn=None, input_shape: tuple | None = None, explicit: bool = False
+    method: str, config: Config, *, build_fn=None, input_shape: tuple | None = None, explicit: bool = False
 ) -> str | None:
     """Why the fold-parallel engine cannot train this run (None: it can); ``explicit``: it was asked for by name."""
     import keras
@@ -84,7 +86,7 @@ def engine_unavailable(
         return f"{method!r} is not one of the small models {SMALL_METHODS}"
     if build_fn is not None and not explicit:
         return "a custom build_fn runs fold-parallel only when asked (engine='fold-parallel')"
-    problems, parameters, _ = inspect_model(method, config, build_fn, input_shape)
+    problems, parameters, _ = inspect_model(method, config, build_fn=build_fn, input_shape=input_shape)
     if problems:
         return f"unsupported layers {problems[:5]}"
     if parameters > MAX_PARAMETERS:

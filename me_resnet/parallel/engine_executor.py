@@ -30,10 +30,11 @@ from typing import Sequence
 import numpy as np
 
 from me_resnet.evaluation.executor import Executor, FoldOutcome, LocalExecutor
-from me_resnet.evaluation.folds import check_no_leak, loso_splits, split_fold
+from me_resnet.evaluation.folds import FoldSplit, check_no_leak, loso_splits, split_fold
 from me_resnet.evaluation.runner import FoldJob, fold_info, fold_table, write_fold
-from me_resnet.parallel.engine import FoldSpec, save_npz_atomic, train_folds
+from me_resnet.parallel.engine import train_folds
 from me_resnet.parallel.engine_choice import ENGINES, choose_engine, folds_per_pass, inspect_model
+from me_resnet.parallel.engine_state import FoldSpec, save_npz_atomic
 from me_resnet.parallel.executors import pin_threads
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,17 @@ class FoldParallelExecutor:
         for positions in runs.values():
             job = jobs[positions[0]]
             shape = tuple(job.features.X.shape[1:])
-            if choose_engine(job.model_name, job.config, self.engine, job.build_fn, shape) != "fold-parallel":
+            engine = choose_engine(
+                job.model_name, job.config, engine=self.engine, build_fn=job.build_fn, input_shape=shape
+            )
+            if engine != "fold-parallel":
                 per_fold += positions
                 continue
             if self.threads:
                 pin_threads(self.threads)
-            _, parameters, activations = inspect_model(job.model_name, job.config, job.build_fn, shape)
+            _, parameters, activations = inspect_model(
+                job.model_name, job.config, build_fn=job.build_fn, input_shape=shape
+            )
             size = self.max_folds or folds_per_pass(parameters, activations, job.config.batch_size)
             for start in range(0, len(positions), size):
                 chunk = positions[start : start + size]
@@ -112,18 +118,25 @@ class FoldParallelExecutor:
         return outcomes
 
 
-def fold_specs(jobs: Sequence[FoldJob]) -> list[FoldSpec]:
-    """The jobs' folds as ``FoldSpec``s, each checked by ``check_no_leak`` before training."""
+def fold_splits(jobs: Sequence[FoldJob]) -> list[FoldSplit]:
+    """The jobs' folds, split into fit, validation and test rows, each checked by ``check_no_leak``."""
     job = jobs[0]
     splits = job.splits if job.splits is not None else loso_splits(job.features)
-    specs = []
-    for each in jobs:
-        group, train_index, test_index = splits[each.fold]
-        fit_index, val_index = split_fold(job.features, train_index, job.config)
-        check_no_leak(job.features, group, fit_index, val_index, test_index)
-        monitor = {"val": val_index, "test": test_index, "none": None}[job.config.early_stop_on]
-        specs.append(FoldSpec(group, fit_index, monitor, test_index))
-    return specs
+    split = [split_fold(job.features, splits, each.fold, job.config) for each in jobs]
+    for each in split:
+        check_no_leak(job.features, each)
+    return split
+
+
+def fold_specs(jobs: Sequence[FoldJob]) -> list[FoldSpec]:
+    """The jobs' folds as the engine's ``FoldSpec``s (monitor rows per ``early_stop_on``), checked for leaks."""
+    early_stop_on = jobs[0].config.early_stop_on
+    return [spec_of(split, early_stop_on) for split in fold_splits(jobs)]
+
+
+def spec_of(split: FoldSplit, early_stop_on: str) -> FoldSpec:
+    monitor = {"val": split.val_index, "test": split.test_index, "none": None}[early_stop_on]
+    return FoldSpec(split.group, split.fit_index, monitor, split.test_index)
 
 
 def run_folds_together(
@@ -134,7 +147,8 @@ def run_folds_together(
     features, config, run_dir = job.features, job.config, job.run_dir
     if any((j.features is not features) or j.config != config or j.run_dir != run_dir for j in jobs):
         raise ValueError("run_folds_together needs the folds of one run (same features, config and run dir)")
-    specs = fold_specs(jobs)
+    splits = fold_splits(jobs)
+    specs = [spec_of(split, config.early_stop_on) for split in splits]
     first = jobs[0].fold
     checkpoint = None if run_dir is None else Path(run_dir) / CHECKPOINT_NAME.format(first=first)
     outcome = train_folds(
@@ -149,24 +163,12 @@ def run_folds_together(
         progress=progress,
     )
     done = []
-    for each, spec, result in zip(jobs, specs, outcome.results):
-        val_index = spec.monitor_index if config.early_stop_on == "val" else None
-        check_no_leak(
-            features, spec.group, spec.fit_index, val_index, spec.test_index, result, config.early_stop_on == "test"
-        )
-        table = fold_table(features, spec.test_index, result, each.fold, job.model_name, config)
-        info = fold_info(
-            features,
-            result,
-            fold=each.fold,
-            group=spec.group,
-            fit_index=spec.fit_index,
-            val_index=val_index,
-            test_index=spec.test_index,
-        )
-        info |= {"engine": "fold-parallel", "folds_trained_together": len(jobs)}
+    for split, result in zip(splits, outcome.results):
+        check_no_leak(features, split, result, monitor_test=config.early_stop_on == "test")
+        table = fold_table(features, split, result, model_name=job.model_name, config=config)
+        info = fold_info(features, split, result) | {"engine": "fold-parallel", "folds_trained_together": len(jobs)}
         if run_dir is not None:
-            table = write_fold(run_dir, table, info, features.clips[spec.test_index])
+            table = write_fold(run_dir, table, info, features.clips[split.test_index])
         done.append((table, info))
     if run_dir is not None:
         _write_epochs(Path(run_dir) / EPOCHS_NAME.format(first=first), jobs, specs, features, outcome)

@@ -1,4 +1,5 @@
-"""The fold-parallel engine's data: training rows and masks, per-fold early stopping.
+"""The fold-parallel engine's data and state: training rows and masks, per-fold early stopping, the
+per-epoch history, and what a checkpoint must match.
 
 ``prepare_fold_data`` builds the training rows of all folds (augmented copies
 when ``config.augment``), each fold's membership mask, the rows it must never
@@ -9,7 +10,10 @@ train on them are in ``me_resnet.parallel.engine_steps``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -159,3 +163,56 @@ class FoldEarlyStopping:
     def load(self, state: dict) -> None:
         for name in ("best", "wait", "best_epoch", "stopped_epoch"):
             setattr(self, name, np.array(state[name]))
+
+
+@dataclass
+class EngineHistory:
+    """Per-epoch records of a ``train_folds`` call, (epochs, F) each; ``kept``: the kept test probabilities."""
+
+    train_loss: list = field(default_factory=list)
+    monitor_loss: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    kept: list = field(default_factory=list)  # (F, Q, K) per kept epoch
+    kept_epochs: list = field(default_factory=list)
+
+    def load(self, arrays) -> None:
+        self.train_loss.extend(arrays["train_loss"])
+        self.monitor_loss.extend(arrays["monitor_loss"])
+        self.test_loss.extend(arrays["test_loss"])
+        self.kept.extend(arrays["kept"])
+        self.kept_epochs.extend(int(e) for e in arrays["kept_epochs"])
+
+    def arrays(self, folds: int, test_rows: tuple) -> dict:
+        return {
+            "train_loss": np.array(self.train_loss),
+            "monitor_loss": np.array(self.monitor_loss).reshape(len(self.monitor_loss), folds),
+            "test_loss": np.array(self.test_loss),
+            "kept": np.array(self.kept).reshape((len(self.kept), folds) + test_rows + (NUM_CLASSES,)),
+            "kept_epochs": np.array(self.kept_epochs, int),
+        }
+
+
+def checkpoint_identity(specs: list[FoldSpec], config: Config, data: FoldData) -> str:
+    """What a checkpoint must match to be resumed: config, fold plan, training rows."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (data.X, data.member, data.mean, data.std):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for spec in specs:
+        digest.update(spec.group.encode())
+        for index in (spec.fit_index, spec.monitor_index, spec.test_index):
+            digest.update(b"-" if index is None else np.asarray(index, np.int64).tobytes())
+    return json.dumps({"config": config.to_dict(), "data": digest.hexdigest()}, sort_keys=True, default=str)
+
+
+def save_npz_atomic(path: Path, arrays: dict) -> None:
+    """``np.savez`` via a temporary file and ``os.replace``: a reader sees the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")  # run dirs remove *.tmp left by a killed write
+    with open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)

@@ -57,7 +57,7 @@ class StandardisedBatches(keras.utils.PyDataset):
     ``load_seconds`` accumulates the time spent building batches.
     """
 
-    def __init__(self, X, y, mean, std, batch_size: int, num_classes: int, shuffle: bool = True, seed: int = 0):
+    def __init__(self, X, y, mean, std, *, batch_size: int, num_classes: int, shuffle: bool = True, seed: int = 0):
         super().__init__(workers=1, use_multiprocessing=False)
         if len(X) != len(y) or len(X) == 0:
             raise ValueError(

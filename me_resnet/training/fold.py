@@ -38,6 +38,7 @@ from me_resnet.training.batches import StandardisedBatches, as_feature_dtype, st
 from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import FoldFocalLoss, class_alpha, focal_loss
 from me_resnet.training.model_source import FRESH_MODELS, ModelRequest, ModelSource
+from me_resnet.training.precision import check_finite_loss, check_precision_kernels
 
 log = logging.getLogger(__name__)
 
@@ -128,53 +129,6 @@ def channel_stats(X: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarra
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _check_precision_kernels(model, precision: str) -> None:
-    """Refuse reduced-precision runs that this TensorFlow CPU build computes wrongly or cannot run.
-
-    Measured on TF 2.21 (oneDNN, AVX-512 BF16): no float16 ``MaxPool3D`` CPU kernel;
-    bfloat16 ``Conv3DBackpropFilter`` of a 3-frame kernel over a <= 2-frame input is
-    wrong (relative error ~1 at ME-ResNet's conv5 shape (2, 4, 4, 512), inf/NaN at
-    smaller ones) while its forward pass is right, so training would silently diverge.
-    """
-    import keras
-
-    if precision == "float32" or keras.backend.backend() != "tensorflow" or keras.distribution.list_devices("gpu"):
-        return
-    if precision == "mixed_float16" and any(isinstance(layer, keras.layers.MaxPooling3D) for layer in model.layers):
-        raise ValueError(
-            f"precision='mixed_float16' cannot train {model.name} on this CPU: TensorFlow has no float16 MaxPool3D "
-            f"CPU kernel; use precision='float32', or a GPU"
-        )
-    short = [
-        layer.name
-        for layer in model.layers
-        if isinstance(layer, keras.layers.Conv3D)
-        and layer.kernel_size[0] > 1
-        and layer.input.shape[1] is not None
-        and layer.input.shape[1] <= 2
-    ]
-    if precision == "mixed_bfloat16" and short:
-        raise ValueError(
-            f"precision='mixed_bfloat16' would train {model.name} with wrong gradients on this CPU: "
-            "TensorFlow/oneDNN's "
-            f"bfloat16 Conv3D filter gradient is wrong for inputs of <= 2 frames ({short[:3]}); use precision='float32'"
-        )
-
-
-def _check_finite_loss(losses, precision: str) -> None:
-    """A NaN training loss means broken weights: raise rather than report chance-level predictions."""
-    bad = [epoch + 1 for epoch, value in enumerate(losses) if not np.isfinite(value)]
-    if not bad:
-        return
-    hint = ""
-    if precision == "mixed_bfloat16":  # measured: TF 2.21 oneDNN Conv3DBackpropFilter bf16 returns inf/NaN for T=2
-        hint = (
-            " With mixed_bfloat16 on a CPU this is a known TensorFlow/oneDNN defect (bfloat16 Conv3D filter "
-            "gradients are non-finite for some shapes, e.g. 2 frames); use precision='float32'."
-        )
-    raise ValueError(f"training loss is NaN/inf from epoch {bad[0]} (precision={precision!r}).{hint}")
-
-
 def _loss(config: Config, alpha: np.ndarray | None):
     import keras
 
@@ -238,7 +192,14 @@ def fold_inputs(train: Features, val: Features | None, test: Features, config: C
         validation_data = (standardise(val.X, mean, std), keras.utils.to_categorical(val.y, NUM_CLASSES))
     return FoldInputs(
         batches=StandardisedBatches(
-            X_fit, y_fit, mean, std, config.batch_size, NUM_CLASSES, shuffle=True, seed=config.seed
+            X_fit,
+            y_fit,
+            mean,
+            std,
+            batch_size=config.batch_size,
+            num_classes=NUM_CLASSES,
+            shuffle=True,
+            seed=config.seed,
         ),
         validation_data=validation_data,
         X_test=standardise(test.X, mean, std),
@@ -269,7 +230,7 @@ def _compiled_model(
 
     def build():
         model = builder(model_name, inputs.input_shape, NUM_CLASSES, config)
-        _check_precision_kernels(model, config.precision)
+        check_precision_kernels(model, config.precision)
         return model
 
     def compile_model(model):
@@ -351,7 +312,7 @@ def train_fold(
         probabilities = model.predict(inputs.X_test, batch_size=config.batch_size, verbose=0)
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    _check_finite_loss(history.get("loss", []), config.precision)
+    check_finite_loss(history.get("loss", []), config.precision)
     keys = clip_keys(train)
     return FoldResult(
         probabilities=np.asarray(probabilities, dtype=np.float64),

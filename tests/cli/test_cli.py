@@ -56,7 +56,7 @@ def test_each_subcommand_lists_only_the_flags_it_uses(name, shown, absent, capsy
 
 
 def test_every_command_module_is_a_registered_subcommand():
-    helpers = {"__init__", "__main__", "common", "loso"}  # shared flags and steps, not commands
+    helpers = {"__init__", "__main__", "common", "executor_flags", "loso"}  # shared flags and steps, not commands
     modules = {path.stem for path in Path(cli.__file__).parent.glob("*.py")} - helpers
     registered = {target.partition(":")[0].rsplit(".", 1)[-1] for target, _ in cli.SUBCOMMANDS.values()}
     assert modules - registered == set(), "command modules that `me-resnet` does not reach"
@@ -235,7 +235,7 @@ def test_a_baselines_run_asks_for_no_fer2013_and_says_it_trained_from_scratch(tm
             assert reached.value.args[0].pretrained is None
     ctx = parse(["--out", str(tmp_path), "--executor", "local"], needs_data=False)
     record = loso.Record()
-    record.add(ctx, "ststnet", tiny_features(), method_config("ststnet", ctx.config))
+    record.add(ctx, "ststnet", features=tiny_features(), config=method_config("ststnet", ctx.config))
     assert record.pretraining["ststnet"] == {"weights": None, "label": "trained from scratch, as in the paper"}
 
 

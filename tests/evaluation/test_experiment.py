@@ -29,7 +29,7 @@ def test_runs_are_planned_for_the_scopes_that_hold_a_selected_fold_only(tmp_path
     features = two_datasets()
     plans = plan_folds(features.groups, FAST.loso_scope, ["smic/001"])
     options = RunOptions(seeds=(0, 1), run_root=tmp_path)
-    planned = experiment.plan_runs(features, "tiny", FAST, plans, options, label="check")
+    planned = experiment.plan_runs(features, "tiny", FAST, plans=plans, options=options, label="check")
     assert [(columns["seed"], run.features.datasets[0]) for run, columns in planned] == [(0, "smic"), (1, "smic")]
     assert [len(run.jobs) for run, _ in planned] == [1, 1]
     run_dir = planned[0][0].run_dir
@@ -38,16 +38,16 @@ def test_runs_are_planned_for_the_scopes_that_hold_a_selected_fold_only(tmp_path
     for run, _ in planned:
         run.close()
     with pytest.raises(FoldSelectionError):
-        experiment.run_method(features, "tiny", FAST, RunOptions(folds=("casme2/007",)))
+        experiment.run_method(features, "tiny", FAST, options=RunOptions(folds=("casme2/007",)))
     composite = plan_folds(features.groups, "composite")
     with pytest.raises(ValueError, match="fold plans for scopes \\['composite'\\]"):
-        experiment.plan_runs(features, "tiny", FAST, composite, options)  # a plan of another scope
+        experiment.plan_runs(features, "tiny", FAST, plans=composite, options=options)  # a plan of another scope
 
 
 def test_run_method_and_metrics_over_seeds(monkeypatch):
     monkeypatch.setattr("me_resnet.training.fold.default_build_fn", tiny_build)
     features = tiny_features(subjects=3)
-    predictions = experiment.run_method(features, "tiny", FAST, RunOptions(seeds=(0, 1), folds=(0,)))
+    predictions = experiment.run_method(features, "tiny", FAST, options=RunOptions(seeds=(0, 1), folds=(0,)))
     assert set(predictions["seed"]) == {0, 1} and set(predictions["method"]) == {"tiny"}
     assert len(predictions) == 2 * int(np.sum(features.groups == "casme2/000"))
     metrics = experiment.metrics_over_seeds(predictions, FAST)
@@ -121,9 +121,9 @@ def test_other_features_or_weights_run_in_their_own_directory_and_the_same_ones_
     def run(features) -> str:
         """Run fold 0 as the CLI does; the name of the run directory holding its fold file."""
         options = RunOptions(folds=(0,), run_root=tmp_path / "runs")
-        experiment.run_method(features, "tiny", config, options)
+        experiment.run_method(features, "tiny", config, options=options)
         plans = plan_folds(features.groups, config.loso_scope, options.folds)
-        (planned,) = experiment.plan_runs(features, "tiny", config, plans, options)
+        (planned,) = experiment.plan_runs(features, "tiny", config, plans=plans, options=options)
         planned[0].close()
         assert planned[0].jobs == []  # finished: a rerun resumes it
         return planned[0].run_dir.name
@@ -149,12 +149,12 @@ def test_other_features_or_weights_run_in_their_own_directory_and_the_same_ones_
 def test_a_new_library_stack_gives_a_new_run_directory(tmp_path, monkeypatch):
     features = tiny_features(subjects=3)
     plans, options = plan_folds(features.groups, FAST.loso_scope), RunOptions(run_root=tmp_path)
-    (before,) = experiment.plan_runs(features, "tiny", FAST, plans, options)
+    (before,) = experiment.plan_runs(features, "tiny", FAST, plans=plans, options=options)
     before[0].close()
     upgraded = identity.stack_versions() | {"tensorflow": "99.0"}
     monkeypatch.setattr(identity, "stack_versions", lambda: upgraded)
     monkeypatch.setattr(run_dir_module, "stack_versions", lambda: upgraded)
-    (after,) = experiment.plan_runs(features, "tiny", FAST, plans, options)
+    (after,) = experiment.plan_runs(features, "tiny", FAST, plans=plans, options=options)
     after[0].close()
     assert after[0].run_dir != before[0].run_dir and after[0].run_dir.parent == before[0].run_dir.parent
     identity_file = json.loads((after[0].run_dir / "config.json").read_text())

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from me_resnet.evaluation import runner
-from me_resnet.evaluation.folds import LeakageError, check_no_leak, loso_splits
+from me_resnet.evaluation.folds import FoldSplit, LeakageError, check_no_leak, loso_splits
 from me_resnet.evaluation.loso import run_loso
 from me_resnet.evaluation.metrics import compute_metrics
 from me_resnet.evaluation.run_dir import PREDICTION_COLUMNS, prepare_run_dir
@@ -60,10 +60,10 @@ def test_leak_check_raises():
     features = tiny_features(subjects=3)
     group, train_index, test_index = loso_splits(features)[0]
     with pytest.raises(LeakageError, match="overlap"):
-        check_no_leak(features, group, np.append(train_index, test_index[0]), None, test_index)
+        check_no_leak(features, FoldSplit(0, group, np.append(train_index, test_index[0]), None, test_index))
     bad_val = np.flatnonzero(features.groups == group)[:1] + 0
     with pytest.raises(LeakageError):
-        check_no_leak(features, group, train_index, bad_val, test_index)
+        check_no_leak(features, FoldSplit(0, group, train_index, bad_val, test_index))
 
 
 def test_optimistic_protocol_is_labelled(tmp_path):

@@ -53,10 +53,11 @@ def off_apexnet_small(name, input_shape, num_classes, config):
 
 def specs_for(features, config, folds=2) -> list[FoldSpec]:
     specs = []
-    for group, train_index, test_index in loso_splits(features)[:folds]:
-        fit_index, val_index = split_fold(features, train_index, config)
-        monitor = {"val": val_index, "test": test_index, "none": None}[config.early_stop_on]
-        specs.append(FoldSpec(group, fit_index, monitor, test_index))
+    splits = loso_splits(features)
+    for fold in range(folds):
+        split = split_fold(features, splits, fold, config)
+        monitor = {"val": split.val_index, "test": split.test_index, "none": None}[config.early_stop_on]
+        specs.append(FoldSpec(split.group, split.fit_index, monitor, split.test_index))
     return specs
 
 

@@ -39,22 +39,22 @@ def test_one_epoch_is_every_augmented_clip_standardised_once():
 def test_shuffle_is_seeded_and_changes_between_epochs():
     X = np.arange(40, dtype=np.float32).reshape(40, 1, 1, 1)
     y = np.zeros(40, int)
-    first, second = (StandardisedBatches(X, y, [0.0], [1.0], 8, 3, seed=5) for _ in range(2))
+    first, second = (StandardisedBatches(X, y, [0.0], [1.0], batch_size=8, num_classes=3, seed=5) for _ in range(2))
     order = lambda b: np.concatenate([x.ravel() for x, _ in _epoch(b)])  # noqa: E731
     np.testing.assert_array_equal(order(first), order(second))
     before = order(first)
     first.on_epoch_end()
     assert not np.array_equal(before, order(first)) and sorted(order(first)) == list(range(40))
-    fixed = StandardisedBatches(X, y, [0.0], [1.0], 8, 3, shuffle=False)
+    fixed = StandardisedBatches(X, y, [0.0], [1.0], batch_size=8, num_classes=3, shuffle=False)
     np.testing.assert_array_equal(order(fixed), np.arange(40))
 
 
 def test_bad_arguments_raise():
     X = np.zeros((4, 1, 1, 1), np.float32)
     with pytest.raises(ValueError, match="3 labels"):
-        StandardisedBatches(X, np.zeros(3, int), [0.0], [1.0], 2, 3)
+        StandardisedBatches(X, np.zeros(3, int), [0.0], [1.0], batch_size=2, num_classes=3)
     with pytest.raises(ValueError, match="batch_size"):
-        StandardisedBatches(X, np.zeros(4, int), [0.0], [1.0], 0, 3)
+        StandardisedBatches(X, np.zeros(4, int), [0.0], [1.0], batch_size=0, num_classes=3)
     with pytest.raises(ValueError, match="float16"):
         as_feature_dtype(np.array([1e6], np.float32), "float16")
     with pytest.raises(ValueError, match="feature dtype"):
