@@ -30,11 +30,9 @@ FEATURE_KINDS = ("sequence", "apex_flow", "apex_image")
 
 def _resnet50_2d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """2D ResNet50; ``config.pretrained`` is copied into it by layer name."""
-    from me_resnet.models.resnet import block_options, build_resnet50_2d, load_inflated
+    from me_resnet.models.resnet import ResNetOptions, build_resnet50_2d, load_inflated
 
-    model = build_resnet50_2d(
-        input_shape, num_classes, blocks=config.blocks, width=config.width, name=name, **block_options(config)
-    )
+    model = build_resnet50_2d(input_shape, num_classes, ResNetOptions.from_config(config), name=name)
     if config.pretrained:
         load_inflated(model, config.pretrained)
     return model
@@ -42,34 +40,18 @@ def _resnet50_2d(input_shape, num_classes, config: Config, name: str) -> keras.M
 
 def _resnet3d(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """3D ResNet50 without CBAM; ``config.pretrained`` is inflated into it."""
-    from me_resnet.models.resnet import build_resnet3d, resnet3d_options
+    from me_resnet.models.resnet import ResNetOptions, build_resnet3d
 
-    return build_resnet3d(
-        input_shape,
-        num_classes,
-        blocks=config.blocks,
-        width=config.width,
-        pretrained=config.pretrained,
-        name=name,
-        **resnet3d_options(config),
-    )
+    options = ResNetOptions.from_config(config)
+    return build_resnet3d(input_shape, num_classes, options, pretrained=config.pretrained, name=name)
 
 
 def _me_resnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:
     """ME-ResNet (3D ResNet50 + CBAM); ``config.pretrained`` is inflated into it."""
-    from me_resnet.models.resnet import build_me_resnet, resnet3d_options
+    from me_resnet.models.resnet import ResNetOptions, build_me_resnet
 
-    return build_me_resnet(
-        input_shape,
-        num_classes,
-        blocks=config.blocks,
-        width=config.width,
-        cbam_reduction=config.cbam_reduction,
-        cbam_gate=config.cbam_gate,
-        pretrained=config.pretrained,
-        name=name,
-        **resnet3d_options(config),
-    )
+    options = ResNetOptions.from_config(config)
+    return build_me_resnet(input_shape, num_classes, options, pretrained=config.pretrained, name=name)
 
 
 def _ststnet(input_shape, num_classes, config: Config, name: str) -> keras.Model:

@@ -25,6 +25,7 @@ temporal kernel and CBAM's spatial kernel.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import keras
 from keras import layers
@@ -133,50 +134,37 @@ def _stage_stride(rank, stage, temporal_strides):
     return (1, 2, 2)
 
 
-def _stages(
-    x,
-    *,
-    rank,
-    blocks,
-    width,
-    cbam,
-    temporal_kernel,
-    order="bn_relu",
-    third_relu=False,
-    shortcut_projection="first_block",
-    post_add_activation="relu",
-    temporal_strides="stages_3_to_5",
-    cbam_position="after_third_conv",
-):
+def _stages(x, *, rank, options: ResNetOptions, cbam, temporal_kernel):
     """The four stages of bottlenecks; ``cbam_position="every_other_block"`` gives CBAM to the network's
     1st, 3rd, 5th, ... block counted over all stages (the others have none)."""
+    blocks, width = options.blocks, options.width
     if len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"blocks must be 4 positive ints (bottlenecks per stage), got {blocks!r}")
     if int(width) < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
-    _check_choice("bottleneck_order", order)
-    _check_choice("shortcut_projection", shortcut_projection)
-    _check_choice("post_add_activation", post_add_activation)
-    _check_choice("temporal_strides", temporal_strides)
-    _check_choice("cbam_position", cbam_position)
+    _check_choice("bottleneck_order", options.bottleneck_order)
+    _check_choice("shortcut_projection", options.shortcut_projection)
+    _check_choice("post_add_activation", options.post_add_activation)
+    _check_choice("temporal_strides", options.temporal_strides)
+    _check_choice("cbam_position", options.cbam_position)
     block_number = 0
     for stage, (count, multiplier) in enumerate(zip(blocks, (1, 2, 4, 8))):
         stage_name = f"conv{stage + 2}"
         for index in range(1, int(count) + 1):
             block_number += 1
-            skip_cbam = cbam_position == "every_other_block" and block_number % 2 == 0
+            skip_cbam = options.cbam_position == "every_other_block" and block_number % 2 == 0
             x = bottleneck_block(
                 x,
                 int(width) * multiplier,
                 rank=rank,
-                stride=_stage_stride(rank, stage, temporal_strides) if index == 1 else 1,
-                conv_shortcut=index == 1 or shortcut_projection == "every_block",
+                stride=_stage_stride(rank, stage, options.temporal_strides) if index == 1 else 1,
+                conv_shortcut=index == 1 or options.shortcut_projection == "every_block",
                 cbam=None if skip_cbam else cbam,
                 temporal_kernel=temporal_kernel,
-                order=order,
-                third_relu=bool(third_relu),
-                post_add_activation=post_add_activation,
-                cbam_after_add=cbam_position == "after_add",
+                order=options.bottleneck_order,
+                third_relu=bool(options.bottleneck_third_relu),
+                post_add_activation=options.post_add_activation,
+                cbam_after_add=options.cbam_position == "after_add",
                 name=f"{stage_name}_block{index}",
             )
     return x
@@ -191,12 +179,14 @@ def _classifier(x, num_classes, rank):
     return layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="predictions")(x)
 
 
-def _cbam_kwargs(cbam, reduction, gate, spatial_kernel):
-    return {"reduction": reduction, "gate": gate, "spatial_kernel": spatial_kernel} if cbam else None
+def _cbam_kwargs(cbam, options: ResNetOptions, spatial_kernel):
+    if not cbam:
+        return None
+    return {"reduction": options.cbam_reduction, "gate": options.cbam_gate, "spatial_kernel": spatial_kernel}
 
 
 def block_options(config) -> dict:
-    """The Fig. 5 reading switches of ``config``: keyword arguments of both the 2D and the 3D builders."""
+    """The Fig. 5 reading switches of ``config`` (fields of ``ResNetOptions``, 2D and 3D alike)."""
     return {
         "cbam_spatial_kernel": config.cbam_spatial_kernel,
         "bottleneck_order": config.bottleneck_order,
@@ -207,143 +197,123 @@ def block_options(config) -> dict:
     }
 
 
-def resnet3d_options(config) -> dict:
-    """``block_options`` plus the 3D-only switches (stem temporal kernel, temporal stride schedule)."""
-    return {
-        **block_options(config),
-        "stem_temporal_kernel": config.stem_temporal_kernel,
-        "temporal_strides": config.temporal_strides,
-    }
+@dataclass(frozen=True)
+class ResNetOptions:
+    """The architecture switches of the ResNet builders; the defaults are Keras' ResNet50 (v1).
+
+    ``blocks``: bottlenecks per stage; ``width``: the stages have width * (1, 2, 4, 8) filters.
+    CBAM (with ``cbam=True``): ``cbam_reduction``, ``cbam_gate``, its spatial conv
+    ``cbam_spatial_kernel`` (k x k, in 3D k x k x k or ``cbam_temporal_kernel`` x k x k) and
+    ``cbam_position``. The readings of Fig. 5's text are ``bottleneck_block``'s switches
+    (``bottleneck_order``, ``bottleneck_third_relu``, ``shortcut_projection``,
+    ``post_add_activation``). 3D only: ``temporal_kernel``, the time extent of the 3x3x3 convs
+    and, unless ``stem_temporal_kernel`` is given, of the stem; ``temporal_strides``
+    ``stages_3_to_5`` halves time with space at the first block of ``conv3``..``conv5``,
+    ``none`` keeps every frame.
+    """
+
+    blocks: tuple[int, ...] = RESNET50_BLOCKS
+    width: int = 64
+    cbam_reduction: int = 16
+    cbam_gate: str = "sigmoid"
+    cbam_spatial_kernel: int = 7
+    cbam_temporal_kernel: int | None = None
+    cbam_position: str = "after_third_conv"
+    bottleneck_order: str = "bn_relu"
+    bottleneck_third_relu: bool = False
+    shortcut_projection: str = "first_block"
+    post_add_activation: str = "relu"
+    temporal_kernel: int = 3
+    stem_temporal_kernel: int | None = None
+    temporal_strides: str = "stages_3_to_5"
+
+    @classmethod
+    def from_config(cls, config) -> ResNetOptions:
+        """The model fields of ``config``."""
+        return cls(
+            blocks=tuple(config.blocks),
+            width=config.width,
+            cbam_reduction=config.cbam_reduction,
+            cbam_gate=config.cbam_gate,
+            stem_temporal_kernel=config.stem_temporal_kernel,
+            temporal_strides=config.temporal_strides,
+            **block_options(config),
+        )
 
 
 def build_resnet50_2d(
-    input_shape,
-    num_classes,
-    blocks=RESNET50_BLOCKS,
-    width=64,
-    cbam=False,
-    cbam_reduction=16,
-    cbam_gate="sigmoid",
-    cbam_spatial_kernel=7,
-    bottleneck_order="bn_relu",
-    bottleneck_third_relu=False,
-    shortcut_projection="first_block",
-    post_add_activation="relu",
-    cbam_position="after_third_conv",
-    name="resnet50",
+    input_shape, num_classes, options: ResNetOptions | None = None, *, cbam=False, name="resnet50"
 ) -> keras.Model:
     """2D ResNet50 (Table 4 methods 1-2; with ``cbam=True`` the Fer2013 pretraining net).
 
-    With the defaults and ``cbam=False`` this is ``keras.applications.ResNet50(
+    With the default ``options`` and ``cbam=False`` this is ``keras.applications.ResNet50(
     weights=None)`` layer for layer (25,636,712 parameters at (224, 224, 3) / 1000).
-    The bottleneck switches are ``bottleneck_block``'s (``block_options``), so
-    the 2D twin of a 3D model has the same layers to inflate from.
+    The bottleneck switches are ``bottleneck_block``'s, so the 2D twin of a 3D model
+    (the same ``options``) has the same layers to inflate from.
     """
+    options = options or ResNetOptions()
     input_shape = _check_input_shape(input_shape, 2, "build_resnet50_2d")
     inputs = keras.Input(shape=input_shape)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(inputs)
-    x = layers.Conv2D(int(width), 7, strides=2, name="conv1_conv")(x)
+    x = layers.Conv2D(int(options.width), 7, strides=2, name="conv1_conv")(x)
     x = _batch_norm("conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, int(cbam_spatial_kernel))
-    x = _stages(
-        x,
-        rank=2,
-        blocks=blocks,
-        width=width,
-        cbam=cbam_kwargs,
-        temporal_kernel=1,
-        order=bottleneck_order,
-        third_relu=bottleneck_third_relu,
-        shortcut_projection=shortcut_projection,
-        post_add_activation=post_add_activation,
-        cbam_position=cbam_position,
-    )
+    cbam_kwargs = _cbam_kwargs(cbam, options, int(options.cbam_spatial_kernel))
+    x = _stages(x, rank=2, options=options, cbam=cbam_kwargs, temporal_kernel=1)
     return keras.Model(inputs, _classifier(x, num_classes, 2), name=name)
 
 
 def build_resnet3d(
     input_shape,
     num_classes,
-    blocks=RESNET50_BLOCKS,
-    width=64,
+    options: ResNetOptions | None = None,
+    *,
     cbam=False,
-    cbam_reduction=16,
-    cbam_gate="sigmoid",
-    temporal_kernel=3,
-    cbam_temporal_kernel=None,
-    cbam_spatial_kernel=7,
-    stem_temporal_kernel=None,
-    temporal_strides="stages_3_to_5",
-    bottleneck_order="bn_relu",
-    bottleneck_third_relu=False,
-    shortcut_projection="first_block",
-    post_add_activation="relu",
-    cbam_position="after_third_conv",
     pretrained=None,
     name="resnet3d_50",
 ) -> keras.Model:
     """3D ResNet50 on (T, H, W, C) flow sequences (Table 4 method 3; paper §2.2.1).
 
-    ``temporal_kernel`` is the time extent of the 3x3x3 convs (3) and, unless
-    ``stem_temporal_kernel`` is given, of the stem (``(kt, 7, 7)``).
-    ``cbam_spatial_kernel`` k makes CBAM's spatial-attention conv k x k x k, or
-    ``cbam_temporal_kernel`` x k x k when that is given (7 -> 7x7x7).
-    ``temporal_strides="stages_3_to_5"`` halves time with space at the first
-    block of ``conv3``..``conv5``; ``"none"`` keeps every frame. Setting
-    ``temporal_kernel`` and ``cbam_temporal_kernel`` to 1 gives a frame-wise 2D
-    network (used to test inflation). The other switches are ``bottleneck_block``'s.
-    ``pretrained`` = path of a saved 2D ``.keras`` model to inflate from.
+    Setting ``options.temporal_kernel`` and ``options.cbam_temporal_kernel`` to 1 gives a
+    frame-wise 2D network (used to test inflation). ``pretrained`` = path of a saved 2D
+    ``.keras`` model to inflate from.
     """
+    options = options or ResNetOptions()
     input_shape = _check_input_shape(input_shape, 3, "build_resnet3d")
-    kt = int(temporal_kernel)
+    kt = int(options.temporal_kernel)
     if kt < 1:
-        raise ValueError(f"temporal_kernel must be >= 1, got {temporal_kernel!r}")
-    stem_kt = kt if stem_temporal_kernel is None else int(stem_temporal_kernel)
+        raise ValueError(f"temporal_kernel must be >= 1, got {options.temporal_kernel!r}")
+    stem_kt = kt if options.stem_temporal_kernel is None else int(options.stem_temporal_kernel)
     if stem_kt < 1:
-        raise ValueError(f"stem_temporal_kernel must be >= 1, got {stem_temporal_kernel!r}")
-    spatial = int(cbam_spatial_kernel)
-    cbam_kt = spatial if cbam_temporal_kernel is None else int(cbam_temporal_kernel)
+        raise ValueError(f"stem_temporal_kernel must be >= 1, got {options.stem_temporal_kernel!r}")
+    spatial = int(options.cbam_spatial_kernel)
+    cbam_kt = spatial if options.cbam_temporal_kernel is None else int(options.cbam_temporal_kernel)
     inputs = keras.Input(shape=input_shape)
     x = layers.ZeroPadding3D(padding=((stem_kt // 2, (stem_kt - 1) // 2), (3, 3), (3, 3)), name="conv1_pad")(inputs)
-    x = _conv(3, int(width), 7, "conv1_conv", strides=(1, 2, 2), temporal_kernel=stem_kt)(x)
+    x = _conv(3, int(options.width), 7, "conv1_conv", strides=(1, 2, 2), temporal_kernel=stem_kt)(x)
     x = _batch_norm("conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     x = layers.ZeroPadding3D(padding=((0, 0), (1, 1), (1, 1)), name="pool1_pad")(x)
     x = layers.MaxPooling3D((1, 3, 3), strides=(1, 2, 2), name="pool1_pool")(x)
-    cbam_kwargs = _cbam_kwargs(cbam, cbam_reduction, cbam_gate, (cbam_kt, spatial, spatial))
-    x = _stages(
-        x,
-        rank=3,
-        blocks=blocks,
-        width=width,
-        cbam=cbam_kwargs,
-        temporal_kernel=kt,
-        order=bottleneck_order,
-        third_relu=bottleneck_third_relu,
-        shortcut_projection=shortcut_projection,
-        post_add_activation=post_add_activation,
-        temporal_strides=temporal_strides,
-        cbam_position=cbam_position,
-    )
+    cbam_kwargs = _cbam_kwargs(cbam, options, (cbam_kt, spatial, spatial))
+    x = _stages(x, rank=3, options=options, cbam=cbam_kwargs, temporal_kernel=kt)
     model = keras.Model(inputs, _classifier(x, num_classes, 3), name=name)
     if pretrained:
         load_inflated(model, pretrained)
     return model
 
 
-def build_me_resnet(input_shape, num_classes, name="me_resnet", **kwargs) -> keras.Model:
+def build_me_resnet(
+    input_shape, num_classes, options: ResNetOptions | None = None, *, pretrained=None, name="me_resnet"
+) -> keras.Model:
     """ME-ResNet = 3D ResNet50 with CBAM in every Bottleneck3D (Table 4 method 4).
 
-    Takes ``build_resnet3d``'s keyword arguments except ``cbam``. At the
-    paper's settings ((10, 112, 112, 3), 3 classes) it has 48,789,139
-    parameters (``tests/models/test_models.py`` derives the number).
+    At the paper's settings ((10, 112, 112, 3), 3 classes, the default ``options``) it has
+    48,789,139 parameters (``tests/models/test_models.py`` derives the number).
     """
-    if "cbam" in kwargs:
-        raise ValueError("build_me_resnet always has CBAM; use build_resnet3d(cbam=False) for a model without")
-    return build_resnet3d(input_shape, num_classes, cbam=True, name=name, **kwargs)
+    return build_resnet3d(input_shape, num_classes, options, cbam=True, pretrained=pretrained, name=name)
 
 
 def load_inflated(model, pretrained_path):

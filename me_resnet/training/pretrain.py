@@ -46,7 +46,7 @@ from me_resnet.config import Config
 from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.loading import load_fer2013
 from me_resnet.models.registry import METHODS, get_method
-from me_resnet.models.resnet import block_options, build_resnet50_2d
+from me_resnet.models.resnet import ResNetOptions, block_options, build_resnet50_2d
 from me_resnet.training.determinism import use_deterministic_ops
 from me_resnet.training.losses import make_loss
 from me_resnet.utils import paths
@@ -109,17 +109,9 @@ class Fer2013Batches(keras.utils.PyDataset):
 
 def build_pretrain_model(config: Config, num_classes: int = NUM_FER_CLASSES) -> keras.Model:
     """The 2D ResNet50-CBAM twin of ``build_me_resnet`` under ``config``."""
-    return build_resnet50_2d(
-        (config.image_size, config.image_size, 3),
-        num_classes,
-        blocks=config.blocks,
-        width=config.width,
-        cbam=True,
-        cbam_reduction=config.cbam_reduction,
-        cbam_gate=config.cbam_gate,
-        name="resnet50_cbam_fer2013",
-        **block_options(config),
-    )
+    shape = (config.image_size, config.image_size, 3)
+    options = ResNetOptions.from_config(config)
+    return build_resnet50_2d(shape, num_classes, options, cbam=True, name="resnet50_cbam_fer2013")
 
 
 def pretrained_weights_path(config: Config) -> Path:

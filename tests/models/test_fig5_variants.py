@@ -10,7 +10,7 @@ keras = pytest.importorskip("keras")
 
 from me_resnet.config import PAPER  # noqa: E402
 from me_resnet.models.registry import build_model  # noqa: E402
-from me_resnet.models.resnet import build_resnet50_2d  # noqa: E402
+from me_resnet.models.resnet import ResNetOptions, build_resnet50_2d  # noqa: E402
 from me_resnet.training.pretrain import build_pretrain_model  # noqa: E402
 
 SHAPE = (4, 8, 8, 3)
@@ -151,8 +151,10 @@ def test_2d_twin_follows_the_switches_so_inflation_matches(tmp_path):
 
 
 def test_2d_defaults_unchanged():
-    default = build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4)
-    every = build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4, shortcut_projection="first_block")
+    default = build_resnet50_2d((32, 32, 3), 3, ResNetOptions(blocks=(1, 1, 1, 1), width=4))
+    every = build_resnet50_2d(
+        (32, 32, 3), 3, ResNetOptions(blocks=(1, 1, 1, 1), width=4, shortcut_projection="first_block")
+    )
     assert [w.shape for w in default.weights] == [w.shape for w in every.weights]
 
 

@@ -9,7 +9,13 @@ keras = pytest.importorskip("keras")
 
 from me_resnet.models.cbam import CBAM  # noqa: E402
 from me_resnet.models.inflation import inflate_conv_kernel, inflate_weights  # noqa: E402
-from me_resnet.models.resnet import build_me_resnet, build_resnet3d, build_resnet50_2d, load_inflated  # noqa: E402
+from me_resnet.models.resnet import (  # noqa: E402
+    ResNetOptions,
+    build_me_resnet,
+    build_resnet3d,
+    build_resnet50_2d,
+    load_inflated,
+)
 
 SIZE, FRAMES = 32, 5
 SMALL = {"blocks": (1, 1, 1, 1), "width": 4, "cbam_reduction": 2}
@@ -37,14 +43,7 @@ def _boring_video(frame, frames=FRAMES):
 
 def _model_2d(seed=0):
     keras.utils.set_random_seed(seed)
-    model = build_resnet50_2d(
-        (SIZE, SIZE, 3),
-        3,
-        cbam=True,
-        blocks=SMALL["blocks"],
-        width=SMALL["width"],
-        cbam_reduction=SMALL["cbam_reduction"],
-    )
+    model = build_resnet50_2d((SIZE, SIZE, 3), 3, ResNetOptions(**SMALL), cbam=True)
     _randomise_batch_norm(model, seed)
     return model
 
@@ -61,7 +60,7 @@ def test_inflate_conv_kernel_repeats_and_divides():
 
 def test_every_inflated_conv3d_reproduces_its_2d_layer_on_a_boring_video():
     model_2d = _model_2d()
-    model_3d = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, **SMALL)
+    model_3d = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, ResNetOptions(**SMALL))
     report = inflate_weights(model_2d, model_3d)
     convs = [layer for layer in model_3d.layers if isinstance(layer, keras.layers.Conv3D)]
     assert {layer.name for layer in convs} <= set(report.inflated)
@@ -81,7 +80,7 @@ def test_every_inflated_conv3d_reproduces_its_2d_layer_on_a_boring_video():
 
 def test_inflated_cbam_reproduces_2d_cbam_on_a_boring_video():
     model_2d = _model_2d()
-    model_3d = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, **SMALL)
+    model_3d = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, ResNetOptions(**SMALL))
     inflate_weights(model_2d, model_3d)
     cbam_2d, cbam_3d = model_2d.get_layer("conv2_block1_cbam"), model_3d.get_layer("conv2_block1_cbam")
     assert cbam_3d.spatial_conv.kernel.shape == (7, 7, 7, 2, 1)
@@ -94,16 +93,8 @@ def test_inflated_cbam_reproduces_2d_cbam_on_a_boring_video():
 
 def test_frame_wise_3d_model_gives_the_2d_model_outputs():
     model_2d = _model_2d(seed=3)
-    model_3d = build_resnet3d(
-        (FRAMES, SIZE, SIZE, 3),
-        3,
-        cbam=True,
-        temporal_kernel=1,
-        cbam_temporal_kernel=1,
-        cbam_reduction=SMALL["cbam_reduction"],
-        blocks=SMALL["blocks"],
-        width=SMALL["width"],
-    )
+    frame_wise = ResNetOptions(**SMALL, temporal_kernel=1, cbam_temporal_kernel=1)
+    model_3d = build_resnet3d((FRAMES, SIZE, SIZE, 3), 3, frame_wise, cbam=True)
     report = inflate_weights(model_2d, model_3d)
     assert report.skipped == {"predictions": "classifier head (replaced)"} and not report.mismatched
     model_3d.get_layer("predictions").set_weights(model_2d.get_layer("predictions").get_weights())
@@ -120,7 +111,7 @@ def test_frame_wise_3d_model_gives_the_2d_model_outputs():
 
 def test_report_accounts_for_every_weighted_layer_and_logs(caplog):
     model_2d = _model_2d()
-    model_3d = build_resnet3d((FRAMES, SIZE, SIZE, 3), 3, **SMALL)  # no CBAM in 3D
+    model_3d = build_resnet3d((FRAMES, SIZE, SIZE, 3), 3, ResNetOptions(**SMALL))  # no CBAM in 3D
     with caplog.at_level(logging.INFO, logger="me_resnet.models.inflation"):
         report = inflate_weights(model_2d, model_3d)
     weighted = {layer.name for layer in model_3d.layers if layer.weights}
@@ -136,7 +127,8 @@ def test_report_accounts_for_every_weighted_layer_and_logs(caplog):
 
 def test_width_mismatch_is_reported_and_refused(tmp_path):
     model_2d = _model_2d()
-    other = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, blocks=SMALL["blocks"], width=8, cbam_reduction=2)
+    wider = ResNetOptions(blocks=SMALL["blocks"], width=8, cbam_reduction=2)
+    other = build_me_resnet((FRAMES, SIZE, SIZE, 3), 3, wider)
     report = inflate_weights(model_2d, other)
     assert report.mismatched and any(entry.startswith("conv1_conv") for entry in report.mismatched)
     path = tmp_path / "narrow.keras"

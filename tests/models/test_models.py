@@ -13,7 +13,7 @@ from me_resnet.config import DEMO, PAPER
 from me_resnet.models.cbam import CBAM
 from me_resnet.models.flops import count_flops
 from me_resnet.models.registry import build_model
-from me_resnet.models.resnet import build_me_resnet, build_resnet3d, build_resnet50_2d
+from me_resnet.models.resnet import ResNetOptions, build_me_resnet, build_resnet3d, build_resnet50_2d
 from me_resnet.training.losses import focal_loss
 
 DEMO_SHAPE = (5, 32, 32, 3)  # DEMO: num_frames 6 -> 5 flow fields of 32x32x3
@@ -55,7 +55,7 @@ def test_me_resnet_parameter_count_at_paper_settings():
 
 @pytest.mark.parametrize("frames", [1, 2, 5])
 def test_small_time_axis_still_builds(frames):
-    model = build_me_resnet((frames, 32, 32, 3), 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=4)
+    model = build_me_resnet((frames, 32, 32, 3), 3, ResNetOptions(blocks=(1, 1, 1, 1), width=4, cbam_reduction=4))
     out = model.predict(np.zeros((1, frames, 32, 32, 3), "float32"), verbose=0)
     assert out.shape == (1, 3)
 
@@ -95,7 +95,7 @@ def test_build_model_rejects_unknown_names_and_shapes():
     with pytest.raises(ValueError, match="T, H, W, C"):
         build_model("me_resnet", (32, 32, 3), 3, DEMO)
     with pytest.raises(ValueError, match="blocks"):
-        build_resnet50_2d((32, 32, 3), 3, blocks=(1, 1, 1))
+        build_resnet50_2d((32, 32, 3), 3, ResNetOptions(blocks=(1, 1, 1)))
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
         build_model("me_resnet", DEMO_SHAPE, 3, dataclasses.replace(DEMO, pretrained="/nowhere.keras"))
 
@@ -110,7 +110,7 @@ def test_softmax_output_stays_float32_under_mixed_precision():
     previous = keras.config.dtype_policy()
     try:
         keras.config.set_dtype_policy("mixed_bfloat16")
-        model = build_me_resnet(DEMO_SHAPE, 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=4)
+        model = build_me_resnet(DEMO_SHAPE, 3, ResNetOptions(blocks=(1, 1, 1, 1), width=4, cbam_reduction=4))
         assert model.get_layer("conv1_conv").compute_dtype == "bfloat16"
         assert model.get_layer("predictions").compute_dtype == "float32"
         assert model.predict(np.ones((1,) + DEMO_SHAPE, "float32"), verbose=0).dtype == np.float32

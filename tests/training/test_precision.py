@@ -8,7 +8,7 @@ import pytest
 from me_resnet.config import DEMO
 from me_resnet.data.records import Features
 from me_resnet.models.cbam import CBAM
-from me_resnet.models.resnet import build_me_resnet
+from me_resnet.models.resnet import ResNetOptions, build_me_resnet
 from me_resnet.training.fold import train_fold
 
 # one pytest-xdist worker runs these (`make test`: --dist loadgroup): the fits (module fixture) once
@@ -53,7 +53,8 @@ def conv_cbam_2d(input_shape, num_classes):
 def tiny_model(built, rank):
     def build(name, input_shape, num_classes, config):
         if rank == 3:
-            model = build_me_resnet(input_shape, num_classes, blocks=(1, 1, 1, 1), width=4, cbam_reduction=2, name=name)
+            options = ResNetOptions(blocks=(1, 1, 1, 1), width=4, cbam_reduction=2)
+            model = build_me_resnet(input_shape, num_classes, options, name=name)
         else:  # float16 runs on a CPU in 2D (TF has no float16 MaxPool3D CPU kernel)
             model = conv_cbam_2d(input_shape, num_classes)
         built.append(model)

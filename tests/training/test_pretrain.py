@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 
 from me_resnet.config import DEMO  # noqa: E402
 from me_resnet.models.cbam import CBAM  # noqa: E402
-from me_resnet.models.resnet import build_me_resnet, load_inflated  # noqa: E402
+from me_resnet.models.resnet import ResNetOptions, build_me_resnet, load_inflated  # noqa: E402
 from me_resnet.training.pretrain import Fer2013Batches, fer_inputs, pretrained_weights_path  # noqa: E402
 from reproduce import pretrain_fer2013  # noqa: E402
 
@@ -91,9 +91,8 @@ def test_script_trains_saves_and_the_model_inflates_into_me_resnet(tmp_path, mon
     assert summary["config"]["width"] == TINY.width and "versions" in summary["provenance"]
 
     model_2d = keras.saving.load_model(weights, compile=False)
-    model_3d = build_me_resnet(
-        (5, 24, 24, 3), 3, blocks=TINY.blocks, width=TINY.width, cbam_reduction=TINY.cbam_reduction
-    )
+    options = ResNetOptions(blocks=TINY.blocks, width=TINY.width, cbam_reduction=TINY.cbam_reduction)
+    model_3d = build_me_resnet((5, 24, 24, 3), 3, options)
     report = load_inflated(model_3d, weights)
     weighted = {layer.name for layer in model_3d.layers if layer.weights}
     assert set(report.inflated) | set(report.copied) == weighted - {"predictions"}
@@ -105,9 +104,7 @@ def test_script_trains_saves_and_the_model_inflates_into_me_resnet(tmp_path, mon
         model_3d.get_layer("conv2_block1_cbam").mlp_out.kernel.numpy(),
         model_2d.get_layer("conv2_block1_cbam").mlp_out.kernel.numpy(),
     )
-    from_builder = build_me_resnet(
-        (5, 24, 24, 3), 3, blocks=TINY.blocks, width=TINY.width, cbam_reduction=TINY.cbam_reduction, pretrained=weights
-    )
+    from_builder = build_me_resnet((5, 24, 24, 3), 3, options, pretrained=weights)
     np.testing.assert_array_equal(
         from_builder.get_layer("conv1_conv").kernel.numpy(), model_3d.get_layer("conv1_conv").kernel.numpy()
     )
@@ -166,7 +163,7 @@ def test_apply_pretraining_requires_fer2013_or_an_explicit_opt_out(fake_pretrain
     assert pretrain.pretraining_label(unpretrained) == "no Fer2013 pretraining (deviation from the paper)"
     config = pretrain.apply_pretraining(TINY, fer2013=_write_fer_csv(tmp_path / "fer2013.csv"))
     assert config.pretrained and pretrain.pretraining_label(config).startswith("Fer2013-pretrained")
-    model = build_me_resnet((3, 24, 24, 3), 3, blocks=(1, 1, 1, 1), width=4, cbam_reduction=2)
+    model = build_me_resnet((3, 24, 24, 3), 3, ResNetOptions(blocks=(1, 1, 1, 1), width=4, cbam_reduction=2))
     assert load_inflated(model, config.pretrained).inflated  # what every fold's model gets
     given = dataclasses.replace(TINY, pretrained=config.pretrained)
     assert pretrain.apply_pretraining(given) is given  # the user's own weights: nothing to do
