@@ -49,3 +49,47 @@ def test_method_config_precedence():
 
 def test_titles_fall_back_to_the_name():
     assert method_title("me_resnet") == "ME-ResNet" and method_title("tiny") == "tiny"
+
+
+TINY = dataclasses.replace(DEMO, blocks=(1, 1, 1, 1), width=4, cbam_reduction=2)
+SHAPES = {"sequence": (4, 32, 32, 3), "apex_flow": (32, 32, 3), "apex_image": (32, 32, 3)}
+
+
+def _direct(name: str, shape: tuple):
+    """What each registry entry is meant to build, from the builders themselves."""
+    from me_resnet.models import baselines
+    from me_resnet.models.resnet import ResNetOptions, build_me_resnet, build_resnet3d, build_resnet50_2d
+
+    options = ResNetOptions.from_config(method_config(name, TINY))
+    return {
+        "resnet50_image": lambda: build_resnet50_2d(shape, 3, options, name=name),
+        "resnet50_flow": lambda: build_resnet50_2d(shape, 3, options, name=name),
+        "resnet3d_flow": lambda: build_resnet3d(shape, 3, options, name=name),
+        "me_resnet": lambda: build_me_resnet(shape, 3, options, name=name),
+        "ststnet": lambda: baselines.build_ststnet(shape, 3),
+        "off_apexnet": lambda: baselines.build_off_apexnet(shape, 3),
+    }[name]()
+
+
+def _layers(model) -> list[tuple]:
+    """Each layer's name (the input's is numbered by Keras), type and weight shapes."""
+    return [
+        ("input" if type(layer).__name__ == "InputLayer" else layer.name, type(layer).__name__)
+        + tuple(tuple(v.shape) for v in layer.weights)
+        for layer in model.layers
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_each_entry_builds_its_own_model_for_its_feature_kind(name):
+    """The method's model, layer for layer, on the input its feature kind gives; 3 class probabilities out."""
+    from me_resnet.models.cbam import CBAM
+
+    spec = METHODS[name]
+    shape = SHAPES[spec.feature_kind]
+    model = build_model(name, shape, 3, method_config(name, TINY))
+    assert tuple(model.input_shape[1:]) == shape and tuple(model.output_shape) == (None, 3)
+    assert _layers(model) == _layers(_direct(name, shape))
+    convolutions = {type(layer).__name__ for layer in model.layers} & {"Conv2D", "Conv3D"}
+    assert convolutions == {"Conv3D" if spec.feature_kind == "sequence" else "Conv2D"}
+    assert any(isinstance(layer, CBAM) for layer in model.layers) == (name == "me_resnet")  # Table 4 method 4 only
