@@ -11,81 +11,126 @@ at load time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from me_resnet.cli import common
 from me_resnet.reporting import paper, tables
 
 METHOD = "me_resnet"
 
 
-def sweep_main(
-    argv,
-    prog: str,
-    *,
-    artifact: str,
-    description: str,
-    parameter: str,
-    value_type,
-    paper_values,
-    demo_values,
-    markdown,
-    title: str,
-    paper_best,
-    paper_accuracy,
-) -> int:
-    """Parse, run the sweep of config field ``parameter``, write predictions, metrics, table and plot."""
-    parser = common.make_loso_parser(prog, description)
-    parser.add_argument(
-        "--values",
-        nargs="+",
-        type=value_type,
-        help=f"values of {parameter} (default: the paper's {paper_values}; with --demo {demo_values}, "
-        "to stay within minutes)",
-    )
-    ctx = common.parse(parser, artifact, argv, methods=[METHOD])
+@dataclass(frozen=True)
+class Sweep:
+    """One figure's sweep: the config field it varies, its values, and how its files are written."""
+
+    artifact: str
+    description: str
+    parameter: str
+    value_type: type
+    paper_values: list
+    demo_values: tuple
+    markdown: Callable
+    title: str
+    paper_best: object
+    paper_accuracy: object
+
+
+FIG9 = Sweep(
+    artifact="fig9_frames",
+    description="Fig. 9: accuracy (and UF1/UAR) of ME-ResNet against the number of key frames N, per dataset.",
+    parameter="num_frames",
+    value_type=int,
+    paper_values=paper.FIG9["frame_counts"],
+    demo_values=(3, 7, 11),
+    markdown=tables.fig9_markdown,
+    title="Fig. 9: metrics vs number of key frames N",
+    paper_best=paper.FIG9["best_num_frames"],
+    paper_accuracy=paper.FIG9["accuracy_at_11"],
+)
+FIG10 = Sweep(
+    artifact="fig10_scale",
+    description="Fig. 10: accuracy (and UF1/UAR) of ME-ResNet against the mask scale factor a, per dataset.",
+    parameter="scale_factor",
+    value_type=float,
+    paper_values=paper.FIG10["scale_factors"],
+    demo_values=(0.2, 0.8, 1.4),
+    markdown=tables.fig10_markdown,
+    title="Fig. 10: metrics vs mask scale factor a",
+    paper_best=paper.FIG10["best_scale_factor"],
+    paper_accuracy=paper.FIG10["accuracy_at_0.8"],
+)
+
+
+def run_sweep(ctx, sweep: Sweep, loaded: dict, record):
+    """``experiment.sweep`` of ``sweep.parameter`` over ``--values`` (or the defaults); a bad ``--folds`` or
+    run dir exits 2 before any feature is extracted."""
     from me_resnet.cli import loso
     from me_resnet.evaluation import experiment
     from me_resnet.evaluation.folds import FoldSelectionError
     from me_resnet.evaluation.run_dir import RunDirMismatch
-    from me_resnet.reporting import plots
-    from me_resnet.reporting.outputs import write_text
-    from me_resnet.reporting.result_folder import final_paths, result_folder
 
-    values = ctx.args.values or (demo_values if ctx.demo else paper_values)
-    loaded = loso.load(ctx)
-    coverage = ctx.coverage(methods=[METHOD])
-    out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx, [METHOD])
-    record = loso.Record()
+    values = ctx.args.values or (sweep.demo_values if ctx.demo else sweep.paper_values)
     try:  # the sweep plans every value's folds from the records before any feature
         with common.expected_errors(ctx.prog, (RunDirMismatch,)):
-            predictions, metrics = experiment.sweep(
+            return experiment.sweep(
                 loaded,
-                parameter,
+                sweep.parameter,
                 values,
-                config,
+                loso.base_config(ctx, [METHOD]),
                 options=ctx.run_options(),
                 method=METHOD,
                 explicit=ctx.explicit,
                 demo=ctx.demo,
                 on_features=lambda value, features, method_cfg, plans: record.add(
-                    ctx, f"{parameter}={value}", features=features, config=method_cfg, plans=plans
+                    ctx, f"{sweep.parameter}={value}", features=features, config=method_cfg, plans=plans
                 ),
             )
     except FoldSelectionError as error:
         loso.refuse_folds(ctx, METHOD, error)
+
+
+def sweep_main(argv, prog: str, sweep: Sweep) -> int:
+    """Parse, run the sweep of config field ``sweep.parameter``, write predictions, metrics, table and plot."""
+    parser = common.make_loso_parser(prog, sweep.description)
+    parser.add_argument(
+        "--values",
+        nargs="+",
+        type=sweep.value_type,
+        help=f"values of {sweep.parameter} (default: the paper's {sweep.paper_values}; with --demo "
+        f"{sweep.demo_values}, to stay within minutes)",
+    )
+    ctx = common.parse(parser, sweep.artifact, argv, methods=[METHOD])
+    from me_resnet.cli import loso
+    from me_resnet.reporting import plots
+    from me_resnet.reporting.outputs import write_text
+    from me_resnet.reporting.result_folder import final_paths, result_folder
+
+    loaded = loso.load(ctx)
+    coverage = ctx.coverage(methods=[METHOD])
+    out = loso.output(ctx, coverage)
+    record = loso.Record()
+    predictions, metrics = run_sweep(ctx, sweep, loaded, record)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
         paths = loso.write(
-            ctx, stage, artifact=artifact, predictions=predictions, metrics=metrics, coverage=coverage, record=record
+            ctx,
+            stage,
+            artifact=sweep.artifact,
+            predictions=predictions,
+            metrics=metrics,
+            coverage=coverage,
+            record=record,
         )
-        paths["table_md"] = write_text(stage / f"{artifact}.md", markdown(metrics, demo=ctx.demo, coverage=coverage))
+        markdown = sweep.markdown(metrics, demo=ctx.demo, coverage=coverage)
+        paths["table_md"] = write_text(stage / f"{sweep.artifact}.md", markdown)
         paths["plot"] = plots.sweep_plot(
             metrics,
-            parameter,
-            stage / f"{artifact}.png",
+            sweep.parameter,
+            stage / f"{sweep.artifact}.png",
             demo=ctx.demo,
-            title=title,
-            paper_best=paper_best,
-            paper_accuracy=paper_accuracy,
+            title=sweep.title,
+            paper_best=sweep.paper_best,
+            paper_accuracy=sweep.paper_accuracy,
         )
     paths = final_paths(paths, out)
     print(paths["table_md"].read_text())
@@ -94,34 +139,8 @@ def sweep_main(
 
 
 def fig9(argv=None, prog: str = "me-resnet fig9") -> int:
-    return sweep_main(
-        argv,
-        prog,
-        artifact="fig9_frames",
-        description="Fig. 9: accuracy (and UF1/UAR) of ME-ResNet against the number of key frames N, per dataset.",
-        parameter="num_frames",
-        value_type=int,
-        paper_values=paper.FIG9["frame_counts"],
-        demo_values=(3, 7, 11),
-        markdown=tables.fig9_markdown,
-        title="Fig. 9: metrics vs number of key frames N",
-        paper_best=paper.FIG9["best_num_frames"],
-        paper_accuracy=paper.FIG9["accuracy_at_11"],
-    )
+    return sweep_main(argv, prog, FIG9)
 
 
 def fig10(argv=None, prog: str = "me-resnet fig10") -> int:
-    return sweep_main(
-        argv,
-        prog,
-        artifact="fig10_scale",
-        description="Fig. 10: accuracy (and UF1/UAR) of ME-ResNet against the mask scale factor a, per dataset.",
-        parameter="scale_factor",
-        value_type=float,
-        paper_values=paper.FIG10["scale_factors"],
-        demo_values=(0.2, 0.8, 1.4),
-        markdown=tables.fig10_markdown,
-        title="Fig. 10: metrics vs mask scale factor a",
-        paper_best=paper.FIG10["best_scale_factor"],
-        paper_accuracy=paper.FIG10["accuracy_at_0.8"],
-    )
+    return sweep_main(argv, prog, FIG10)

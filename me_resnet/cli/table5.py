@@ -20,6 +20,38 @@ ARTIFACT = "table5"
 TABLE5_METHODS = tuple(name for name, spec in METHODS.items() if spec.title in paper.TABLE5)
 
 
+def run_methods(ctx, loaded: dict | None, plans: dict, config):
+    """Each method's LOSO, one after another (its features freed before the next): (predictions, record).
+
+    Without ``loaded`` records the features are the ``--precomputed-flow`` images, and each method's
+    folds are planned from them.
+    """
+    import pandas as pd
+
+    from me_resnet.cli import loso
+    from me_resnet.evaluation import experiment
+
+    predictions, record = [], loso.Record()
+    for method in ctx.args.methods:
+        if loaded is None:
+            with common.expected_errors(ctx.prog):
+                features, method_cfg = experiment.precomputed_features(
+                    ctx.args.precomputed_flow,
+                    method,
+                    config,
+                    datasets=ctx.args.datasets,
+                    explicit=ctx.explicit,
+                    demo=ctx.demo,
+                )
+            plans |= loso.plan(ctx, features.groups, [method])
+        else:
+            features, method_cfg = loso.features(ctx, loaded, method=method, config=config)
+        record.add(ctx, method, features=features, config=method_cfg, plans=plans[method])
+        predictions.append(loso.run(ctx, features, method=method, config=method_cfg, plans=plans[method]))
+        del features
+    return pd.concat(predictions, ignore_index=True), record
+
+
 def main(argv=None, prog: str = "me-resnet table5") -> int:
     parser = common.make_loso_parser(prog, __doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument(
@@ -41,8 +73,6 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
         needs_data=lambda args: args.precomputed_flow is None,
         methods=lambda args: args.methods,
     )
-    import pandas as pd
-
     from me_resnet.cli import loso
     from me_resnet.evaluation import experiment
     from me_resnet.reporting import markdown, plots, tables
@@ -57,21 +87,7 @@ def main(argv=None, prog: str = "me-resnet table5") -> int:
     datasets = (ctx.args.datasets or list(DATASETS)) if precomputed else None
     coverage = ctx.coverage(methods=ctx.args.methods, datasets=datasets)
     out = loso.output(ctx, coverage)
-    config = loso.base_config(ctx, ctx.args.methods)
-    predictions, record = [], loso.Record()
-    for method in ctx.args.methods:
-        if precomputed:
-            with common.expected_errors(ctx.prog):
-                features, method_cfg = experiment.precomputed_features(
-                    precomputed, method, config, datasets=ctx.args.datasets, explicit=ctx.explicit, demo=ctx.demo
-                )
-            plans |= loso.plan(ctx, features.groups, [method])  # no records: planned from the flow images
-        else:
-            features, method_cfg = loso.features(ctx, loaded, method=method, config=config)
-        record.add(ctx, method, features=features, config=method_cfg, plans=plans[method])
-        predictions.append(loso.run(ctx, features, method=method, config=method_cfg, plans=plans[method]))
-        del features
-    predictions = pd.concat(predictions, ignore_index=True)
+    predictions, record = run_methods(ctx, loaded, plans, loso.base_config(ctx, ctx.args.methods))
     metrics = experiment.metrics_over_seeds(predictions, ctx.config)
     table = tables.table5(metrics, demo=ctx.demo, coverage=coverage)
     with result_folder(out) as stage:  # every file of the result, or none, replaces the previous one
