@@ -143,7 +143,7 @@ def targets(bench: Path) -> list[str]:
     rows.append(
         {
             "target": "a demo sweep on Ray equals the sequential result",
-            "measured": "tests/test_executors.py (runs in CI)",
+            "measured": "tests/parallel/test_executors.py (runs in CI)",
             "status": "tested",
         }
     )
