@@ -20,7 +20,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two pytest-xdist w
             os.environ.setdefault(name, "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REAL_ANNOTATIONS = REPO_ROOT.parent / "shared" / "real-annotations"
+# The real CASME II and SAMM coding sheets are licensed, so they are never copied into the repository: CI
+# lays them out in `shared/real-annotations` beside the checkout; ME_RESNET_REAL_ANNOTATIONS names another folder.
+REAL_ANNOTATIONS = Path(
+    os.environ.get("ME_RESNET_REAL_ANNOTATIONS") or REPO_ROOT.parent / "shared" / "real-annotations"
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,7 +35,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def real_annotations() -> Path:
-    """The real coding sheets beside the repo (never copied into it); skip when absent."""
+    """The real coding sheets, a licensed folder beside the checkout or named by ME_RESNET_REAL_ANNOTATIONS
+    (never copied into the repository); skip when absent."""
     if not REAL_ANNOTATIONS.is_dir():
         pytest.skip(f"{REAL_ANNOTATIONS} not present")
     return REAL_ANNOTATIONS

@@ -1,4 +1,5 @@
-"""Conformance with the real coding sheets (read from ../shared/real-annotations, never copied).
+"""Conformance with the real coding sheets, a licensed folder beside the checkout or named by
+ME_RESNET_REAL_ANNOTATIONS (read in place, never copied; skipped when absent).
 
 A tree of 1x1 dummy frames is built for every sheet row (folder = frames onset..offset,
 also for apex '/'); the loaders must then give the MEGC 2019 counts (145 / 133 clips) and,
