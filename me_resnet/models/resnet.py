@@ -311,7 +311,7 @@ def build_me_resnet(
     """ME-ResNet = 3D ResNet50 with CBAM in every Bottleneck3D (Table 4 method 4).
 
     At the paper's settings ((10, 112, 112, 3), 3 classes, the default ``options``) it has
-    48,789,139 parameters (``tests/models/test_models.py`` derives the number).
+    48,789,139 parameters (``tests/models/test_resnet.py`` derives the number).
     """
     return build_resnet3d(input_shape, num_classes, options, cbam=True, pretrained=pretrained, name=name)
 

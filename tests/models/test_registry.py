@@ -38,6 +38,19 @@ def test_build_model_calls_the_registered_builder(monkeypatch):
         build_model("resnet18", (28, 28, 3), 3, PAPER)
 
 
+def test_build_model_hands_the_config_to_the_builders():
+    from me_resnet.models.cbam import CBAM
+
+    shape = SHAPES["sequence"]
+    config = dataclasses.replace(TINY, cbam_gate="softmax")
+    me = build_model("me_resnet", shape, 3, config)
+    cbams = [layer for layer in me.layers if isinstance(layer, CBAM)]
+    assert cbams and all(layer.gate == "softmax" and layer.reduction == TINY.cbam_reduction for layer in cbams)
+    assert me.get_layer("conv2_block1_1_conv").filters == TINY.width
+    with pytest.raises(FileNotFoundError, match="nowhere.keras"):
+        build_model("me_resnet", shape, 3, dataclasses.replace(TINY, pretrained="/nowhere.keras"))
+
+
 def test_method_config_precedence():
     assert method_config("ststnet", PAPER).epochs == 800
     assert method_config("ststnet", DEMO, demo=True).epochs == 150  # demo budget on top of the method's own

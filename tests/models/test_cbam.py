@@ -1,4 +1,4 @@
-"""CBAM layer: shapes, serialisation, attention ranges (me_resnet/layers.py)."""
+"""CBAM layer (me_resnet/models/cbam.py): shapes, a hand-computed output, serialisation, attention ranges."""
 
 import numpy as np
 import pytest
@@ -35,6 +35,32 @@ def test_sigmoid_attention_in_unit_interval_and_applied(rank):
     # output = x * channel map * spatial map (CBAM's two sequential refinements)
     expected = x * maps["channel"].reshape((x.shape[0],) + (1,) * rank + (x.shape[-1],)) * maps["spatial"]
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def _sigmoid(value):
+    return 1.0 / (1.0 + np.exp(-value))
+
+
+def test_hand_computed_maps_use_both_average_and_max_pooling():
+    # One 2x2 image, 2 channels; identity MLP (reduction 1, zero biases) and a 1x1 spatial conv that weighs the
+    # channel mean by 1 and the channel max by 2 (eq. (10)-(14) with the sigmoid gate).
+    x = np.zeros((1, 2, 2, 2), "float32")
+    x[0, :, :, 0] = [[4.0, 0.0], [0.0, 0.0]]  # average 1, max 4
+    x[0, :, :, 1] = [[2.0, 2.0], [2.0, 2.0]]  # average 2, max 2
+    layer = CBAM(rank=2, reduction=1, spatial_kernel=1)
+    layer.build(x.shape)
+    layer.mlp_hidden.set_weights([np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    layer.mlp_out.set_weights([np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    layer.spatial_conv.set_weights([np.array([1.0, 2.0], "float32").reshape(1, 1, 2, 1)])
+    maps = {k: keras.ops.convert_to_numpy(v) for k, v in layer.attention_maps(x).items()}
+
+    # channel: MLP(avg) + MLP(max) = (1 + 4, 2 + 2); average alone would give (1, 2), max alone (4, 2)
+    np.testing.assert_allclose(maps["channel"], [[_sigmoid(5.0), _sigmoid(4.0)]], rtol=1e-6)
+    refined = x * maps["channel"].reshape(1, 1, 1, 2)
+    top_left = _sigmoid((4 * _sigmoid(5.0) + 2 * _sigmoid(4.0)) / 2 + 2 * 4 * _sigmoid(5.0))
+    elsewhere = _sigmoid(2 * _sigmoid(4.0) / 2 + 2 * 2 * _sigmoid(4.0))
+    np.testing.assert_allclose(maps["spatial"][0, :, :, 0], [[top_left, elsewhere], [elsewhere, elsewhere]], rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), refined * maps["spatial"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("rank", [2, 3])
