@@ -14,7 +14,7 @@ from me_resnet.cli import common, table5
 from me_resnet.data.demo import DATASET_MARKER
 from me_resnet.evaluation import experiment
 from me_resnet.models.registry import method_config
-from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
+from tests.data.test_casme2 import ROWS as CASME2_ROWS
 from tests.support.terminal import noise, run_command
 from tests.support.tiny import tiny_features
 from tests.support.trees import make_casme2

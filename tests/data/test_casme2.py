@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import openpyxl
 import pytest
 
-from me_resnet.config import Config
-from me_resnet.data.loading import load_casme2, load_dataset
+from me_resnet.data.loading import load_casme2
 from tests.support.trees import make_casme2, write_image, write_megc_list
 
 ROWS = [
@@ -170,12 +168,3 @@ def test_missing_column_names_column_and_file(tree):
     book.save(path)
     with pytest.raises(ValueError, match=r"CASME2-coding-20190701.xlsx: missing required column\(s\) \['ApexFrame'\]"):
         load_casme2(tree)
-
-
-def test_load_dataset_uses_config_switches(tree):
-    config = dataclasses.replace(Config(), protocol="paper_extended", bad_apex="drop")
-    result = load_dataset("casme2", tree, config)
-    assert result.dataset == "casme2"
-    assert sorted(by_clip(result)) == ["EP02_01f", "EP06_02_01", "EP09f", "EP19_05f"]
-    with pytest.raises(ValueError, match="'casme3'"):
-        load_dataset("casme3", tree, config)

@@ -11,8 +11,8 @@ import pytest
 
 from me_resnet.cli.datasets import main
 from me_resnet.data.demo import DATASET_MARKER
-from tests.data.test_datasets_casme2 import ROWS as CASME2_ROWS
-from tests.data.test_datasets_smic import CLIPS as SMIC_CLIPS
+from tests.data.test_casme2 import ROWS as CASME2_ROWS
+from tests.data.test_smic import CLIPS as SMIC_CLIPS
 from tests.support.trees import make_casme2, make_smic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
