@@ -165,29 +165,6 @@ def test_the_code_fingerprint_is_read_once_per_process():
     assert fingerprint._package_fingerprint.cache_info().misses == reads
 
 
-def test_fallbacks_follow_subset_and_concatenate():
-    from me_resnet.data.records import Features
-
-    def part(dataset, clips, fallbacks):
-        n = len(clips)
-        return Features(
-            np.zeros((n, 2, 2, 3), np.float32),
-            np.zeros(n, np.int64),
-            np.array(["s1"] * n),
-            np.array([dataset] * n),
-            np.array(clips),
-            ("u", "v", "strain"),
-            fallbacks=fallbacks,
-        )
-
-    casme = part("casme2", ["a", "b", "c"], {"face_not_found": ["casme2/s1/b"], "repeated_frames": ["casme2/s1/c"]})
-    assert casme.subset([0, 1]).fallbacks == {"face_not_found": ["casme2/s1/b"], "repeated_frames": []}
-    assert casme.subset([0]).fallbacks == {"face_not_found": [], "repeated_frames": []}
-    both = Features.concatenate([casme, part("samm", ["d"], {"face_not_found": ["samm/s1/d"]})])
-    assert both.fallbacks == {"face_not_found": ["casme2/s1/b", "samm/s1/d"], "repeated_frames": ["casme2/s1/c"]}
-    assert part("samm", ["d"], {}).subset([0]).fallbacks == {}
-
-
 def test_corrupt_cache_file_is_detected_and_recomputed(clips, tmp_path, caplog, count_farneback):
     cache = tmp_path / "cache"
     first = _extract(clips, cache)
