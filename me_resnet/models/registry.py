@@ -169,6 +169,9 @@ METHODS: dict[str, MethodSpec] = {
                 "flow_mode": "vanilla",
                 "flow_resolution": "native",  # on the face at its own size, then resized to 28x28
             },
+            # demo: batches of 64 instead of the demo profile's 4 (the 2D model needs no small-batch
+            # BatchNorm help): as accurate on the demo in about a third of the training time
+            demo_overrides={"batch_size": 64, "epochs": 30},
         ),
     )
 }
