@@ -252,6 +252,7 @@ def field_choices(name: str) -> tuple:
 
 
 PAPER = Config()
+FARNEBACK_FIELDS = tuple(name for name in Config.__dataclass_fields__ if name.startswith("farneback_"))
 
 DEMO = dataclasses.replace(
     PAPER,

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from me_resnet.config import PAPER, Config
+from me_resnet.config import FARNEBACK_FIELDS, PAPER, Config
 from me_resnet.data.records import ClipRecord
 from me_resnet.evaluation import flow_probe
 from me_resnet.preprocessing import flow_stats
@@ -53,12 +53,7 @@ PIPELINE_FIELDS = (
     "face_margin",
     "face_align",
     "flow_method",
-    "farneback_pyr_scale",
-    "farneback_levels",
-    "farneback_winsize",
-    "farneback_iterations",
-    "farneback_poly_n",
-    "farneback_poly_sigma",
+    *FARNEBACK_FIELDS,
 )
 
 

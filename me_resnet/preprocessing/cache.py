@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from me_resnet.config import Config
+from me_resnet.config import FARNEBACK_FIELDS, Config
 from me_resnet.preprocessing.face import DETECTION_SIDE
 from me_resnet.utils.fingerprint import package_fingerprint
 from me_resnet.utils.io import temporary_file
@@ -86,19 +86,7 @@ def settings_for_kind(config: Config, kind: str) -> dict:
         if config.flow_resolution != "model":  # only the other value enters, so model-size entries keep their key
             settings["flow_resolution"] = config.flow_resolution
     if kind in ("sequence", "apex_flow") and config.flow_method == "farneback":
-        settings.update(
-            {
-                name: getattr(config, name)
-                for name in (
-                    "farneback_pyr_scale",
-                    "farneback_levels",
-                    "farneback_winsize",
-                    "farneback_iterations",
-                    "farneback_poly_n",
-                    "farneback_poly_sigma",
-                )
-            }
-        )
+        settings.update({name: getattr(config, name) for name in FARNEBACK_FIELDS})
     return settings
 
 
