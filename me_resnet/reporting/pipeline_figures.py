@@ -1,4 +1,5 @@
-"""Figures of the pipeline's intermediate steps: frames, face crops, flow maps, CBAM attention (notebooks 01, 02).
+"""Figures of the pipeline's intermediate steps: frames, face crops, flow maps, CBAM attention (notebooks 01, 02),
+and the demo clips' ground truth (``me_resnet.data.demo_truth``) beside them.
 
 Each function returns a matplotlib figure (not saved, not shown) so a notebook displays it inline.
 """
@@ -12,10 +13,13 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
+from me_resnet.data.demo_truth import ClipTruth
 from me_resnet.data.records import CLASS_NAMES, ClipRecord
 from me_resnet.preprocessing import face, frames
 
 Box = tuple[int, int, int, int]
+REGION_COLOUR = "cyan"  # the outline of a known moving region, as on the Fig. 3 plot (reporting.plots.flow_plot)
+EVENT_COLOURS = {"blink": "tab:orange", "head_move": "tab:green"}
 
 
 def clip_frames_figure(records: Sequence[ClipRecord]) -> plt.Figure:
@@ -69,14 +73,21 @@ def image_grid(
     cmap: str = "magma",
     title: str | None = None,
     panel_size: float = 2.67,
+    region: np.ndarray | None = None,
 ) -> plt.Figure:
-    """``panels`` (title -> 2D image) on a grid of ``columns``; titles in ``grey`` drawn in grey levels."""
+    """``panels`` (title -> 2D image) on a grid of ``columns``; titles in ``grey`` drawn in grey levels.
+
+    ``region`` (the panels' size, values in [0, 1], e.g. ``mask_scores.region_in_crop``): a known moving region,
+    outlined on every panel.
+    """
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(panel_size * columns, 2.8 * rows), squeeze=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     for ax, (name, image) in zip(axes.ravel(), panels.items()):
         ax.imshow(image, cmap="gray" if name in grey else cmap)
+        if region is not None:
+            _outline(ax, region)
         ax.set_title(name)
         ax.axis("off")
     if title:
@@ -141,5 +152,67 @@ def attention_figure(face_crop: np.ndarray, maps: Mapping[str, Mapping[str, np.n
         axes[row, -1].set_ylim(0, 1)
         axes[row, -1].set_title(f"channel weights a_c ({name})")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _outline(ax: plt.Axes, region: np.ndarray) -> None:
+    """The border of ``region`` (values in [0, 1], half or more counts as inside) on ``ax``; nothing if empty."""
+    region = np.asarray(region, dtype=np.float32)
+    if region.max() > 0.5:
+        ax.contour(region, levels=[0.5], colors=REGION_COLOUR, linewidths=0.8)
+
+
+def ground_truth_figure(records: Sequence[ClipRecord], truths: Sequence[ClipTruth]) -> plt.Figure:
+    """One row per demo clip and its ground truth: the onset frame, the apex frame and |apex − onset| with the
+    moving region outlined (cyan), |frame − onset| in the middle of the clip's first distractor (blink or head
+    move; left empty without one; same colour scale as |apex − onset|), and the expression's intensity
+    onset → offset with the apex marked (red) and the distractors shaded."""
+    if len(records) != len(truths):
+        raise ValueError(f"one ground truth per record needed, got {len(records)} records and {len(truths)} truths")
+    fig, axes = plt.subplots(
+        len(records),
+        5,
+        figsize=(10, 2.2 * len(records)),
+        gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.5]},
+        squeeze=False,
+    )
+    for row, record, truth in zip(axes, records, truths):
+        path_of = dict(zip(record.frame_numbers, record.frame_paths))
+        onset = frames.read_grey(path_of[truth.onset]).astype(np.int16)
+        apex = frames.read_grey(path_of[truth.apex])
+        # (title, image, difference or frame, region outlined)
+        panels = [
+            (f"{record.subject}/{record.clip} {CLASS_NAMES[truth.label]}\nonset", onset, False, False),
+            ("apex\nmoving region", apex, False, True),
+            ("|apex - onset|", np.abs(apex - onset), True, True),
+        ]
+        if truth.events:
+            event = truth.events[0]
+            middle = (event.first + event.last) // 2
+            distractor = np.abs(frames.read_grey(path_of[middle]) - onset)
+            panels.append((f"|{event.kind} - onset|\nat frame {middle}", distractor, True, False))
+        scale = max(float(np.percentile(image, 99.5)) for _, image, is_difference, _ in panels if is_difference)
+        for ax, (title, image, is_difference, outlined) in zip(row, panels):
+            ax.imshow(
+                image, cmap="magma" if is_difference else "gray", vmin=0, vmax=(scale or 1) if is_difference else 255
+            )
+            if outlined:
+                _outline(ax, truth.moving)
+            ax.set_title(title)
+        for ax in row[:4]:
+            ax.axis("off")
+        ax = row[4]
+        ax.plot(np.arange(truth.onset, truth.offset + 1), truth.intensity, color="black")
+        ax.axvline(truth.apex, color="red", linewidth=0.8)
+        for event in truth.events:
+            ax.axvspan(
+                event.first, event.last, color=EVENT_COLOURS.get(event.kind, "grey"), alpha=0.3, label=event.kind
+            )
+        if truth.events:
+            ax.legend(loc="upper right", fontsize=7)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("frame")
+        ax.set_title(f"intensity; onset {truth.onset},\napex {truth.apex} (red), offset {truth.offset}")
     fig.tight_layout()
     return fig
