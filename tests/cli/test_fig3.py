@@ -33,7 +33,31 @@ def test_demo_figure_scores_the_mask_against_the_moving_region(tmp_path, monkeyp
         assert 0 < region[side]["energy_share"] < 1 and 0 < region[side]["strain_share"] < 1
     over = summary["over_clips"]
     assert over["clips"] > 10 and {row["reading"] for row in over["settings"]} == {"vanilla", *MASK_READINGS}
-    assert "flow energy inside it" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "flow energy inside it" in printed and fig3.over_clips_table(over) in printed
+
+
+def test_the_all_clips_table_prints_each_reading_s_medians_as_percentages():
+    row = {"chance_median": 0.2, "energy_share_median": 0.3, "strain_share_median": 0.25, "kept_median": 1.0}
+    over = {
+        "clips": 7,
+        "scale_factor": 0.8,
+        "settings": [
+            {**row, "reading": "vanilla", "speckle_median": 0.0, "energy_share_gain_positive": 0.0},
+            {
+                **row,
+                "reading": "grey_difference",
+                "energy_share_median": 0.361,
+                "kept_median": 0.44,
+                "speckle_median": 0.3,
+                "energy_share_gain_positive": 0.86,
+            },
+        ],
+    }
+    lines = fig3.over_clips_table(over).splitlines()
+    assert lines[0].startswith("over 7 clips (a=0.8)") and "its 20.0% of the crop" in lines[0]
+    assert lines[2].split() == ["vanilla", "30.0%", "25.0%", "100%", "0%"]
+    assert lines[3].split() == ["grey_difference", "36.1%", "25.0%", "44%", "30%", "86%"]
 
 
 def test_all_clips_needs_the_demo_ground_truth(tmp_path, capsys):
