@@ -43,9 +43,11 @@ once the head's motion is taken out:
    absolute deviation), the spread being at least what white noise on the
    cell positions alone would give; on a clip the episode fills, the peak
    over the curve's 10th percentile in units of that noise. Below
-   ``min_confidence`` no episode stands out: the result says so
-   (``stands_out`` False, ``message``), and its frames are the strongest
-   candidate's, not a detection.
+   ``min_confidence``, or when the episode lasts longer than
+   ``MAX_EPISODE_SECONDS`` (a micro-expression is over within 0.5 s), no
+   episode stands out: the result says so (``stands_out`` False,
+   ``message``), and its frames are the strongest candidate's, not a
+   detection.
 
 The functions take arrays; ``me_resnet.inference.video`` reads the frames and
 ``me_resnet.inference.predict.spot_clip`` crops them. docs/predict.md says
@@ -73,6 +75,9 @@ EYE_GUARD = (0.6, 0.9)
 BORDER_PX = 4  # the affine fit leaves out the crop's edge, where the flow sees content enter and leave
 NOISE_FLOOR_PX = 0.002  # smallest robust spread of the score curve (px), so a still clip does not divide by 0
 MIN_CONFIDENCE = 6.0  # peak above the median, in robust spreads, for an episode to stand out
+# A micro-expression is over within 0.5 s (the datasets' definition); a longer episode, with margin for the
+# onset/offset edges, is a slow change of the face (a macro-expression, posture, drift), not one.
+MAX_EPISODE_SECONDS = 1.0
 # Where the kit's face crop (MTCNN box, 10 % margin, eyes levelled) puts the face
 # and the eyes, as fractions of the crop: centre (x, y) and semi-axes (x, y).
 FACE_ELLIPSE = ((0.5, 0.53), (0.42, 0.40))
@@ -253,13 +258,26 @@ def cell_positions(prepared: np.ndarray, where: Regions, anchor_step: int, refer
 
 
 def smooth_in_time(positions: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing along axis 0 with edges held at the first / last value (sigma < 0.3: unchanged)."""
+    """Gaussian smoothing along axis 0 (sigma < 0.3: unchanged); beyond its ends the series is mirrored
+    about its first / last frame, or, when it is shorter than the kernel (2 x 3 sigma), held at them.
+
+    Mirroring averages the frames next to an end into it; holding the end
+    frame repeats that one frame's noise (or tremor phase) across the kernel,
+    a spurious bump at the window's start or end. A series shorter than the
+    kernel (an annotated onset..offset clip at a high frame rate) would have
+    its own expression mirrored in as its surroundings: its ends are held, so
+    the frames past them count as its first or last frame (step 4).
+    """
     if sigma < 0.3:
         return positions.copy()
     radius = int(np.ceil(3 * sigma))
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
-    padded = np.concatenate([np.repeat(positions[:1], radius, 0), positions, np.repeat(positions[-1:], radius, 0)])
+    if len(positions) > 2 * radius:
+        before, after = positions[radius:0:-1], positions[-2 : -radius - 2 : -1]
+    else:
+        before, after = np.repeat(positions[:1], radius, 0), np.repeat(positions[-1:], radius, 0)
+    padded = np.concatenate([before, positions, after])
     smoothed = np.zeros_like(positions)
     for offset, weight in enumerate(kernel):
         smoothed += weight * padded[offset : offset + len(positions)]
@@ -381,9 +399,15 @@ def spot(
     threshold = floor + min_confidence * spread
     onset = min(onset, apex - 1)
 
-    stands_out = confidence >= min_confidence
+    duration = (offset - onset + 1) / fps
+    stands_out = confidence >= min_confidence and duration <= MAX_EPISODE_SECONDS
     if stands_out:
         message = f"an episode stands out: confidence {confidence:.1f} (>= {min_confidence:g})"
+    elif confidence >= min_confidence:
+        message = (
+            f"no episode stands out: the strongest one lasts {duration:.2f} s, longer than a micro-expression "
+            f"(at most {MAX_EPISODE_SECONDS:g} s); onset/apex/offset are its frames, not a detected expression"
+        )
     else:
         message = (
             f"no episode stands out of the noise: confidence {confidence:.1f} < {min_confidence:g}; "

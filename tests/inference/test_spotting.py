@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from me_resnet.inference.spotting import GRID, regions, remove_head_motion, smooth_in_time, spot
+from me_resnet.inference.spotting import (
+    GRID,
+    MAX_EPISODE_SECONDS,
+    MIN_CONFIDENCE,
+    regions,
+    remove_head_motion,
+    smooth_in_time,
+    spot,
+)
 from tests.inference import faces
 
 FRAMES = 90
@@ -79,6 +87,32 @@ def test_regions_leave_the_eyes_out_unless_included():
 def test_smoothing_keeps_constants_and_length():
     positions = np.full((7, 2, 2, 2), 3.0)
     np.testing.assert_allclose(smooth_in_time(positions, 2.0), positions)
+    np.testing.assert_allclose(
+        smooth_in_time(np.full((2, 3), 1.5), 4.0), np.full((2, 3), 1.5)
+    )  # shorter than the kernel
+
+
+def test_smoothing_mirrors_a_long_series_and_holds_a_short_one_at_its_ends():
+    # one noisy first frame must not be repeated over the kernel (a spurious bump at the window's start);
+    # holding the first frame would give it about half its value after smoothing, and 3x the noise
+    positions = np.zeros((60, 2))
+    positions[0] = 1.0
+    assert smooth_in_time(positions, 8.0)[0, 0] < 0.1
+    noise = smooth_in_time(np.random.default_rng(0).normal(size=(400, 60)).T, 8.0)  # 400 white-noise series
+    assert noise[0].std() < 2 * noise[30].std()
+    # shorter than the kernel (2 x 24 frames): a bump in the middle is not mirrored in as the ends' surroundings
+    short = np.zeros((30, 1))
+    short[10:20] = 1.0
+    assert smooth_in_time(short, 8.0)[0, 0] < smooth_in_time(short, 8.0)[15, 0] - 0.1
+
+
+def test_an_episode_longer_than_a_micro_expression_does_not_stand_out():
+    frames = 160  # at 100 fps, its displacement returns to rest only after more than a second
+    slow = faces.render(frames, [(faces.expression_field(1.0), faces.ramp(frames, frames // 2))], seed=1)
+    spotting = spot(slow, fps=FPS, flank_seconds=(0.8,))
+    assert spotting.confidence >= MIN_CONFIDENCE and not spotting.stands_out
+    assert (spotting.offset - spotting.onset + 1) / FPS > MAX_EPISODE_SECONDS
+    assert "longer than a micro-expression" in spotting.message
 
 
 def test_the_result_serialises_with_its_confidence_and_offset():
