@@ -46,7 +46,7 @@ prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its comma
 import pandas as pd  # noqa: E402
 
 from me_resnet.config import DEMO  # noqa: E402
-from me_resnet.data.demo import ensure_demo_data  # noqa: E402
+from me_resnet.data.demo import GENERATOR_VERSION, ensure_demo_data  # noqa: E402
 from me_resnet.evaluation.experiment import RunOptions, load_records, loso_scopes, method_features  # noqa: E402
 from me_resnet.evaluation.metrics import compute_metrics  # noqa: E402
 from me_resnet.evaluation.runner import LosoRun  # noqa: E402
@@ -126,6 +126,7 @@ def main(argv=None) -> None:
     results = {name: measure(name) for name in args.variants}
     document = {
         "make_demo": whole,
+        "data": f"synthetic demo data (generator version {GENERATOR_VERSION})",
         "setup": "table5.py --demo's LOSO: demo ME-ResNet, LOSO per dataset on demo CASME II, SMIC, SAMM "
         "(15 folds), cached features, no run dirs; wall = training and predicting every fold",
         "variants": {name: {k: v for k, v in result.items() if k != "predictions"} for name, result in results.items()},

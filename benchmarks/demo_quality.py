@@ -38,6 +38,7 @@ prepare_environment()  # the kit's TensorFlow settings (oneDNN on), as its comma
 
 from benchmarks.demo_loso import demo_runs, measure  # noqa: E402
 from me_resnet.config import DEMO  # noqa: E402
+from me_resnet.data.demo import GENERATOR_VERSION  # noqa: E402
 from me_resnet.parallel.executors import InProcessExecutor, PoolExecutor  # noqa: E402
 from me_resnet.utils.io import write_json_atomic  # noqa: E402
 from me_resnet.utils.paths import RESULTS_DIR  # noqa: E402
@@ -96,6 +97,7 @@ def main(argv=None) -> None:
                 "15 folds), cached features; the config's seed varied (it seeds every fold's initial weights, "
                 "augmentation and batch order)",
                 "variants": VARIANTS,
+                "data": f"synthetic demo data (generator version {GENERATOR_VERSION})",
                 "per_seed": per_seed,
                 "summary": summarise(per_seed),
                 "load_average_before_after": [round(v, 2) for v in load_before + os.getloadavg()],

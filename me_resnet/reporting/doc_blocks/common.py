@@ -26,6 +26,11 @@ def host(document: dict) -> str:
     return host
 
 
+def demo_data(document: dict) -> str:
+    """Which demo data a benchmark measured: what it recorded, or that it predates the realistic demo."""
+    return document.get("data") or "demo data from before generator 3 (the easy demo; rerun the benchmark for today's)"
+
+
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 

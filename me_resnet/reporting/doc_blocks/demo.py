@@ -6,7 +6,7 @@ import pandas as pd
 
 from me_resnet.models.registry import method_title
 from me_resnet.reporting import paper
-from me_resnet.reporting.doc_blocks.common import bench_document, host, min_sec
+from me_resnet.reporting.doc_blocks.common import bench_document, demo_data, host, min_sec
 from me_resnet.reporting.markdown import markdown_table
 from me_resnet.utils.paths import REPO_ROOT, RESULTS_DIR
 
@@ -55,7 +55,8 @@ def _make_demo_sentence(document: dict) -> str | None:
         f"`python reproduce/table5.py --demo` from an empty cache (demo data, features, every LOSO fold of "
         f"{methods}, metrics, plots; what `make demo` runs once its venv exists) took "
         f"**{min_sec(whole['wall_seconds'])}** on a {host(document)} (commit {commit}, "
-        f"{document['provenance']['time'][:10]}; target {DEMO_TARGET_SECONDS // 60} min: {status})."
+        f"{document['provenance']['time'][:10]}, {demo_data(document)}; target {DEMO_TARGET_SECONDS // 60} min: "
+        f"{status})."
     )
 
 
@@ -117,7 +118,7 @@ def demo_quality() -> str:
     load = document["load_average_before_after"]
     return (
         f"Demo quality over seeds {seeds} (`results/bench/demo_quality.json`, `benchmarks/demo_quality.py`; "
-        f"mean ± standard deviation of the demo LOSO UF1 over seeds; {host(document)}, "
+        f"mean ± standard deviation of the demo LOSO UF1 over seeds; {demo_data(document)}; {host(document)}, "
         f"{document['provenance']['time'][:10]}; load average before/after {load}):"
         "\n\n" + markdown_table(pd.DataFrame(rows))
     )
