@@ -149,7 +149,7 @@ METHODS: dict[str, MethodSpec] = {
                 "flow_mode": "vanilla",
                 "flow_resolution": "native",  # on the face at its own size, then resized to 28x28
             },
-            demo_overrides={"epochs": 150, "learning_rate": 1e-3, "batch_size": 64},  # demo: small budget
+            demo_overrides={"epochs": 100, "learning_rate": 1e-3, "batch_size": 64},  # demo: small budget
         ),
         # OFF-ApexNet: no confirmed source for its training settings; only the input
         # size, the loss, "no augmentation" and the MEGC 2019 composite LOSO of its published
@@ -171,7 +171,7 @@ METHODS: dict[str, MethodSpec] = {
             },
             # demo: batches of 64 instead of the demo profile's 4 (the 2D model needs no small-batch
             # BatchNorm help): as accurate on the demo in about a third of the training time
-            demo_overrides={"batch_size": 64, "epochs": 30},
+            demo_overrides={"batch_size": 64, "epochs": 20},
         ),
     )
 }
