@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from me_resnet.data.loading import load_casme2
-from tests.support.trees import make_casme2, write_image, write_megc_list
+from tests.support.trees import by_clip, make_casme2, write_image, write_megc_list
 
 ROWS = [
     ("01", "EP02_01f", 10, 12, 14, "happiness"),
@@ -42,10 +42,6 @@ def tree(tmp_path):
 @pytest.fixture
 def megc(tmp_path):
     return write_megc_list(tmp_path / "megc.csv", MEGC)
-
-
-def by_clip(result):
-    return {record.clip: record for record in result.records}
 
 
 def test_megc2019_selects_listed_clips_with_list_labels(tree, megc):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from me_resnet.data.loading import load_samm
-from tests.support.trees import SAMM_HEADER, make_samm, write_megc_list, write_samm_sheet
+from tests.support.trees import SAMM_HEADER, by_clip, make_samm, write_megc_list, write_samm_sheet
 
 ROWS = [
     ("006", "006_1_2", 5562, 5564, 5566, "Anger"),
@@ -26,10 +26,6 @@ MEGC = [
 @pytest.fixture
 def megc(tmp_path):
     return write_megc_list(tmp_path / "megc.csv", MEGC)
-
-
-def by_clip(result):
-    return {record.clip: record for record in result.records}
 
 
 def test_megc2019_repairs_bad_apex_rows(tmp_path, megc):

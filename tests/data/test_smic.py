@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from me_resnet.data.loading import load_smic
-from tests.support.trees import make_smic, write_megc_list
+from tests.support.trees import by_clip, make_smic, write_megc_list
 
 CLIPS = [
     (1, "negative", 1, 100, 5),
@@ -27,10 +27,6 @@ MEGC = [
 @pytest.fixture
 def megc(tmp_path):
     return write_megc_list(tmp_path / "megc.csv", MEGC)
-
-
-def by_clip(result):
-    return {record.clip: record for record in result.records}
 
 
 @pytest.mark.parametrize("root_part", ["", "SMIC_all_cropped", "SMIC_all_cropped/HS"])

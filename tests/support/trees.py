@@ -139,3 +139,8 @@ def make_smic(root: Path, clips, prefix: str = "reg_image", values=None):
 def write_megc_list(path: Path, lines) -> Path:
     path.write_bytes("".join(f"{d},{s},{c},{label}\r\n" for d, s, c, label in lines).encode())
     return path
+
+
+def by_clip(result):
+    """A loader result's records by clip name."""
+    return {record.clip: record for record in result.records}
