@@ -325,14 +325,14 @@ def parse_overrides(pairs: typing.Sequence[str]) -> dict[str, typing.Any]:
     while i < len(items):
         token = items[i]
         if not token.startswith("--") and "=" not in token:
-            raise ValueError(f"expected --key value, got {token!r}")
+            raise ValueError(f"expected a config key and its value (key=value), got {token!r}")
         token = token[2:] if token.startswith("--") else token
         if "=" in token:
             key, text = token.split("=", 1)
             i += 1
         else:
             if i + 1 >= len(items):
-                raise ValueError(f"config flag --{token} needs a value")
+                raise ValueError(f"config key {token!r} needs a value")
             key, text = token, items[i + 1]
             i += 2
         key = key.replace("-", "_")

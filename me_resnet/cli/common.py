@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,8 +335,16 @@ def expected_errors(prog: str, errors: tuple = INPUT_ERRORS):
     try:
         yield
     except errors as error:
-        sys.stderr.write(f"{prog}: {error}\n")
+        sys.stderr.write(f"{prog}: {in_flags(str(error))}\n")
         raise SystemExit(2) from None
+
+
+def in_flags(message: str) -> str:
+    """A library error's parameter advice in the command's flags (the library names parameters, not flags)."""
+    missing_sheet = re.match(r"no (casme2|samm) annotation file found", message)
+    if missing_sheet:
+        message = message.replace("pass annotations=<xlsx>", f"give --{missing_sheet.group(1)}-annotations FILE")
+    return message
 
 
 def report(paths: dict[str, Path]) -> None:

@@ -17,6 +17,7 @@ import sys
 
 from tqdm.auto import tqdm
 
+from me_resnet.cli import common
 from me_resnet.config import Config, field_choices
 from me_resnet.data.demo import is_demo_folder
 from me_resnet.data.loading import dataset_roots, load_dataset
@@ -55,7 +56,7 @@ def summarize(name: str, root, args, config: Config) -> dict:
     try:
         result = load_dataset(name, root, config, annotations=annotations)
     except (FileNotFoundError, ValueError) as error:
-        return {"root": str(root), "error": str(error)}
+        return {"root": str(root), "error": common.in_flags(str(error))}
     entry = {"root": str(root)}
     if is_demo_folder(root):  # a demo tree holds part of the megc2019 list on purpose: its absent clips are no problem
         result = result.as_subset()

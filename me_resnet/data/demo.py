@@ -283,7 +283,7 @@ def _prepare_folders(out: Path) -> dict[str, Path]:
     if foreign or any(root.exists() and not root.is_dir() for root in folders.values()):
         raise FileExistsError(
             f"refusing to write demo data into {out}: {[str(p) for p in foreign] or 'a dataset name'} exists and "
-            f"was not written by the demo generator (no {DATASET_MARKER} file); choose another --out"
+            f"was not written by the demo generator (no {DATASET_MARKER} file); choose another output folder"
         )
     (out / MARKER).unlink(missing_ok=True)
     for root in folders.values():

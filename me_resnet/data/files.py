@@ -79,7 +79,7 @@ def locate_annotation(root: Path, given, names: tuple[str, ...], dataset: str) -
     if found is None:
         raise FileNotFoundError(
             f"no {dataset} annotation file found in {str(root)!r} (2 levels deep) or its parent; "
-            f"looked for {list(names)}; pass annotations=<xlsx> (CLI: --{dataset}-annotations)"
+            f"looked for {list(names)}; pass annotations=<xlsx>"
         )
     return found
 

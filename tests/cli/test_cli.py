@@ -274,3 +274,16 @@ def test_the_paper_profile_asks_for_fer2013_or_an_explicit_opt_out(tmp_path, cap
     monkeypatch.setattr(common, "ensure_demo_data", lambda: tmp_path)
     demo = parse(["--demo", "--out", str(tmp_path)], needs_data=False)
     assert demo.pretraining is False  # demo runs pretrain only on a FER2013 given with --fer2013
+
+
+def test_a_missing_coding_sheet_is_reported_with_the_flag_that_gives_it(tmp_path, capsys):
+    """The library's error names its parameter (annotations=); the command's names its flag."""
+    (tmp_path / "CASME2" / "CASME2_RAW_selected" / "sub01" / "EP02_01f").mkdir(parents=True)
+    assert cli.main(["datasets", "--casme2", str(tmp_path / "CASME2")]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR: no casme2 annotation file found" in out and "give --casme2-annotations FILE" in out
+    assert "annotations=<xlsx>" not in out
+    assert common.in_flags("no samm annotation file found in 'x'; pass annotations=<xlsx>").endswith(
+        "give --samm-annotations FILE"
+    )
+    assert common.in_flags("something else; pass annotations=<xlsx>") == "something else; pass annotations=<xlsx>"
