@@ -100,6 +100,7 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
     onset is valid) -> apex = middle frame (``bad_apex="repair"``) or dropped
     (``"drop"``), docs/datasets.md. Any frame of onset..offset missing -> dropped.
     """
+    check_choice("bad_apex", bad_apex, field_choices("bad_apex"))
     name = f"{spec.subject}/{spec.folder.name}"
     onset, apex, offset = spec.onset, spec.apex, spec.offset
     if onset is None or offset is None or offset < onset:
@@ -118,11 +119,11 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
         apex = repaired
     frames, problems = list_frames(spec.folder)
     if problems:
-        return None, [f"{p}; clip dropped" for p in problems]
+        return None, notes + [f"{p}; clip dropped" for p in problems]
     numbers = tuple(range(onset, offset + 1))
     missing = [n for n in numbers if n not in frames]
     if missing:
-        return None, [
+        return None, notes + [
             f"{name}: {len(missing)} of {len(numbers)} frames {onset}..{offset} missing in {spec.folder} "
             f"(first: {missing[0]}); clip dropped"
         ]

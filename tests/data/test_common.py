@@ -122,6 +122,19 @@ def test_make_record_missing_frames_drop_the_clip_naming_the_first(tmp_path):
     assert notes == [f"sub01/EP02_01f: 3 of 6 frames 10..15 missing in {folder} (first: 12); clip dropped"]
 
 
+def test_a_clip_dropped_for_its_frames_still_reports_its_repaired_apex(tmp_path):
+    folder = clip_folder(tmp_path, [10, 11, 13])
+    record, notes = make_record(spec(folder, 10, 20, 15), "repair")
+    assert record is None and len(notes) == 2
+    assert notes[0] == f"sub01/EP02_01f: apex 20 outside onset..offset 10..15 ({SOURCE}); repaired to middle frame 12"
+    assert notes[1].endswith("(first: 12); clip dropped")
+
+
+def test_make_record_refuses_an_unknown_bad_apex_policy(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown bad_apex 'fix'; choose one of \['repair', 'drop'\]"):
+        make_record(spec(clip_folder(tmp_path, [1, 2, 3]), 1, 2, 3), "fix")
+
+
 def test_make_record_two_images_of_one_frame_drop_the_clip(tmp_path):
     folder = clip_folder(tmp_path, [10, 11, 12])
     (folder / "img011.jpg").write_bytes(b"")
