@@ -30,9 +30,10 @@ from me_resnet.config import Config, field_choices, get_profile, parse_overrides
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.records import DATASETS
 from me_resnet.models.registry import get_method
+from me_resnet.parallel.engine_choice import trains_fold_by_fold
 from me_resnet.reporting.outputs import Coverage, ResultExistsError, check_replace, output_dir
 from me_resnet.utils.keras_files import check_keras_file
-from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, runs_dir
+from me_resnet.utils.paths import DATASET_ENV_VARS, RESULTS_DIR, dataset_root_from_env, demo_data_dir, runs_dir
 from me_resnet.utils.quiet import import_backend_quietly, prepare_environment
 
 if TYPE_CHECKING:  # the experiment API loads Keras: imported once the flags are checked
@@ -238,9 +239,9 @@ def parse_folds(values):
 
 
 def dataset_roots(args: argparse.Namespace) -> dict[str, Path]:
-    """The roots of the datasets the flags name (``--demo``: the demo tree, written if absent)."""
+    """The roots of the datasets the flags name (``--demo``: the demo tree's, written by ``parse``)."""
     if args.demo:
-        demo_root = ensure_demo_data()
+        demo_root = demo_data_dir()
         roots = {name: demo_root / name for name in (*DATASETS, "fer2013")}
     else:
         roots = {}
@@ -307,6 +308,11 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     import_backend_quietly()
     if executor is not None:
         executor = build_executor(parser, args, executor)
+        if trained and trains_fold_by_fold(trained, args.engine) and hasattr(executor, "start"):
+            executor.start()  # the fold workers load TensorFlow while the demo data is written and features extracted
+    if args.demo:
+        with expected_errors(parser.prog):  # e.g. a folder there that the generator did not write
+            ensure_demo_data()
     return Context(
         args=args,
         prog=parser.prog,

@@ -39,7 +39,11 @@ Same seed -> byte-identical files (fixed xlsx timestamps, fixed zip dates).
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import json
+import multiprocessing
+import os
 import shutil
 import zlib
 from dataclasses import dataclass
@@ -177,83 +181,171 @@ def _write_frames(folder: Path, clip: _Clip, names: list[str], grey: bool = Fals
         (folder / name).write_bytes(demo_motion.encode_frame(image, Path(name).suffix, clip.camera.jpeg_quality))
 
 
-def _casme2(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
-    subjects = _subjects("casme2", seed)
-    rows = []
+@dataclass(frozen=True)
+class _ClipJob:
+    """One clip to render and write: ``key`` (dataset, list subject, list clip) seeds its draws; where it goes.
+
+    ``frame_name`` formats a frame number; ``sheet_apex``: how the coding sheet writes the apex
+    (``"apex"``; ``"slash"``, CASME II's '/'; ``"after_offset"``, SAMM's apex past the offset; None: the
+    dataset has no apex label, SMIC). ``listed``: None unless the truth table says it (CASME II).
+    """
+
+    key: tuple[str, str, str]
+    label: int
+    middle_apex: bool
+    out: Path  # the demo tree: ground truth goes to out/ground_truth
+    folder: Path
+    frame_name: str
+    on_disk: tuple[str, str]  # subject and clip as the folders spell them
+    grey: bool = False
+    sheet_apex: str | None = "apex"
+    listed: bool | None = None
+
+
+@functools.lru_cache(maxsize=None)
+def _subjects_cached(dataset: str, seed: int) -> dict[str, Subject]:
+    return _subjects(dataset, seed)
+
+
+def _render_job(job: _ClipJob, seed: int) -> tuple[dict, dict]:
+    """Render one clip and write its frames and ground truth: (its truth-table row, what its sheet row needs)."""
+    dataset, subject, _ = job.key
+    clip = _render(dataset, _subjects_cached(dataset, seed)[subject], job.label, _rng(seed, *job.key), job.middle_apex)
+    _write_frames(job.folder, clip, [job.frame_name.format(n) for n in range(clip.onset, clip.offset + 1)], job.grey)
+    apex = {"apex": clip.apex, "slash": "/", "after_offset": clip.offset + 7, None: None}[job.sheet_apex]
+    extra = {} if job.sheet_apex is None else {"sheet_apex": str(apex)}
+    if job.listed is not None:
+        extra["listed"] = job.listed
+    row = demo_truth.write_clip_truth(
+        job.out, dataset, *job.on_disk, job.folder, job.label, clip.draws, clip.field, **extra
+    )
+    sheet = {
+        "onset": clip.onset,
+        "apex": apex,
+        "offset": clip.offset,
+        "coding": clip.expression.coding(),
+        "blink": any(event.kind == "blink" for event in clip.events),
+    }
+    return row, sheet
+
+
+def _casme2_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
     folders = [(r.subject, r.clip, int(r.label), True) for r in clips.itertuples()]
     folders.append((*CASME_UNLISTED_FOLDER, 0, False))
+    jobs = []
     for subject, name, label, listed in folders:
         bad_apex = (subject, name) == CASME_BAD_APEX
-        clip = _render("casme2", subjects[subject], label, _rng(seed, "casme2", subject, name), bad_apex)
         folder = root / "CASME2_RAW_selected" / subject / name
-        _write_frames(folder, clip, [f"img{number}.jpg" for number in range(clip.onset, clip.offset + 1)])
-        apex = "/" if bad_apex else clip.apex
-        truth.append(
-            demo_truth.write_clip_truth(
-                root.parent,
-                "casme2",
-                subject,
-                name,
-                folder,
+        jobs.append(
+            _ClipJob(
+                ("casme2", subject, name),
                 label,
-                clip.draws,
-                clip.field,
-                sheet_apex=str(apex),
+                bad_apex,
+                root.parent,
+                folder,
+                "img{}.jpg",
+                (subject, name),
+                sheet_apex="slash" if bad_apex else "apex",
                 listed=listed,
             )
         )
-        if listed:
+    return jobs
+
+
+def _casme2_sheet(root: Path, jobs: list[_ClipJob], sheets: list[dict]) -> None:
+    rows = []
+    for job, sheet in zip(jobs, sheets):
+        if job.listed:
+            (_, subject, name), label = job.key, job.label
             emotions = CASME_EMOTIONS[label]
             emotion = emotions[len(rows) % len(emotions)]
-            code = clip.expression.coding()
-            rows.append(
-                [subject[3:], name, None, clip.onset, apex, clip.offset, None, code, emotion, OBJECTIVE_CLASSES[label]]
-            )
-        progress.update()
+            timing = [sheet["onset"], sheet["apex"], sheet["offset"]]
+            rows.append([subject[3:], name, None, *timing, None, sheet["coding"], emotion, OBJECTIVE_CLASSES[label]])
     demo_sheets.write_casme2_sheet(root / "CASME2-coding-20190701.xlsx", rows)
 
 
-def _samm(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
-    subjects = _subjects("samm", seed)
-    rows = []
+def _samm_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
+    jobs = []
     for record in clips.itertuples():
         subject, name, label = record.subject, record.clip, int(record.label)
         folder_name = f"{int(subject):03d}"
         bad_apex = (subject, name) == SAMM_BAD_APEX
-        clip = _render("samm", subjects[subject], label, _rng(seed, "samm", subject, name), bad_apex)
         width = 5 if subject in SAMM_FIVE_DIGIT_SUBJECTS else 4
-        folder = root / "SAMM" / folder_name / name
-        names = [f"{folder_name}_{number:0{width}d}.jpg" for number in range(clip.onset, clip.offset + 1)]
-        _write_frames(folder, clip, names, grey=True)
-        apex = clip.offset + 7 if bad_apex else clip.apex
-        truth.append(
-            demo_truth.write_clip_truth(
-                root.parent, "samm", folder_name, name, folder, label, clip.draws, clip.field, sheet_apex=str(apex)
+        jobs.append(
+            _ClipJob(
+                ("samm", subject, name),
+                label,
+                bad_apex,
+                root.parent,
+                root / "SAMM" / folder_name / name,
+                f"{folder_name}_{{:0{width}d}}.jpg",
+                (folder_name, name),
+                grey=True,
+                sheet_apex="after_offset" if bad_apex else "apex",
             )
         )
+    return jobs
+
+
+def _samm_sheet(root: Path, jobs: list[_ClipJob], sheets: list[dict]) -> None:
+    rows = []
+    for job, sheet in zip(jobs, sheets):
+        (_, subject, name), label = job.key, job.label
         emotion = SAMM_EMOTIONS[label][len(rows) % len(SAMM_EMOTIONS[label])]
-        notes = "While blinking" if any(e.kind == "blink" for e in clip.events) else None
+        notes = "While blinking" if sheet["blink"] else None
         ids = [int(subject), name, int(name.split("_")[1])]  # Subject, Filename, Inducement Code
-        timing = [clip.onset, apex, clip.offset, clip.offset - clip.onset + 1]  # onset, apex, offset, duration
-        coding = [clip.expression.coding(), emotion, OBJECTIVE_CLASSES[label], notes]
+        onset, offset = sheet["onset"], sheet["offset"]
+        timing = [onset, sheet["apex"], offset, offset - onset + 1]  # onset, apex, offset, duration
+        coding = [sheet["coding"], emotion, OBJECTIVE_CLASSES[label], notes]
         rows.append([*ids, *timing, "Micro - 1/2", *coding])
-        progress.update()
     demo_sheets.write_samm_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", rows)
 
 
-def _smic(root: Path, clips: pd.DataFrame, seed: int, progress, truth: list) -> None:
-    subjects = _subjects("smic", seed)
+def _smic_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
+    jobs = []
     for record in clips.itertuples():
         subject, label = record.subject, int(record.label)
         folder_name = f"s{int(subject[1:])}"  # list 's01' -> folder 's1'
         name = folder_name + record.clip[len(subject) :]  # 's01_ne_01' -> 's1_ne_01'
-        clip = _render("smic", subjects[subject], label, _rng(seed, "smic", subject, record.clip), False)
         folder = root / "SMIC_all_cropped" / "HS" / folder_name / "micro" / CLASS_NAMES[label] / name
-        _write_frames(folder, clip, [f"reg_image{number:06d}.bmp" for number in range(clip.onset, clip.offset + 1)])
-        truth.append(
-            demo_truth.write_clip_truth(root.parent, "smic", folder_name, name, folder, label, clip.draws, clip.field)
+        jobs.append(
+            _ClipJob(
+                ("smic", subject, record.clip),
+                label,
+                False,
+                root.parent,
+                folder,
+                "reg_image{:06d}.bmp",
+                (folder_name, name),
+                sheet_apex=None,
+            )
         )
-        progress.update()
+    return jobs
+
+
+def _render_all(jobs: list[_ClipJob], seed: int, workers: int) -> list[tuple[dict, dict]]:
+    """``_render_job`` of every job, in ``workers`` processes (1: here); results in ``jobs`` order.
+
+    Each clip draws from its own generator (``_rng``), so the files do not depend on ``workers``.
+    """
+    results: list = [None] * len(jobs)
+    with tqdm(total=len(jobs), desc="demo clips", unit="clip", leave=False) as progress:
+        if workers <= 1 or len(jobs) < 2:
+            for position, job in enumerate(jobs):
+                results[position] = _render_job(job, seed)
+                progress.update()
+            return results
+        context = multiprocessing.get_context("spawn")  # the caller may hold TensorFlow threads
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_render_job, job, seed): position for position, job in enumerate(jobs)}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    results[futures[future]] = future.result()
+                    progress.update()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+    return results
 
 
 def _fer2013(root: Path, seed: int) -> int:
@@ -297,8 +389,10 @@ def _prepare_folders(out: Path) -> dict[str, Path]:
     return folders
 
 
-def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
+def generate_demo(out: str | Path, seed: int = 0, workers: int | None = None) -> dict[str, Path]:
     """Write the four demo datasets and their ground truth under ``out`` (replacing earlier demo data).
+
+    ``workers``: processes rendering the clips (default: up to 2; the files are the same for any number).
 
     Returns the datasets' roots. An existing ``out/<dataset>`` (or ``out/ground_truth``) folder is
     deleted only if the generator marked it as demo data (``DATASET_MARKER``); any other non-empty
@@ -309,11 +403,14 @@ def generate_demo(out: str | Path, seed: int = 0) -> dict[str, Path]:
     out = Path(out).expanduser()
     folders = _prepare_folders(out)
     clips = select_demo_clips()
-    writers = {"casme2": _casme2, "samm": _samm, "smic": _smic}
-    truth: list[dict] = []
-    with tqdm(total=len(clips) + 1, desc="demo clips", unit="clip", leave=False) as progress:  # + unlisted folder
-        for name, writer in writers.items():
-            writer(folders[name], clips[clips.dataset == name], int(seed), progress, truth)
+    writers = {"casme2": (_casme2_jobs, _casme2_sheet), "samm": (_samm_jobs, _samm_sheet), "smic": (_smic_jobs, None)}
+    jobs = {name: make(folders[name], clips[clips.dataset == name]) for name, (make, _) in writers.items()}
+    every = [job for part in jobs.values() for job in part]
+    rendered = dict(zip(every, _render_all(every, int(seed), workers or min(2, os.cpu_count() or 1))))
+    truth = [rendered[job][0] for job in every]
+    for name, (_, write_sheet) in writers.items():
+        if write_sheet is not None:
+            write_sheet(folders[name], jobs[name], [rendered[job][1] for job in jobs[name]])
     _fer2013(folders["fer2013"], int(seed))
     table = pd.DataFrame(truth, columns=None if truth else ["dataset", "subject", "clip"])
     table.to_csv(folders[demo_truth.TRUTH_DIR] / demo_truth.TABLE, index=False, lineterminator="\n")

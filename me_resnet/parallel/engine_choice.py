@@ -50,6 +50,13 @@ def choose_engine(
     return "per-fold"
 
 
+def trains_fold_by_fold(methods, engine: str = "auto") -> bool:
+    """Whether some of ``methods`` (registry names) will train fold by fold on the executor's workers rather
+    than in the fold-parallel engine: any under ``engine="per-fold"``, else one the engine does not take
+    (not in ``SMALL_METHODS``). For starting workers ahead of time; ``choose_engine`` decides each run."""
+    return any(engine == "per-fold" or name not in SMALL_METHODS for name in methods)
+
+
 def inspect_model(method: str, config: Config, *, build_fn=None, input_shape: tuple | None = None):
     """(unsupported layers, parameters, activation values per clip) of the model a run builds (cached)."""
     if input_shape is None:

@@ -79,6 +79,12 @@ class FoldParallelExecutor:
         """As the fallback's: the engine trains one run's folds at once, not the folds of many runs."""
         return self.fallback.parallel
 
+    def start(self) -> None:
+        """Start the fallback's workers now, if it has any (``PoolExecutor.start``)."""
+        start = getattr(self.fallback, "start", None)
+        if start is not None:
+            start()
+
     def run(self, jobs: Sequence[FoldJob], *, progress: bool = True) -> list[FoldOutcome]:
         outcomes: list = [None] * len(jobs)
         runs: dict = {}

@@ -144,6 +144,13 @@ class PoolExecutor:
             )
         return self._pool
 
+    def start(self) -> None:
+        """Start the worker processes now (else the first ``run`` does): their start-up (TensorFlow's import)
+        then overlaps the caller's other work, e.g. writing the demo data or extracting features."""
+        pool = self._workers_pool()
+        for _ in range(self.workers):  # a pool spawns a process per submitted job while none is idle
+            pool.submit(int)
+
     def close(self, wait: bool = True) -> None:
         """Stop the worker processes (a later ``run`` starts new ones)."""
         if self._pool is not None:

@@ -173,16 +173,29 @@ def check_settings(config: Config, kind: str) -> None:
     FaceCropper.from_config(config)  # validates its own fields
 
 
-def _compute_missing(jobs, config, kind, workers, bar, timings) -> dict[int, dict]:
+def _lower_priority(niceness: int) -> None:
+    """Pool-worker start-up: run ``niceness`` steps below the caller (Unix), so a foreground job keeps the CPU."""
+    if niceness > 0 and hasattr(os, "nice"):
+        os.nice(niceness)
+
+
+def _compute_missing(jobs, config, kind, workers, bar, timings, niceness=0, stop=None) -> dict[int, dict]:
     """Compute ``jobs`` = [(position, record, path)]: faces in batches here, the rest in processes.
 
     Detection of the next chunk of onset frames overlaps with Farneback on the
-    previous ones in the worker processes, which never load TensorFlow.
+    previous ones in the worker processes, which never load TensorFlow. ``niceness``:
+    the workers' priority below this process's; ``stop`` (a ``threading.Event``): once
+    set, no more clips start and the ones computed so far are returned (each is cached).
     """
     results: dict[int, dict] = {}
     parallel = workers > 1 and len(jobs) > 1
     context = multiprocessing.get_context("spawn")  # TensorFlow in this process is not fork-safe
-    pool = concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) if parallel else None
+    pool = None
+    if parallel:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            min(workers, len(jobs)), mp_context=context, initializer=_lower_priority, initargs=(niceness,)
+        )
+    stopped = stop.is_set if stop is not None else (lambda: False)
     try:
         if pool is not None:
             pool.submit(int)  # start the workers now: their imports overlap the detector's
@@ -192,16 +205,22 @@ def _compute_missing(jobs, config, kind, workers, bar, timings) -> dict[int, dic
             timings["detector_init"] += time.perf_counter() - start
         futures = {}
         for begin in range(0, len(jobs), DETECTION_CHUNK):
+            if stopped():
+                break
             chunk = jobs[begin : begin + DETECTION_CHUNK]
             faces = detect_onset_faces([record for _, record, _ in chunk], config, kind, timings)
             for (position, record, path), face in zip(chunk, faces):
                 if pool is None:
+                    if stopped():
+                        break
                     results[position], clip_timings = _compute_and_store(record, config, kind, path, face)
                     timings.update(clip_timings)
                     bar.update()
                 else:
                     futures[pool.submit(_compute_and_store, record, config, kind, path, face)] = position
         for future in concurrent.futures.as_completed(futures):
+            if stopped():
+                break
             results[futures[future]], clip_timings = future.result()
             timings.update(clip_timings)
             bar.update()
@@ -209,6 +228,52 @@ def _compute_missing(jobs, config, kind, workers, bar, timings) -> dict[int, dic
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return results
+
+
+def _scan_cache(records: list[ClipRecord], config: Config, kind: str, root: Path, status: Counter):
+    """Each record's cache entry where a valid one exists (else None), the records with repeated key frames,
+    and the misses as jobs [(position, record, cache path)]; ``status`` counts hit / miss / corrupt."""
+    settings = feature_cache.settings_for_kind(config, kind)
+    shapes = expected_shapes(config, kind)
+    entries: list[dict | None] = [None] * len(records)
+    repeated, jobs = [], []
+    for position, record in enumerate(records):
+        key = _key_frames(record, config, kind)
+        if key.repeated:
+            repeated.append(record.key)
+        signatures = [frames.file_signature(p) for p in dict.fromkeys(key.paths)]
+        path = feature_cache.entry_path(root, kind, settings, record.key, signatures)
+        # hits are loaded here, sequentially: threads measured slower (the work is small, GIL-bound parsing)
+        entries[position], state = feature_cache.load_entry(path, shapes)
+        status[state] += 1
+        if entries[position] is None:
+            jobs.append((position, record, path))
+    return entries, repeated, jobs
+
+
+def missing_entries(
+    records: Sequence[ClipRecord], config: Config, kind: str = "sequence", cache_dir: str | os.PathLike | None = None
+) -> list:
+    """The clips of ``records`` that ``extract_features`` would compute (no valid cache entry), as jobs for
+    ``compute_entries``."""
+    check_settings(config, kind)
+    return _scan_cache(list(records), config, kind, paths.feature_cache_dir(cache_dir), Counter())[2]
+
+
+def compute_entries(
+    jobs: list, config: Config, kind: str, workers: int | None = None, *, niceness: int = 0, stop=None
+) -> int:
+    """Compute and cache ``jobs`` (from ``missing_entries``) quietly: work done ahead of an ``extract_features``.
+
+    ``niceness``: the worker processes run that many steps below this process, so they take
+    the CPU that a foreground job (e.g. a LOSO training meanwhile) leaves idle. ``stop`` (a
+    ``threading.Event``) ends it early; every entry computed by then is cached. The MTCNN detector
+    is built here on first use: build it (``face.get_detector()``) in the main thread first when this
+    runs in another one. Returns how many entries it computed.
+    """
+    with tqdm(total=len(jobs), disable=True) as bar:
+        workers = workers or os.cpu_count() or 1
+        return len(_compute_missing(jobs, config, kind, workers, bar, Counter(), niceness=niceness, stop=stop))
 
 
 def extract_features(
@@ -233,27 +298,11 @@ def extract_features(
         raise ValueError("extract_features needs at least one ClipRecord, got none")
     workers = workers or os.cpu_count() or 1
     root = paths.feature_cache_dir(cache_dir)
-    settings = feature_cache.settings_for_kind(config, kind)
-    shapes = expected_shapes(config, kind)
     timings = Counter({part: 0.0 for part in TIMING_PARTS})
-    entries: list[dict | None] = [None] * len(records)
     status = Counter()
-    repeated, jobs, cache_paths = [], [], []
     with tqdm(total=len(records), desc=f"features[{kind}]", disable=not progress, unit="clip") as bar:
         start = time.perf_counter()
-        for record in records:
-            key = _key_frames(record, config, kind)
-            if key.repeated:
-                repeated.append(record.key)
-            signatures = [frames.file_signature(p) for p in dict.fromkeys(key.paths)]
-            cache_paths.append(feature_cache.entry_path(root, kind, settings, record.key, signatures))
-        # hits are loaded here, sequentially: threads measured slower (the work is small, GIL-bound parsing)
-        for position, path in enumerate(cache_paths):
-            entry, state = feature_cache.load_entry(path, shapes)
-            entries[position] = entry
-            status[state] += 1
-            if entry is None:
-                jobs.append((position, records[position], cache_paths[position]))
+        entries, repeated, jobs = _scan_cache(records, config, kind, root, status)
         bar.update(len(records) - len(jobs))
         timings["load"] += time.perf_counter() - start
         for position, entry in _compute_missing(jobs, config, kind, workers, bar, timings).items():

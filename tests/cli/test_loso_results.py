@@ -187,3 +187,19 @@ def test_folds_of_precomputed_flow_are_checked_before_any_fold_trains(tmp_path, 
     argv = [f"--precomputed-flow={tmp_path}", "--methods", "ststnet", "--no-pretraining", "--executor", "local"]
     error = run_refused([*argv, "--out", str(tmp_path / "out"), "--folds", "3"], capsys)
     assert "ststnet runs its LOSO per composite: --folds 3: no such fold" in error and "composite: 0-2" in error
+
+
+def test_a_foreign_folder_where_the_demo_goes_is_one_line_after_the_workers_started(tmp_path, monkeypatch, capsys):
+    """``--demo`` writes its data after the fold workers were started (their start-up overlaps it); a folder
+    there that the generator did not write still stops the command with one line, and is left alone."""
+    from me_resnet.parallel.executors import PoolExecutor
+
+    started = []
+    monkeypatch.setattr(PoolExecutor, "start", lambda self: started.append(self.workers))
+    monkeypatch.setenv("ME_RESNET_CACHE", str(tmp_path / "cache"))
+    foreign = tmp_path / "cache" / "demo" / "casme2" / "mine.txt"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("not demo data")
+    error = run_refused(["--demo", "--executor", "pool", "--pool-workers", "2", "--out", str(tmp_path / "o")], capsys)
+    assert "refusing to write demo data" in error and foreign.read_text() == "not demo data"
+    assert started == [2]

@@ -181,8 +181,9 @@ def test_demo_never_deletes_a_folder_it_did_not_mark(tmp_path, monkeypatch):
         demo.generate_demo(tmp_path / "out")
     assert len(list(real.rglob("*.jpg"))) == 2
 
-    for writer in ("_casme2", "_samm", "_smic", "_fer2013"):  # only the folder handling is under test
-        monkeypatch.setattr(demo, writer, lambda *args: 0)
+    for writer in ("_casme2_jobs", "_samm_jobs", "_smic_jobs"):  # only the folder handling is under test
+        monkeypatch.setattr(demo, writer, lambda *args: [])
+    monkeypatch.setattr(demo, "_fer2013", lambda *args: 0)
     marked = tmp_path / "marked"
     (marked / "casme2").mkdir(parents=True)
     (marked / "casme2" / demo.DATASET_MARKER).write_text("")

@@ -25,3 +25,12 @@ def test_a_pass_holds_as_many_folds_as_their_state_fits_in_the_budget():
     assert folds_per_pass(1000, 500, 8) == STATE_BUDGET_BYTES // per_fold
     assert folds_per_pass(1000, 500, 8, budget_bytes=per_fold * 3 + 1) == 3
     assert folds_per_pass(10**12, budget_bytes=1) == 1  # never fewer than one fold
+
+
+def test_trains_fold_by_fold_names_the_runs_that_need_the_executors_workers():
+    from me_resnet.parallel.engine_choice import trains_fold_by_fold
+
+    assert trains_fold_by_fold(["me_resnet", "ststnet"])
+    assert not trains_fold_by_fold(["ststnet", "off_apexnet"])  # the engine trains both in this process
+    assert trains_fold_by_fold(["ststnet"], engine="per-fold")
+    assert not trains_fold_by_fold([])

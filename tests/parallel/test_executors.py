@@ -221,6 +221,24 @@ def test_pool_workers_side_by_side_equal_one_worker_in_turn(tmp_path):
 
 
 @pytest.mark.slow
+def test_started_pool_workers_exist_before_the_first_run_and_train_it(tmp_path):
+    """``start`` spawns the workers at once (their start-up overlaps the caller's work); the run uses them."""
+    import multiprocessing
+
+    before = {child.pid for child in multiprocessing.active_children()}
+    pool = FoldParallelExecutor(PoolExecutor(workers=2), engine="per-fold")
+    try:
+        pool.start()
+        started = {child.pid for child in multiprocessing.active_children()} - before
+        assert len(started) == 2
+        run = LosoRun(tiny_features(subjects=3), "tiny", FAST, tmp_path / "run", build_fn=tiny_build)
+        outcomes = pool.fallback.run(run.jobs, progress=False)
+    finally:
+        pool.fallback.close()
+    assert {info["pid"] for _, info in outcomes} <= started
+
+
+@pytest.mark.slow
 def test_pool_keeps_the_other_folds_when_one_fails(tmp_path, monkeypatch):
     from me_resnet.parallel import executors
 

@@ -247,3 +247,48 @@ def test_an_entry_keeps_the_crop_box_and_its_rotation(clips):
     assert entry["box"].tolist() == [2, 0, 42, 40] and float(entry["angle"]) == 5.0
     level, _ = compute_entry(clips[0], CONFIG, "apex_image", face=((2, 0, 42, 40), True))
     assert float(level["angle"]) == 0.0
+
+
+def test_entries_computed_ahead_are_the_ones_extraction_would_compute(clips, tmp_path, count_farneback):
+    """``missing_entries`` + ``compute_entries`` (work done ahead, e.g. while a LOSO trains) fill the cache
+    that ``extract_features`` reads: it then computes nothing, and gives the features it would have."""
+    from me_resnet.preprocessing.features import compute_entries, missing_entries
+
+    cache = tmp_path / "ahead"
+    jobs = missing_entries(clips, CONFIG, "sequence", cache)
+    assert [record.key for _, record, _ in jobs] == [clip.key for clip in clips]
+    assert compute_entries(jobs, CONFIG, "sequence", workers=1) == 2 and len(count_farneback) == 6
+    assert missing_entries(clips, CONFIG, "sequence", cache) == []
+    ahead = _extract(clips, cache)
+    assert ahead.info["cache_hits"] == 2 and len(count_farneback) == 6
+    assert np.array_equal(ahead.X, _extract(clips, tmp_path / "plain").X)
+
+
+def test_a_stopped_computation_starts_no_clip_and_keeps_what_it_cached(clips, tmp_path):
+    import threading
+
+    from me_resnet.preprocessing.features import compute_entries, missing_entries
+
+    stop = threading.Event()
+    stop.set()
+    jobs = missing_entries(clips, CONFIG, "sequence", tmp_path / "cache")
+    assert compute_entries(jobs, CONFIG, "sequence", workers=1, stop=stop) == 0
+    assert compute_entries(jobs[:1], CONFIG, "sequence", workers=1) == 1
+    assert [record.key for _, record, _ in missing_entries(clips, CONFIG, "sequence", tmp_path / "cache")] == [
+        clips[1].key
+    ]
+
+
+def test_background_workers_run_below_the_callers_priority():
+    """The ``niceness`` of ``compute_entries``: its worker processes start ``niceness`` steps lower."""
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    from me_resnet.preprocessing.features import _lower_priority
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=context, initializer=_lower_priority, initargs=(3,)
+    ) as pool:
+        assert pool.submit(os.nice, 0).result() == os.nice(0) + 3
