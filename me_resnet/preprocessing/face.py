@@ -228,6 +228,28 @@ def crop(grey: np.ndarray, box: tuple, image_size: int) -> np.ndarray:
     return cv2.resize(patch, (image_size, image_size), interpolation=interpolation)
 
 
+class CropEyes(NamedTuple):
+    """Eye landmarks ``(x, y)`` as fractions of a crop's side (0..1 inside it); ``left`` is the image-left eye."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+
+
+def crop_eyes(box: tuple, left_eye: tuple[float, float], right_eye: tuple[float, float]) -> CropEyes:
+    """Where eye landmarks in frame pixels land in the crop of ``box`` (``crop``: rotated, then cut out)."""
+    x0, y0, x1, y1 = box[:4]
+    angle = float(box[4]) if len(box) > 4 else 0.0
+    centre = ((x0 + x1 - 1) / 2.0, (y0 + y1 - 1) / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    side = float(x1 - x0)
+
+    def place(point):
+        x, y = matrix @ np.array([point[0], point[1], 1.0])
+        return (float((x - x0 + 0.5) / side), float((y - y0 + 0.5) / side))
+
+    return CropEyes(place(left_eye), place(right_eye))
+
+
 @dataclass(frozen=True)
 class FaceCropper:
     """Finds the crop box (and rotation) on a clip's onset frame and crops frames with it.
@@ -263,8 +285,18 @@ class FaceCropper:
 
     def boxes(self, rgbs: Sequence[np.ndarray], names: Sequence[str] = ()) -> list[tuple[FaceBox, bool]]:
         """``box`` for many onset frames, detected in batches (one detector per process)."""
+        return [(box, found) for box, found, _ in self.boxes_with_eyes(rgbs, names)]
+
+    def box_with_eyes(self, rgb: np.ndarray, name: str = "") -> tuple[FaceBox, bool, CropEyes | None]:
+        """``box`` and where MTCNN's eye landmarks fall in the crop (``crop_eyes``; None without landmarks)."""
+        return self.boxes_with_eyes([rgb], [name])[0]
+
+    def boxes_with_eyes(
+        self, rgbs: Sequence[np.ndarray], names: Sequence[str] = ()
+    ) -> list[tuple[FaceBox, bool, CropEyes | None]]:
+        """``box_with_eyes`` for many onset frames, detected in batches."""
         if self.detector == "center":
-            return [(FaceBox(*centre_box(rgb.shape)), True) for rgb in rgbs]
+            return [(FaceBox(*centre_box(rgb.shape)), True, None) for rgb in rgbs]
         detections = detect_faces_with_eyes(rgbs)
         if self.align:
             found = [index for index, detection in enumerate(detections) if detection is not None]
@@ -275,14 +307,16 @@ class FaceCropper:
             name = names[index] if index < len(names) and names[index] else "onset frame"
             if face is None:
                 log.warning("no face found by MTCNN in %s; using the centre crop", name)
-                results.append((FaceBox(*centre_box(rgb.shape)), False))
+                results.append((FaceBox(*centre_box(rgb.shape)), False, None))
                 continue
             angle = 0.0
             if self.align and face.left_eye is not None:
                 angle = eye_angle(face.left_eye, face.right_eye)
             elif self.align:
                 log.warning("MTCNN gave no eye landmarks in %s; face not aligned", name)
-            results.append((FaceBox(*square_box(face.box, self.margin, rgb.shape), angle), True))
+            box = FaceBox(*square_box(face.box, self.margin, rgb.shape), angle)
+            eyes = None if face.left_eye is None else crop_eyes(box, face.left_eye, face.right_eye)
+            results.append((box, True, eyes))
         return results
 
     def crop(self, grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
