@@ -2,8 +2,8 @@
 
 ``predict_clip(source, model, card, onset, apex, window)``:
 
-1. onset and apex: given, or spotted (``spot_clip``: face box from the first
-   frame of the window, ``me_resnet.inference.spotting``, which also gives the
+1. onset and apex: given, or spotted (``spot_clip``: face box and eye landmarks
+   from the first frame of the window, ``me_resnet.inference.spotting``, which also gives the
    offset and a confidence; a spotting where no episode stands out is a warning);
 2. key frames onset -> apex (``frames.key_frame_indices``, N from the card's
    config; fewer distinct frames than N repeat the nearest ones, as in
@@ -31,7 +31,7 @@ from me_resnet.data.records import CLASS_NAMES, ClipRecord
 from me_resnet.inference.spotting import DEFAULT_FPS, SPOT_SIZE, Spotting, spot
 from me_resnet.inference.video import FrameSource
 from me_resnet.preprocessing import frames as frame_io
-from me_resnet.preprocessing.face import FaceCropper, crop
+from me_resnet.preprocessing.face import CropEyes, FaceCropper, crop
 from me_resnet.preprocessing.features import compute_entry, features_from_entry
 from me_resnet.training.batches import standardise
 from me_resnet.training.model_card import card_config, data_notice
@@ -124,26 +124,27 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 
 def face_crops(
     source: FrameSource, config, first: int, last: int, progress: bool = True
-) -> tuple[tuple[int, ...], np.ndarray, tuple[int, int, int, int], bool]:
-    """``(numbers, crops, box, face_found)``: frames ``first..last`` cropped with the box of the first one.
+) -> tuple[tuple[int, ...], np.ndarray, tuple[int, int, int, int], bool, CropEyes | None]:
+    """``(numbers, crops, box, face_found, eyes)``: frames ``first..last`` cropped with the box of the first one.
 
     Crops are grey, ``SPOT_SIZE`` square; the box comes from the kit's ``FaceCropper``
-    (``config.face_detector``; no face found -> the centre square, ``face_found`` False).
+    (``config.face_detector``; no face found -> the centre square, ``face_found`` False);
+    ``eyes``: its eye landmarks in crop fractions (None without landmarks), for ``spot``.
     """
     if first > last:
         raise ValueError(f"window start {first} is after its end {last}")
     cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
-    numbers, crops, box, found = [], [], None, True
+    numbers, crops, box, found, eyes = [], [], None, True, None
     for number, rgb in source.frames(first, last, progress=progress):
         if box is None:
-            box, found = cropper.box(rgb, name=f"{source.path} frame {number}")
+            box, found, eyes = cropper.box_with_eyes(rgb, name=f"{source.path} frame {number}")
         numbers.append(number)
         crops.append(cropper.crop(_grey(rgb), box))
     if len(numbers) < 2:
         raise ValueError(
             f"{source.path}: spotting needs at least 2 frames in the window {first}..{last}, found {len(numbers)}"
         )
-    return tuple(numbers), np.stack(crops), tuple(int(v) for v in box[:4]), bool(found)
+    return tuple(numbers), np.stack(crops), tuple(int(v) for v in box[:4]), bool(found), eyes
 
 
 def spot_clip(
@@ -155,8 +156,9 @@ def spot_clip(
     result's ``face_found`` is False (``predict_clip`` lists it in its warnings).
     """
     first, last = window if window is not None else (source.numbers[0], source.numbers[-1])
-    numbers, crops, box, found = face_crops(source, config, first, last, progress)
+    numbers, crops, box, found, eyes = face_crops(source, config, first, last, progress)
     spot_options.setdefault("fps", source.fps or DEFAULT_FPS)  # frame folders: the datasets' rate
+    spot_options.setdefault("eyes", eyes)
     return SpottedClip(spot(crops, **spot_options), numbers, box, found)
 
 

@@ -48,7 +48,7 @@ from me_resnet.data.records import ClipRecord
 from me_resnet.inference.predict import face_crops
 from me_resnet.inference.spotting import SPOT_SIZE, spot
 from me_resnet.inference.video import FrameSource
-from me_resnet.preprocessing.face import FaceCropper
+from me_resnet.preprocessing.face import CropEyes, FaceCropper
 
 FRAME_RATES = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
 CONTEXT_SECONDS = 1.2  # video around the expression in the context condition, before and after together
@@ -107,19 +107,26 @@ def score_window(crops: np.ndarray, onset: int, apex: int, offset: int, fps: flo
     }
 
 
-def _clip_crops(record: ClipRecord, config: Config) -> tuple[tuple[int, ...], np.ndarray, bool]:
+def _clip_crops(record: ClipRecord, config: Config) -> tuple[tuple[int, ...], np.ndarray, bool, CropEyes | None]:
     source = FrameSource(Path(record.frame_paths[0]).parent, "folder", record.frame_numbers, record.frame_paths)
-    numbers, crops, _, found = face_crops(source, config, record.frame_numbers[0], record.frame_numbers[-1], False)
-    return numbers, crops, found
+    first, last = record.frame_numbers[0], record.frame_numbers[-1]
+    numbers, crops, _, found, eyes = face_crops(source, config, first, last, False)
+    return numbers, crops, found, eyes
 
 
 def context_window(
-    record: ClipRecord, truth, seed: int, context_seconds: float = CONTEXT_SECONDS, expression_shown: bool = True
+    record: ClipRecord,
+    truth,
+    seed: int,
+    context_seconds: float = CONTEXT_SECONDS,
+    expression_shown: bool = True,
+    draw: int = 0,
 ):
     """``(rgb_frames, onset, apex, offset, events)``: the clip's expression inside still and distractor video.
 
     The split of the context before/after the expression and the distractors
-    come from a stream of their own (``seed`` and the clip's name). Without
+    come from a stream of their own (``seed``, the clip's name and, past the
+    first, the ``draw``: another window around the same expression). Without
     ``expression_shown`` the same window is rendered with the face at rest
     where the expression was (the same head, camera and distractors).
     """
@@ -135,7 +142,8 @@ def context_window(
             f"{expression.end + 1} frames, apex index {expression.apex}, units {expression.coding()!r}, its ground "
             f"truth {length}, {truth.apex - truth.onset}, {truth.action_units!r}: regenerate the demo data"
         )
-    rng = np.random.default_rng([seed, zlib.crc32(f"context/{record.dataset}/{record.subject}/{record.clip}".encode())])
+    stream = [seed, zlib.crc32(f"context/{record.dataset}/{record.subject}/{record.clip}".encode())]
+    rng = np.random.default_rng(stream + ([draw] if draw else []))
     fps = FRAME_RATES[record.dataset]
     total_context = int(round(context_seconds * fps))
     before = int(rng.integers(total_context // 4, 3 * total_context // 4 + 1))
@@ -174,11 +182,13 @@ def context_window(
     return frames, before, expression.apex, before + length - 1, kinds
 
 
-def crop_frames(frames: Sequence[np.ndarray], config: Config) -> tuple[np.ndarray, bool]:
-    """Grey ``SPOT_SIZE`` crops of RGB frames with the face box of the first one (as ``predict.face_crops``)."""
+def crop_frames(frames: Sequence[np.ndarray], config: Config) -> tuple[np.ndarray, bool, CropEyes | None]:
+    """``(crops, face_found, eyes)``: grey ``SPOT_SIZE`` crops of RGB frames with the face box of the first one
+    and its eye landmarks in crop fractions (as ``predict.face_crops``)."""
     cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
-    box, found = cropper.box(frames[0])
-    return np.stack([cropper.crop(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), box) for rgb in frames]), bool(found)
+    box, found, eyes = cropper.box_with_eyes(frames[0])
+    crops = np.stack([cropper.crop(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), box) for rgb in frames])
+    return crops, bool(found), eyes
 
 
 def demo_spotting_errors(
@@ -196,7 +206,7 @@ def demo_spotting_errors(
     for record in records:
         truth = truth_for_record(demo_root, record)
         fps = FRAME_RATES[record.dataset]
-        numbers, crops, found = _clip_crops(record, config)
+        numbers, crops, found, eyes = _clip_crops(record, config)
         base = {
             "dataset": record.dataset,
             "subject": record.subject,
@@ -206,15 +216,15 @@ def demo_spotting_errors(
             "sheet_apex_differs": record.apex != truth.apex,
         }
         indices = [numbers.index(n) for n in (truth.onset, truth.apex, truth.offset)]
-        clip = score_window(crops, *indices, fps, **spot_options)
+        clip = score_window(crops, *indices, fps, eyes=eyes, **spot_options)
         rows.append(base | {"condition": "clip", "face_found": found, "distractors": len(truth.events)} | clip)
         frames, onset, apex, offset, events = context_window(record, truth, seed, context_seconds)
-        context_crops, found = crop_frames(frames, config)
-        context = score_window(context_crops, onset, apex, offset, fps, **spot_options)
+        context_crops, found, eyes = crop_frames(frames, config)
+        context = score_window(context_crops, onset, apex, offset, fps, eyes=eyes, **spot_options)
         rows.append(base | {"condition": "context", "face_found": found, "distractors": len(events)} | context)
         frames, *_ = context_window(record, truth, seed, context_seconds, expression_shown=False)
-        rest_crops, found = crop_frames(frames, config)
-        rest = spot(rest_crops, fps=fps, **spot_options)
+        rest_crops, found, eyes = crop_frames(frames, config)
+        rest = spot(rest_crops, fps=fps, eyes=eyes, **spot_options)
         rows.append(
             base
             | {"condition": "no_expression", "face_found": found, "distractors": len(events), "frames": len(frames)}
@@ -250,15 +260,16 @@ def spotting_errors(
     """Real clips against their coding sheets: ``clip`` and ``still_context`` rows (module docstring)."""
     rows = []
     for index, record in enumerate(records):
-        numbers, crops, found = _clip_crops(record, config)
+        numbers, crops, found, eyes = _clip_crops(record, config)
         fps = FRAME_RATES.get(record.dataset, 200.0)
         true = [numbers.index(n) for n in (record.onset, record.apex)] + [len(numbers) - 1]
         base = {"dataset": record.dataset, "subject": record.subject, "clip": record.clip}
         base |= {"apex_source": apex_source(record), "face_found": found}
-        rows.append(base | {"condition": "clip"} | score_window(crops, *true, fps, **spot_options))
+        rows.append(base | {"condition": "clip"} | score_window(crops, *true, fps, eyes=eyes, **spot_options))
         padded = with_still_context(crops, context, seed + index)
         shifted = [value + context for value in true]
-        rows.append(base | {"condition": "still_context"} | score_window(padded, *shifted, fps, **spot_options))
+        still = score_window(padded, *shifted, fps, eyes=eyes, **spot_options)
+        rows.append(base | {"condition": "still_context"} | still)
     return pd.DataFrame(rows)
 
 

@@ -17,11 +17,11 @@ EYES = ((0.34, 0.35), (0.67, 0.35))
 MOUTH_CORNER = (0.36, 0.74)
 
 
-def textured_face(seed: int = 0) -> np.ndarray:
+def textured_face(seed: int = 0, eyes=EYES) -> np.ndarray:
     rng = np.random.default_rng(seed)
     face = cv2.GaussianBlur(rng.uniform(70, 200, (SIZE, SIZE)).astype(np.float32), (0, 0), 1.5)
     ys, xs = (np.mgrid[0:SIZE, 0:SIZE] + 0.5) / SIZE
-    for x, y in EYES:
+    for x, y in eyes:
         face -= 60 * np.exp(-((xs - x) ** 2 / 0.004 + (ys - y) ** 2 / 0.0015))
     face -= 50 * np.exp(-((xs - 0.5) ** 2 / 0.02 + (ys - 0.74) ** 2 / 0.001))
     return face
@@ -53,9 +53,9 @@ def expression_field(amplitude: float = 1.0) -> np.ndarray:
     return bump(MOUTH_CORNER, 4.0, (-0.6 * amplitude, -0.8 * amplitude))
 
 
-def blink_field(size: float = 3.0) -> np.ndarray:
-    """Both upper lids down by ``size`` px."""
-    return sum(bump((x, y - 0.02), 3.0, (0.0, size)) for x, y in EYES)
+def blink_field(size: float = 3.0, eyes=EYES) -> np.ndarray:
+    """Both upper lids (of eyes at ``eyes``, crop fractions) down by ``size`` px."""
+    return sum(bump((x, y - 0.02), 3.0, (0.0, size)) for x, y in eyes)
 
 
 def render(
@@ -64,11 +64,13 @@ def render(
     shift: np.ndarray | None = None,
     noise: float = 1.5,
     seed: int = 0,
+    eyes=EYES,
 ) -> np.ndarray:
     """(frames, SIZE, SIZE) uint8 crops: the face moved by ``sum(intensity[t] * field)`` over ``local``
-    (field, per-frame intensity) pairs and shifted rigidly by ``shift[t]`` (x, y) px, plus noise."""
+    (field, per-frame intensity) pairs and shifted rigidly by ``shift[t]`` (x, y) px, plus noise; the
+    face's eyes at ``eyes`` (crop fractions)."""
     rng = np.random.default_rng(seed + 1)
-    face = textured_face(seed)
+    face = textured_face(seed, eyes)
     ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     clip = []
     for t in range(frames):

@@ -1,15 +1,7 @@
 import numpy as np
 import pytest
 
-from me_resnet.inference.spotting import (
-    GRID,
-    MAX_EPISODE_SECONDS,
-    MIN_CONFIDENCE,
-    regions,
-    remove_head_motion,
-    smooth_in_time,
-    spot,
-)
+from me_resnet.inference.spotting import GRID, MAX_EPISODE_SECONDS, MIN_CONFIDENCE, spot
 from tests.inference import faces
 
 FRAMES = 90
@@ -64,46 +56,22 @@ def test_a_blink_is_ignored_unless_the_eyes_are_asked_for():
     assert beside_expression.stands_out and abs(beside_expression.apex - 52) <= 2
 
 
+def test_a_blink_of_eyes_higher_than_usual_is_ignored_when_the_landmarks_place_the_eye_cells():
+    eyes = ((0.34, 0.25), (0.67, 0.25))  # as in a face crop that puts the eyes high (SMIC's)
+    clip = faces.render(FRAMES, [(faces.blink_field(3.0, eyes), BLINK[1])], seed=2, eyes=eyes)
+    fixed = spot(clip, fps=FPS)  # the fixed eye cells miss the lids: the blink reaches the brow cells
+    assert fixed.stands_out and abs(fixed.apex - 13) <= 2 and fixed.settings["eye_cells"] == "fixed"
+    placed = spot(clip, fps=FPS, eyes=eyes)
+    assert not placed.stands_out and placed.settings["eye_cells"] == "landmarks"
+    with_expression = faces.render(FRAMES, [(faces.blink_field(3.0, eyes), BLINK[1]), EXPRESSION], seed=2, eyes=eyes)
+    found = spot(with_expression, fps=FPS, eyes=eyes)
+    assert found.stands_out and abs(found.apex - 52) <= 2
+
+
 def test_an_annotated_clip_onset_to_offset_finds_its_apex():
     clip = faces.render(30, [(faces.expression_field(1.0), faces.ramp(30, 18))], seed=5)
     spotting = spot(clip, fps=FPS)
     assert abs(spotting.apex - 18) <= 2 and spotting.onset < spotting.apex < spotting.offset
-
-
-def test_remove_head_motion_keeps_a_local_bump_and_drops_an_affine_field():
-    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
-    affine = np.stack([0.3 + 0.01 * xs - 0.004 * ys, -0.2 + 0.006 * xs + 0.002 * ys], axis=-1)
-    local = faces.expression_field(1.0)
-    residual = remove_head_motion(affine + local, np.ones((64, 64), bool))
-    np.testing.assert_allclose(residual, local, atol=0.06)
-
-
-def test_regions_leave_the_eyes_out_unless_included():
-    apart, included = regions(False), regions(True)
-    assert apart.cells.sum() < included.cells.sum() and apart.eye_cells.any() and not included.eye_cells.any()
-    assert not apart.pixels[int(0.35 * 64), int(0.34 * 64)] and included.pixels.all()
-
-
-def test_smoothing_keeps_constants_and_length():
-    positions = np.full((7, 2, 2, 2), 3.0)
-    np.testing.assert_allclose(smooth_in_time(positions, 2.0), positions)
-    np.testing.assert_allclose(
-        smooth_in_time(np.full((2, 3), 1.5), 4.0), np.full((2, 3), 1.5)
-    )  # shorter than the kernel
-
-
-def test_smoothing_mirrors_a_long_series_and_holds_a_short_one_at_its_ends():
-    # one noisy first frame must not be repeated over the kernel (a spurious bump at the window's start);
-    # holding the first frame would give it about half its value after smoothing, and 3x the noise
-    positions = np.zeros((60, 2))
-    positions[0] = 1.0
-    assert smooth_in_time(positions, 8.0)[0, 0] < 0.1
-    noise = smooth_in_time(np.random.default_rng(0).normal(size=(400, 60)).T, 8.0)  # 400 white-noise series
-    assert noise[0].std() < 2 * noise[30].std()
-    # shorter than the kernel (2 x 24 frames): a bump in the middle is not mirrored in as the ends' surroundings
-    short = np.zeros((30, 1))
-    short[10:20] = 1.0
-    assert smooth_in_time(short, 8.0)[0, 0] < smooth_in_time(short, 8.0)[15, 0] - 0.1
 
 
 def test_an_episode_longer_than_a_micro_expression_does_not_stand_out():
