@@ -16,6 +16,7 @@ status 2, before any training.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -303,6 +304,8 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     fer2013, pretraining = pretraining_source(parser, args, config, trained)
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     run_root = getattr(args, "run_dir", None) or (runs_dir() / ("demo" if args.demo else "real") / artifact)
+    # the demo data is written (in worker processes) while TensorFlow loads here and the fold workers start
+    demo_data = _in_background(ensure_demo_data) if args.demo else None
     # the flags are checked: TensorFlow may load now, with the kit's settings and without its start-up lines
     prepare_environment(verbose=args.verbose)
     import_backend_quietly()
@@ -310,9 +313,9 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
         executor = build_executor(parser, args, executor)
         if trained and trains_fold_by_fold(trained, args.engine) and hasattr(executor, "start"):
             executor.start()  # the fold workers load TensorFlow while the demo data is written and features extracted
-    if args.demo:
+    if demo_data is not None:
         with expected_errors(parser.prog):  # e.g. a folder there that the generator did not write
-            ensure_demo_data()
+            demo_data.result()
     return Context(
         args=args,
         prog=parser.prog,
@@ -332,6 +335,14 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
 
 
 INPUT_ERRORS = (OSError, ValueError, ResultExistsError)
+
+
+def _in_background(function) -> concurrent.futures.Future:
+    """``function()`` started in a thread; ``.result()`` waits for it and raises what it raised."""
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="me_resnet_demo_data")
+    future = pool.submit(function)
+    pool.shutdown(wait=False)
+    return future
 
 
 @contextlib.contextmanager

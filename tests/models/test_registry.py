@@ -53,7 +53,7 @@ def test_build_model_hands_the_config_to_the_builders():
 
 def test_method_config_precedence():
     assert method_config("ststnet", PAPER).epochs == 800
-    assert method_config("ststnet", DEMO, demo=True).epochs == 100  # demo budget on top of the method's own
+    assert method_config("ststnet", DEMO, demo=True).epochs == 50  # demo budget on top of the method's own
     typed = dataclasses.replace(PAPER, epochs=100)
     assert method_config("ststnet", typed, explicit={"epochs"}).epochs == 100  # typed wins, even = profile
     assert method_config("me_resnet", PAPER).model == "me_resnet"

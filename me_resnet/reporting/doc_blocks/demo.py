@@ -60,6 +60,22 @@ def _make_demo_sentence(document: dict) -> str | None:
     )
 
 
+def _side_by_side_sentence(document: dict) -> str | None:
+    """One sentence: this tree's ``table5.py --demo`` beside an earlier commit's, run by turns (None if not)."""
+    compared = document.get("make_demo_side_by_side")
+    if not compared:
+        return None
+    medians, walls = compared["median_seconds"], compared["wall_seconds"]
+    loads = compared["load_average_at_start"]
+    return (
+        f"Beside commit {compared['reference_commit'][:7]} in the same run ({compared['rounds']} runs each, by "
+        f"turns, empty caches; seconds {walls['reference']} vs {walls['this_tree']}, load average at each start "
+        f"{loads['reference']} vs {loads['this_tree']}): median **{min_sec(medians['this_tree'])}** against "
+        f"{min_sec(medians['reference'])}, a ratio of {compared['this_tree_over_reference']}; the same predictions: "
+        f"{compared['same_predictions']}."
+    )
+
+
 def demo_time() -> str:
     """README: how long the demo main job took (``benchmarks/demo_loso.py``)."""
     document = bench_document("demo_loso")
@@ -73,8 +89,7 @@ def make_demo() -> str:
     document = bench_document("demo_loso")
     if isinstance(document, str):
         return document
-    sentence = _make_demo_sentence(document)
-    lines = [sentence] if sentence else []
+    lines = [line for line in (_make_demo_sentence(document), _side_by_side_sentence(document)) if line]
     rows = [
         {
             "ME-ResNet's demo LOSO folds on": variant["executor"],
@@ -96,7 +111,7 @@ def make_demo() -> str:
         )
         + ":"
     )
-    return "\n".join(lines[:-1]) + "\n\n" + lines[-1] + "\n\n" + markdown_table(pd.DataFrame(rows))
+    return "\n\n".join(lines) + "\n\n" + markdown_table(pd.DataFrame(rows))
 
 
 def demo_quality() -> str:
