@@ -71,8 +71,8 @@ def _side_by_side_sentence(document: dict) -> str | None:
         f"Beside commit {compared['reference_commit'][:7]} in the same run ({compared['rounds']} runs each, by "
         f"turns, empty caches; seconds {walls['reference']} vs {walls['this_tree']}, load average at each start "
         f"{loads['reference']} vs {loads['this_tree']}): median **{min_sec(medians['this_tree'])}** against "
-        f"{min_sec(medians['reference'])}, a ratio of {compared['this_tree_over_reference']}; the same predictions: "
-        f"{compared['same_predictions']}."
+        f"{min_sec(medians['reference'])}, a ratio of {compared['this_tree_over_reference']}; ME-ResNet's "
+        f"predictions the same in every run: {compared['same_me_resnet_predictions']}."
     )
 
 
