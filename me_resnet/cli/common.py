@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from me_resnet.cli.executor_flags import add_executor_options, build_executor, executor_name
 from me_resnet.config import Config, field_choices, get_profile, parse_overrides
-from me_resnet.data.demo import ensure_demo_data
+from me_resnet.data.demo import demo_data_ready, ensure_demo_data
 from me_resnet.data.records import DATASETS
 from me_resnet.models.registry import get_method
 from me_resnet.parallel.engine_choice import trains_fold_by_fold
@@ -305,13 +305,15 @@ def parse(parser: argparse.ArgumentParser, artifact: str, argv=None, *, needs_da
     out = args.out or (RESULTS_DIR / "demo" / artifact if args.demo else RESULTS_DIR / artifact)
     run_root = getattr(args, "run_dir", None) or (runs_dir() / ("demo" if args.demo else "real") / artifact)
     # the demo data is written (in worker processes) while TensorFlow loads here and the fold workers start
+    writing = args.demo and not demo_data_ready()
     demo_data = _in_background(ensure_demo_data) if args.demo else None
     # the flags are checked: TensorFlow may load now, with the kit's settings and without its start-up lines
     prepare_environment(verbose=args.verbose)
     import_backend_quietly()
     if executor is not None:
         executor = build_executor(parser, args, executor)
-        if trained and trains_fold_by_fold(trained, args.engine) and hasattr(executor, "start"):
+        # only while there is a long start to overlap: a rerun that resumes every fold would wait for them at exit
+        if writing and trained and trains_fold_by_fold(trained, args.engine) and hasattr(executor, "start"):
             executor.start()  # the fold workers load TensorFlow while the demo data is written and features extracted
     if demo_data is not None:
         with expected_errors(parser.prog):  # e.g. a folder there that the generator did not write

@@ -419,15 +419,21 @@ def generate_demo(out: str | Path, seed: int = 0, workers: int | None = None) ->
     return {name: folders[name] for name in DATASETS}
 
 
+def demo_data_ready(out: str | Path | None = None, seed: int = 0) -> bool:
+    """Whether the demo data dir (``paths.demo_data_dir()`` unless ``out``) holds this generator's complete data
+    of ``seed`` (its completion marker)."""
+    out = Path(out).expanduser() if out is not None else paths.demo_data_dir()
+    try:
+        current = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        current = None
+    return current == {"seed": int(seed), "generator_version": GENERATOR_VERSION}
+
+
 def ensure_demo_data(out: str | Path | None = None, seed: int = 0) -> Path:
     """The demo data dir (``paths.demo_data_dir()`` unless ``out``), generated if not complete."""
     out = Path(out).expanduser() if out is not None else paths.demo_data_dir()
-    marker = out / MARKER
-    try:
-        current = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        current = None
-    if current != {"seed": int(seed), "generator_version": GENERATOR_VERSION}:
+    if not demo_data_ready(out, seed):
         generate_demo(out, seed)
     return out
 

@@ -203,3 +203,21 @@ def test_a_foreign_folder_where_the_demo_goes_is_one_line_after_the_workers_star
     error = run_refused(["--demo", "--executor", "pool", "--pool-workers", "2", "--out", str(tmp_path / "o")], capsys)
     assert "refusing to write demo data" in error and foreign.read_text() == "not demo data"
     assert started == [2]
+
+
+def test_fold_workers_start_early_only_while_the_demo_data_is_written(tmp_path, monkeypatch):
+    """With the demo data already there (a rerun, which may resume every fold) the workers are not started ahead."""
+    from me_resnet.cli import common
+    from me_resnet.parallel.executors import PoolExecutor
+
+    class Loaded(Exception):
+        pass
+
+    started = []
+    monkeypatch.setattr(PoolExecutor, "start", lambda self: started.append(self.workers))
+    monkeypatch.setattr(common, "demo_data_ready", lambda: True)
+    monkeypatch.setattr(common, "ensure_demo_data", lambda: tmp_path)
+    monkeypatch.setattr(experiment, "load_records", lambda *a, **k: (_ for _ in ()).throw(Loaded()))
+    with pytest.raises(Loaded):
+        table5.main(["--demo", "--executor", "pool", "--pool-workers", "2", "--out", str(tmp_path / "o")])
+    assert started == []
