@@ -77,14 +77,15 @@ def test_make_record_apex_at_onset_or_offset_is_valid(tmp_path, apex):
     assert record.apex == apex and notes == []
 
 
-@pytest.mark.parametrize(
-    ("apex", "why"),
-    [
-        (20, "apex 20 outside onset..offset 10..14"),
-        (3, "apex 3 outside onset..offset 10..14"),
-        (None, "apex is not a frame number (e.g. '/')"),
-    ],
-)
+# a clip of frames 10..14 whose apex the sheet gives as: (apex, what the loader says of it)
+BAD_APEXES = [
+    (20, "apex 20 outside onset..offset 10..14"),
+    (3, "apex 3 outside onset..offset 10..14"),
+    (None, "apex is not a frame number (e.g. '/')"),
+]
+
+
+@pytest.mark.parametrize(("apex", "why"), BAD_APEXES)
 def test_make_record_bad_apex_repaired_to_middle_frame(tmp_path, apex, why):
     record, notes = make_record(spec(clip_folder(tmp_path, range(10, 15)), 10, apex, 14), "repair")
     assert record.apex == 12
@@ -93,14 +94,7 @@ def test_make_record_bad_apex_repaired_to_middle_frame(tmp_path, apex, why):
     assert record.frame_numbers == (10, 11, 12, 13, 14)
 
 
-@pytest.mark.parametrize(
-    ("apex", "why"),
-    [
-        (20, "apex 20 outside onset..offset 10..14"),
-        (3, "apex 3 outside onset..offset 10..14"),
-        (None, "apex is not a frame number (e.g. '/')"),
-    ],
-)
+@pytest.mark.parametrize(("apex", "why"), BAD_APEXES)
 def test_make_record_bad_apex_dropped(tmp_path, apex, why):
     record, notes = make_record(spec(clip_folder(tmp_path, range(10, 15)), 10, apex, 14), "drop")
     assert record is None
