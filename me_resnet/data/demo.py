@@ -54,7 +54,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from me_resnet.data import demo_faces, demo_motion, demo_sampling, demo_sheets, demo_truth
+from me_resnet.data import demo_faces, demo_layouts, demo_motion, demo_sampling, demo_truth
+from me_resnet.data.demo_layouts import CASME_BAD_APEX, SAMM_BAD_APEX, ClipJob
 from me_resnet.data.records import CLASS_NAMES
 from me_resnet.utils import paths
 
@@ -76,16 +77,8 @@ FRAME_SIZE = {"casme2": 224, "samm": 192, "smic": 128}
 FRAMING = {"casme2": 4.0, "samm": 3.6, "smic": 2.6}  # crop side / interocular: raw vs cropped video
 PHOTO_CYCLE = ("astronaut", "grace_hopper", "lfw", "astronaut", "grace_hopper")
 FIRST_ONSET = {"casme2": (20, 300), "samm": (1000, 9000), "smic": (100, 20000)}  # onset frame number range
-CASME_BAD_APEX = ("sub02", "EP01_11f")  # ApexFrame written '/'
-SAMM_BAD_APEX = ("28", "028_4_1")  # apex written after the offset, as in the real sheet
-CASME_UNLISTED_FOLDER = ("sub09", "EP02_02f")  # on disk, no xlsx row (real quirk)
-SAMM_FIVE_DIGIT_SUBJECTS = ("6", "7")  # e.g. 006_05562.jpg; the others use 4 digits
 FER_ROWS_PER_CLASS = {"Training": 32, "PublicTest": 4, "PrivateTest": 4}
 FER_TRAIN_FACES = range(0, 80)  # lfw identities of the Training rows; test rows use 80-99
-
-CASME_EMOTIONS = {0: ("disgust", "repression"), 1: ("happiness",), 2: ("surprise",)}
-SAMM_EMOTIONS = {0: ("Anger", "Contempt", "Disgust"), 1: ("Happiness",), 2: ("Surprise",)}
-OBJECTIVE_CLASSES = {0: 3, 1: 1, 2: 2}  # Davison et al. 2018: III (AU4), I (AU6/12), II (AU1+2)
 
 
 def select_demo_clips(list_path: Path = MEGC_LIST) -> pd.DataFrame:
@@ -181,33 +174,12 @@ def _write_frames(folder: Path, clip: _Clip, names: list[str], grey: bool = Fals
         (folder / name).write_bytes(demo_motion.encode_frame(image, Path(name).suffix, clip.camera.jpeg_quality))
 
 
-@dataclass(frozen=True)
-class _ClipJob:
-    """One clip to render and write: ``key`` (dataset, list subject, list clip) seeds its draws; where it goes.
-
-    ``frame_name`` formats a frame number; ``sheet_apex``: how the coding sheet writes the apex
-    (``"apex"``; ``"slash"``, CASME II's '/'; ``"after_offset"``, SAMM's apex past the offset; None: the
-    dataset has no apex label, SMIC). ``listed``: None unless the truth table says it (CASME II).
-    """
-
-    key: tuple[str, str, str]
-    label: int
-    middle_apex: bool
-    out: Path  # the demo tree: ground truth goes to out/ground_truth
-    folder: Path
-    frame_name: str
-    on_disk: tuple[str, str]  # subject and clip as the folders spell them
-    grey: bool = False
-    sheet_apex: str | None = "apex"
-    listed: bool | None = None
-
-
 @functools.lru_cache(maxsize=None)
 def _subjects_cached(dataset: str, seed: int) -> dict[str, Subject]:
     return _subjects(dataset, seed)
 
 
-def _render_job(job: _ClipJob, seed: int) -> tuple[dict, dict]:
+def _render_job(job: ClipJob, seed: int) -> tuple[dict, dict]:
     """Render one clip and write its frames and ground truth: (its truth-table row, what its sheet row needs)."""
     dataset, subject, _ = job.key
     clip = _render(dataset, _subjects_cached(dataset, seed)[subject], job.label, _rng(seed, *job.key), job.middle_apex)
@@ -229,101 +201,7 @@ def _render_job(job: _ClipJob, seed: int) -> tuple[dict, dict]:
     return row, sheet
 
 
-def _casme2_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
-    folders = [(r.subject, r.clip, int(r.label), True) for r in clips.itertuples()]
-    folders.append((*CASME_UNLISTED_FOLDER, 0, False))
-    jobs = []
-    for subject, name, label, listed in folders:
-        bad_apex = (subject, name) == CASME_BAD_APEX
-        folder = root / "CASME2_RAW_selected" / subject / name
-        jobs.append(
-            _ClipJob(
-                ("casme2", subject, name),
-                label,
-                bad_apex,
-                root.parent,
-                folder,
-                "img{}.jpg",
-                (subject, name),
-                sheet_apex="slash" if bad_apex else "apex",
-                listed=listed,
-            )
-        )
-    return jobs
-
-
-def _casme2_sheet(root: Path, jobs: list[_ClipJob], sheets: list[dict]) -> None:
-    rows = []
-    for job, sheet in zip(jobs, sheets):
-        if job.listed:
-            (_, subject, name), label = job.key, job.label
-            emotions = CASME_EMOTIONS[label]
-            emotion = emotions[len(rows) % len(emotions)]
-            timing = [sheet["onset"], sheet["apex"], sheet["offset"]]
-            rows.append([subject[3:], name, None, *timing, None, sheet["coding"], emotion, OBJECTIVE_CLASSES[label]])
-    demo_sheets.write_casme2_sheet(root / "CASME2-coding-20190701.xlsx", rows)
-
-
-def _samm_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
-    jobs = []
-    for record in clips.itertuples():
-        subject, name, label = record.subject, record.clip, int(record.label)
-        folder_name = f"{int(subject):03d}"
-        bad_apex = (subject, name) == SAMM_BAD_APEX
-        width = 5 if subject in SAMM_FIVE_DIGIT_SUBJECTS else 4
-        jobs.append(
-            _ClipJob(
-                ("samm", subject, name),
-                label,
-                bad_apex,
-                root.parent,
-                root / "SAMM" / folder_name / name,
-                f"{folder_name}_{{:0{width}d}}.jpg",
-                (folder_name, name),
-                grey=True,
-                sheet_apex="after_offset" if bad_apex else "apex",
-            )
-        )
-    return jobs
-
-
-def _samm_sheet(root: Path, jobs: list[_ClipJob], sheets: list[dict]) -> None:
-    rows = []
-    for job, sheet in zip(jobs, sheets):
-        (_, subject, name), label = job.key, job.label
-        emotion = SAMM_EMOTIONS[label][len(rows) % len(SAMM_EMOTIONS[label])]
-        notes = "While blinking" if sheet["blink"] else None
-        ids = [int(subject), name, int(name.split("_")[1])]  # Subject, Filename, Inducement Code
-        onset, offset = sheet["onset"], sheet["offset"]
-        timing = [onset, sheet["apex"], offset, offset - onset + 1]  # onset, apex, offset, duration
-        coding = [sheet["coding"], emotion, OBJECTIVE_CLASSES[label], notes]
-        rows.append([*ids, *timing, "Micro - 1/2", *coding])
-    demo_sheets.write_samm_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", rows)
-
-
-def _smic_jobs(root: Path, clips: pd.DataFrame) -> list[_ClipJob]:
-    jobs = []
-    for record in clips.itertuples():
-        subject, label = record.subject, int(record.label)
-        folder_name = f"s{int(subject[1:])}"  # list 's01' -> folder 's1'
-        name = folder_name + record.clip[len(subject) :]  # 's01_ne_01' -> 's1_ne_01'
-        folder = root / "SMIC_all_cropped" / "HS" / folder_name / "micro" / CLASS_NAMES[label] / name
-        jobs.append(
-            _ClipJob(
-                ("smic", subject, record.clip),
-                label,
-                False,
-                root.parent,
-                folder,
-                "reg_image{:06d}.bmp",
-                (folder_name, name),
-                sheet_apex=None,
-            )
-        )
-    return jobs
-
-
-def _render_all(jobs: list[_ClipJob], seed: int, workers: int) -> list[tuple[dict, dict]]:
+def _render_all(jobs: list[ClipJob], seed: int, workers: int) -> list[tuple[dict, dict]]:
     """``_render_job`` of every job, in ``workers`` processes (1: here); results in ``jobs`` order.
 
     Each clip draws from its own generator (``_rng``), so the files do not depend on ``workers``.
@@ -403,7 +281,11 @@ def generate_demo(out: str | Path, seed: int = 0, workers: int | None = None) ->
     out = Path(out).expanduser()
     folders = _prepare_folders(out)
     clips = select_demo_clips()
-    writers = {"casme2": (_casme2_jobs, _casme2_sheet), "samm": (_samm_jobs, _samm_sheet), "smic": (_smic_jobs, None)}
+    writers = {
+        "casme2": (demo_layouts.casme2_jobs, demo_layouts.casme2_sheet),
+        "samm": (demo_layouts.samm_jobs, demo_layouts.samm_sheet),
+        "smic": (demo_layouts.smic_jobs, None),
+    }
     jobs = {name: make(folders[name], clips[clips.dataset == name]) for name, (make, _) in writers.items()}
     every = [job for part in jobs.values() for job in part]
     rendered = dict(zip(every, _render_all(every, int(seed), workers or min(2, os.cpu_count() or 1))))

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from me_resnet.cli import datasets as datasets_cli
-from me_resnet.data import demo
+from me_resnet.data import demo, demo_layouts
 from me_resnet.data.fer2013 import load_fer2013
 from me_resnet.data.loading import load_casme2, load_samm, load_smic
 from me_resnet.preprocessing.frames import read_grey
@@ -181,8 +181,8 @@ def test_demo_never_deletes_a_folder_it_did_not_mark(tmp_path, monkeypatch):
         demo.generate_demo(tmp_path / "out")
     assert len(list(real.rglob("*.jpg"))) == 2
 
-    for writer in ("_casme2_jobs", "_samm_jobs", "_smic_jobs"):  # only the folder handling is under test
-        monkeypatch.setattr(demo, writer, lambda *args: [])
+    for writer in ("casme2_jobs", "samm_jobs", "smic_jobs"):  # only the folder handling is under test
+        monkeypatch.setattr(demo_layouts, writer, lambda *args: [])
     monkeypatch.setattr(demo, "_fer2013", lambda *args: 0)
     marked = tmp_path / "marked"
     (marked / "casme2").mkdir(parents=True)

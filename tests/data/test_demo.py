@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from me_resnet.data import demo, demo_faces, demo_motion, demo_sampling, demo_truth
+from me_resnet.data import demo, demo_faces, demo_layouts, demo_motion, demo_sampling, demo_truth
 
 pytestmark = pytest.mark.xdist_group("demo_data")  # one worker generates the shared demo data (conftest.py)
 
@@ -88,9 +88,9 @@ def test_casme2_layout_and_quirks(demo_dir, expected_clips):
     body = rows[1:]
     assert len(body) == (expected_clips.dataset == "casme2").sum()
     assert all(isinstance(r[0], str) and len(r[0]) == 2 for r in body)  # text '02', as in the real sheet
-    assert [r[1] for r in body if r[4] == "/"] == [demo.CASME_BAD_APEX[1]]
+    assert [r[1] for r in body if r[4] == "/"] == [demo_layouts.CASME_BAD_APEX[1]]
     assert min(r[3] for r in body) > 1  # frames start mid-video, not at 0/1
-    subject, clip = demo.CASME_UNLISTED_FOLDER
+    subject, clip = demo_layouts.CASME_UNLISTED_FOLDER
     assert (demo_dir / "casme2" / "CASME2_RAW_selected" / subject / clip).is_dir()
     assert clip not in {r[1] for r in body}
     for r in body:
@@ -122,7 +122,7 @@ def test_samm_layout_and_quirks(demo_dir):
     body = rows[14:]
     assert all(isinstance(r[0], int) for r in body)  # 6 for folder 006
     bad = [r for r in body if r[4] > r[5]]
-    assert [r[1] for r in bad] == [demo.SAMM_BAD_APEX[1]]
+    assert [r[1] for r in bad] == [demo_layouts.SAMM_BAD_APEX[1]]
     widths = {p.parent.parent.name: len(p.stem.split("_")[1]) for p in (demo_dir / "samm" / "SAMM").glob("*/*/*.jpg")}
     assert widths["006"] == 5 and widths["014"] == 4
     frame = cv2.imread(str(next((demo_dir / "samm" / "SAMM" / "006").glob("*/*.jpg"))), cv2.IMREAD_UNCHANGED)
@@ -256,9 +256,9 @@ def test_loaders_read_the_demo_back(demo_dir, expected_clips, protocol):
             assert record.onset < record.apex < record.offset  # incl. the two repaired apexes
             assert len(record.frame_paths) == record.offset - record.onset + 1 >= 8
     casme = datasets.load_casme2(demo_dir / "casme2", protocol=protocol)
-    assert any(demo.CASME_UNLISTED_FOLDER[1] in p for p in casme.problems)
+    assert any(demo_layouts.CASME_UNLISTED_FOLDER[1] in p for p in casme.problems)
     repaired = [r for r in casme.records if r.problems]
-    assert [r.clip for r in repaired] == [demo.CASME_BAD_APEX[1]]
+    assert [r.clip for r in repaired] == [demo_layouts.CASME_BAD_APEX[1]]
     fer = datasets.load_fer2013(demo_dir / "fer2013")
     assert fer.images.shape == (280, 48, 48) and set(np.asarray(fer.labels).tolist()) == set(range(7))
 

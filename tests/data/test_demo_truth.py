@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from me_resnet.data import demo, demo_faces, demo_motion, demo_sampling, demo_truth
+from me_resnet.data import demo, demo_faces, demo_layouts, demo_motion, demo_sampling, demo_truth
 from me_resnet.data.loading import load_casme2, load_samm, load_smic
 
 pytestmark = pytest.mark.xdist_group("demo_data")  # one worker generates the shared demo data (conftest.py)
@@ -21,7 +21,7 @@ def table(demo_dir):
 def test_one_row_per_clip_folder_with_its_frames(demo_dir, table):
     clips = demo.select_demo_clips()
     assert len(table) == len(clips) + 1  # + the CASME II folder without a sheet row
-    assert table[~table.listed]["clip"].tolist() == [demo.CASME_UNLISTED_FOLDER[1]]  # not table.clip: a method
+    assert table[~table.listed]["clip"].tolist() == [demo_layouts.CASME_UNLISTED_FOLDER[1]]  # not table.clip: a method
     for row in table.itertuples():
         folder = demo_dir / row.folder
         numbers = sorted(int("".join(filter(str.isdigit, p.stem.split("_")[-1]))) for p in folder.iterdir())
@@ -54,7 +54,7 @@ def test_the_sheets_say_the_true_apex_except_on_their_quirk_rows(demo_dir, table
         for r in load(demo_dir / name).records
     }
     assert len(records) == table.listed.sum()
-    quirks = {demo.CASME_BAD_APEX[1], demo.SAMM_BAD_APEX[1]}
+    quirks = {demo_layouts.CASME_BAD_APEX[1], demo_layouts.SAMM_BAD_APEX[1]}
     for row in table[table.listed].itertuples():
         record = records[(row.dataset, row.subject, row.clip)]
         truth = demo_truth.truth_for_record(demo_dir, record)
