@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     write_json_atomic(out / "spotting_error.json", document)
     columns = ["data", "condition", "clips", "apex_mean_error", "apex_median_error", "apex_within_1_frame"]
     columns += ["middle_clip_mean_error", "middle_window_mean_error", "megc_f1", "stands_out"]
+    columns += ["apex_mean_error_standing_out"]
     print(summary[summary.dataset == "all"][columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"real datasets: {data['real']}")
     print(f"wrote {out / 'spotting_error.csv'} and {out / 'spotting_error.json'}")

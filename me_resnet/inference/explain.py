@@ -86,7 +86,7 @@ def explain_figure(prediction: Prediction, model, card: dict, path: str | Path) 
     if prediction.spotting is not None:
         spotted, spotting = prediction.spotting, prediction.spotting.spotting
         numbers = np.asarray(spotted.numbers)
-        curve_axis.plot(numbers, spotting.profile, color="0.65", lw=1, label="apex regions' displacement")
+        curve_axis.plot(numbers, spotting.profile, color="0.65", lw=1, label="displacement along the apex pattern")
         curve_axis.plot(numbers, spotting.score, color="C0", lw=1.6, label="expression score")
         curve_axis.axhline(spotting.threshold, color="0.5", ls=":", lw=1, label="score to stand out")
         curve_axis.axvspan(spotted.onset, spotted.offset, color="C2", alpha=0.08)

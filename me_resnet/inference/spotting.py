@@ -32,13 +32,18 @@ once the head's motion is taken out:
    eyes do at the same time (``EYE_GUARD``): a blink drags the skin around
    the lids along with a fraction of their motion, a brow movement moves the
    brows more than the lids. The frame's score S(t) is the mean of its
-   ``TOP_CELLS`` best cells, the largest over k.
-5. The episode: the frame of highest S and its best cells, followed back and
-   forward along their own direction of motion from the rest frames (its
-   flanks); onset and offset are where that displacement (``profile``) falls
-   to ``EDGE_LEVEL`` of its largest value (or the window ends), the apex
-   where it is largest between them, on positions smoothed less
-   (``LOCATE_SMOOTHING``) so that an uneven rise and fall does not pull it.
+   ``TOP_CELLS`` best cells less its median cell's, the largest over k: an
+   expression moves a few regions, whereas what moves the whole face at once
+   (the skin's tremor, what the head's affine fit leaves over) raises every
+   cell, the median with them.
+5. The episode: the frame of highest S; every scored cell's displacement
+   from the rest frames (its flanks), projected on the cells' displacement
+   at that frame (``profile``: a matched filter, the cells that moved most
+   count most and one cell's tremor averages out over the others); onset
+   and offset are where it falls to ``EDGE_LEVEL`` of its largest value (or
+   the window ends), the apex where it is largest between them, on
+   positions smoothed less (``LOCATE_SMOOTHING``) so that an uneven rise and
+   fall does not pull it.
 6. Confidence: how far the peak of S lies above the curve outside the episode
    (its median), in units of its robust spread there (1.4826 x the median
    absolute deviation), the spread being at least what white noise on the
@@ -110,10 +115,12 @@ MAX_EPISODE_SECONDS = 1.0
 class Spotting:
     """Result of ``spot``: indices into the frames searched (0 = first frame of the window).
 
-    ``score`` is S(t) (module docstring, step 4; px), ``profile`` the episode
-    cells' displacement along their own direction from the rest frames (px;
-    step 5), ``threshold`` the score a peak needs to stand out (step 6). ``onset``/``apex``/``offset`` are always the
-    strongest candidate's; ``stands_out`` says whether it is more than noise.
+    ``score`` is S(t) (module docstring, step 4; px), ``profile`` the cells'
+    displacement from the rest frames projected on their displacement at the
+    peak (px; step 5), ``threshold`` the score a peak needs to stand out (step
+    6). ``onset``/``apex``/``offset`` are always the strongest candidate's;
+    ``stands_out`` says whether it is more than noise; ``cells`` are the
+    peak's best cells (row, column of the ``GRID``).
     """
 
     onset: int
@@ -234,28 +241,28 @@ def spot(
         kept = np.clip((ratio - low) / (high - low), 0.0, 1.0)
         per_flank = np.where(near, per_flank * kept, per_flank)
     top = min(TOP_CELLS, per_flank.shape[-1])
-    by_flank = np.sort(per_flank, axis=-1)[..., -top:].mean(axis=-1)  # (K, T)
+    by_flank = np.sort(per_flank, axis=-1)[..., -top:].mean(axis=-1) - np.median(per_flank, axis=-1)  # (K, T)
     score = by_flank.max(axis=0)
     apex = 1 + int(np.argmax(score[1:]))  # the first frame has no earlier frame to have moved from
     peak = float(score[apex])
     best_flank = flanks[int(np.argmax(by_flank[:, apex]))]
 
-    # step 5: the peak's best cells, followed along their own direction from the rest frames
-    order = np.argsort(per_flank[flanks.index(best_flank), apex])[-top:]
-    cell_index = np.argwhere(cells)[order]
-
-    def displacement(track: np.ndarray, rest: np.ndarray, direction: np.ndarray) -> np.ndarray:
-        return np.sum((track - rest) * direction, axis=-1).mean(axis=-1)
-
-    track = positions[:, cells][:, order]  # (T, top, 2)
+    # step 5: every cell's displacement from the rest frames, projected on the cells' displacement at the peak
+    best_cells = np.argsort(per_flank[flanks.index(best_flank), apex])[-top:]
+    cell_index = np.argwhere(cells)[best_cells]
+    track = positions[:, cells]  # (T, cells, 2)
     rest = (track[max(apex - best_flank, 0)] + track[min(apex + best_flank, len(track) - 1)]) / 2
-    direction = track[apex] - rest
-    direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-9)
-    profile = displacement(track, rest, direction)
+    pattern = track[apex] - rest
+    pattern /= max(float(np.linalg.norm(pattern)), 1e-9)
+
+    def along_pattern(track: np.ndarray) -> np.ndarray:
+        return np.sum((track - rest) * pattern, axis=(-2, -1))
+
+    profile = along_pattern(track)
     onset, offset = _edges(profile, apex)
     # the apex from lighter smoothing: a Gaussian pulls the top of an uneven rise and fall towards its longer side
-    located = smooth_in_time(both[0], LOCATE_SMOOTHING * smoothing_seconds * fps)[:, cells][:, order]
-    apex = max(onset + int(np.argmax(displacement(located, rest, direction)[onset : offset + 1])), 1)
+    located = along_pattern(smooth_in_time(both[0], LOCATE_SMOOTHING * smoothing_seconds * fps)[:, cells])
+    apex = max(onset + int(np.argmax(located[onset : offset + 1])), 1)
     floor, spread = _noise(score, both[0][:, cells], onset, offset, max(flanks), smoothing_seconds * fps)
     confidence = (peak - floor) / spread
     threshold = floor + min_confidence * spread

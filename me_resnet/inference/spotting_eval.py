@@ -26,7 +26,10 @@ apex error in frames, the baselines' apex errors (``middle_clip``: the middle
 frame of the true onset..offset; ``middle_window``: the middle of the window
 searched) and the interval's IoU with the true onset..offset. ``summarise``
 reports per condition the mean / median apex error, the share within one
-frame and at the window's last frame, the baselines' errors, and the MEGC
+frame and at the window's last frame, the baselines' errors, the share of
+windows where an episode stands out and the apex error and middle-of-clip
+error over those (``_standing_out``: where the spotter says it found
+something, NaN where it never does), and the MEGC
 spotting measure: a spotted interval is a true positive when its IoU with the
 true interval is at least ``IOU_HIT``; precision, recall and F1 over clips
 (a spotting where no episode stands out gives no interval).
@@ -306,6 +309,8 @@ def summarise(errors: pd.DataFrame, by: Sequence[str] = ("condition",)) -> pd.Da
                     "onset_mean_error": float(part["onset_error"].mean()),
                     "offset_mean_error": float(part["offset_error"].mean()),
                     "stands_out": float(part["stands_out"].mean()),
+                    "apex_mean_error_standing_out": float(part["apex_error"][part["stands_out"]].mean()),
+                    "middle_clip_mean_error_standing_out": float(part["middle_clip_error"][part["stands_out"]].mean()),
                     "confidence_median": float(part["confidence"].median()),
                 }
                 | {f"megc_{name}": value for name, value in megc_scores(ious).items()}

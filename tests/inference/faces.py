@@ -3,8 +3,9 @@
 A smooth random texture with dark eyes and a mouth, ``SIZE`` px square like the
 spotter's crops, moved by displacement fields: a local expression (a Gaussian
 bump at a mouth corner rising to its apex and back), a blink (bumps over both
-eyes, fast), a head move (the whole crop shifted and back) or a drift; camera
-noise on every frame.
+eyes, fast), a head move (the whole crop shifted and back), a drift or a
+tremor of the skin (a smooth non-rigid pattern over the whole face that no
+affine fit takes out, swinging back and forth); camera noise on every frame.
 """
 
 from __future__ import annotations
@@ -56,6 +57,19 @@ def expression_field(amplitude: float = 1.0) -> np.ndarray:
 def blink_field(size: float = 3.0, eyes=EYES) -> np.ndarray:
     """Both upper lids (of eyes at ``eyes``, crop fractions) down by ``size`` px."""
     return sum(bump((x, y - 0.02), 3.0, (0.0, size)) for x, y in eyes)
+
+
+def tremor_field(amplitude: float = 0.15) -> np.ndarray:
+    """(SIZE, SIZE, 2) smooth non-rigid pattern over the whole crop, at most ``amplitude`` px."""
+    ys, xs = (np.mgrid[0:SIZE, 0:SIZE] + 0.5) / SIZE
+    return amplitude * np.stack(
+        [np.sin(3 * np.pi * xs) * np.cos(2 * np.pi * ys), np.cos(2 * np.pi * xs) * np.sin(3 * np.pi * ys)], axis=-1
+    ).astype(np.float32)
+
+
+def swing(frames: int, period: float) -> np.ndarray:
+    """Per frame, a sine of ``period`` frames: the intensity of a tremor."""
+    return np.sin(2 * np.pi * np.arange(frames) / period)
 
 
 def render(

@@ -47,6 +47,17 @@ def test_a_head_move_and_drift_do_not_become_the_episode():
     assert with_expression.stands_out and abs(with_expression.apex - 52) <= 2
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_tremor_of_the_whole_face_does_not_drown_a_local_expression(seed):
+    # the skin swinging everywhere with a period of twice the shorter flank (the worst case): every cell
+    # moves; the mouth corner moves more. The score counts how far the best cells stand above the face's
+    # median cell, so the tremor alone is no episode and the expression stands out above it.
+    tremor = (faces.tremor_field(0.15), faces.swing(FRAMES, 30))
+    assert not spot(faces.render(FRAMES, [tremor], seed=seed), fps=FPS).stands_out
+    spotting = spot(faces.render(FRAMES, [EXPRESSION, tremor], seed=seed), fps=FPS)
+    assert spotting.stands_out and abs(spotting.apex - 52) <= 2
+
+
 def test_a_blink_is_ignored_unless_the_eyes_are_asked_for():
     alone = faces.render(FRAMES, [BLINK], seed=2)
     assert not spot(alone, fps=FPS).stands_out

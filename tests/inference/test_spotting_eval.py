@@ -93,6 +93,8 @@ def test_summary_reports_errors_baselines_and_megc_per_condition():
     assert clip.apex_mean_error == 2 and clip.apex_within_1_frame == 0.5 and clip.apex_at_last_frame == 0.5
     assert clip.megc_tp == 1 and clip.megc_fp == 1 and clip.megc_f1 == pytest.approx(0.5)
     assert context.middle_window_mean_error == 50 and context.megc_recall == 0.5 and context.megc_precision == 1.0
+    assert context.apex_mean_error == 16 and context.apex_mean_error_standing_out == 2  # the samm window did not
+    assert context.stands_out == 0.5 and context.middle_clip_mean_error_standing_out == 5
     assert summary.loc[("no_expression", "all")].stands_out == 0.5  # false alarms
 
 
