@@ -45,6 +45,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from me_resnet.config import Config
 from me_resnet.data.records import ClipRecord
@@ -200,13 +201,19 @@ def demo_spotting_errors(
     config: Config,
     seed: int = 0,
     context_seconds: float = CONTEXT_SECONDS,
+    draws: int = 1,
+    progress: bool = False,
     **spot_options,
 ) -> pd.DataFrame:
-    """One row per demo clip and condition (module docstring); ``seed`` is the demo data's."""
+    """One row per demo clip and condition (module docstring), and per draw of the context windows: ``draws``
+    windows around each expression (``context_window``'s ``draw``; the ``draw`` column, 0 for the clip's own
+    frames); ``seed`` is the demo data's."""
     from me_resnet.data.demo_truth import truth_for_record
 
+    if draws < 1:
+        raise ValueError(f"draws must be at least 1, got {draws!r}")
     rows = []
-    for record in records:
+    for record in tqdm(records, desc="spotting demo clips", unit="clip", disable=not progress):
         truth = truth_for_record(demo_root, record)
         fps = FRAME_RATES[record.dataset]
         numbers, crops, found, eyes = _clip_crops(record, config)
@@ -220,19 +227,25 @@ def demo_spotting_errors(
         }
         indices = [numbers.index(n) for n in (truth.onset, truth.apex, truth.offset)]
         clip = score_window(crops, *indices, fps, eyes=eyes, **spot_options)
-        rows.append(base | {"condition": "clip", "face_found": found, "distractors": len(truth.events)} | clip)
-        frames, onset, apex, offset, events = context_window(record, truth, seed, context_seconds)
-        context_crops, found, eyes = crop_frames(frames, config)
-        context = score_window(context_crops, onset, apex, offset, fps, eyes=eyes, **spot_options)
-        rows.append(base | {"condition": "context", "face_found": found, "distractors": len(events)} | context)
-        frames, *_ = context_window(record, truth, seed, context_seconds, expression_shown=False)
-        rest_crops, found, eyes = crop_frames(frames, config)
-        rest = spot(rest_crops, fps=fps, eyes=eyes, **spot_options)
         rows.append(
-            base
-            | {"condition": "no_expression", "face_found": found, "distractors": len(events), "frames": len(frames)}
-            | {"confidence": round(rest.confidence, 3), "stands_out": rest.stands_out, "spotted_apex": rest.apex}
+            base | {"condition": "clip", "draw": 0, "face_found": found, "distractors": len(truth.events)} | clip
         )
+        for draw in range(draws):
+            frames, onset, apex, offset, events = context_window(record, truth, seed, context_seconds, draw=draw)
+            context_crops, found, eyes = crop_frames(frames, config)
+            context = score_window(context_crops, onset, apex, offset, fps, eyes=eyes, **spot_options)
+            where = {"draw": draw, "face_found": found, "distractors": len(events)}
+            rows.append(base | {"condition": "context"} | where | context)
+            frames, *_ = context_window(record, truth, seed, context_seconds, expression_shown=False, draw=draw)
+            rest_crops, found, eyes = crop_frames(frames, config)
+            rest = spot(rest_crops, fps=fps, eyes=eyes, **spot_options)
+            rows.append(
+                base
+                | {"condition": "no_expression"}
+                | where
+                | {"face_found": found, "frames": len(frames), "confidence": round(rest.confidence, 3)}
+                | {"stands_out": rest.stands_out, "spotted_apex": rest.apex}
+            )
     return pd.DataFrame(rows)
 
 

@@ -107,11 +107,15 @@ def test_demo_clips_are_scored_in_their_frames_in_context_and_without_the_expres
     demo.generate_demo(tmp_path, seed=0)
     records = [r for r in load_dataset("casme2", tmp_path / "casme2", CENTRE).records if r.clip == "EP01_11f"]
     records += load_dataset("smic", tmp_path / "smic", CENTRE).records[:1]
-    errors = demo_spotting_errors(tmp_path, records, CENTRE, context_seconds=0.6)
-    assert list(errors.condition) == ["clip", "context", "no_expression"] * 2
-    clip, context = errors.iloc[0], errors.iloc[1]
+    errors = demo_spotting_errors(tmp_path, records, CENTRE, context_seconds=0.6, draws=2)
+    assert list(errors.condition) == (["clip"] + ["context", "no_expression"] * 2) * 2
+    assert list(errors.draw) == [0, 0, 0, 1, 1] * 2
+    clip, context, again = errors.iloc[0], errors.iloc[1], errors.iloc[3]
     assert clip.true_apex == (clip.frames - 1) // 2  # the generator put this quirk clip's apex in the middle
     assert clip.true_onset == 0 and clip.true_offset == clip.frames - 1
     assert context.frames == clip.frames + round(0.6 * FRAME_RATES["casme2"])
     assert context.true_apex - context.true_onset == clip.true_apex and context.distractors >= 1
-    assert errors.iloc[4].frames == errors.iloc[3].frames + round(0.6 * FRAME_RATES["smic"])
+    assert again.true_apex - again.true_onset == clip.true_apex and again.true_onset != context.true_onset
+    assert errors.iloc[6].frames == errors.iloc[5].frames + round(0.6 * FRAME_RATES["smic"])  # the SMIC clip
+    with pytest.raises(ValueError, match="draws must be at least 1"):
+        demo_spotting_errors(tmp_path, records, CENTRE, draws=0)
