@@ -20,7 +20,7 @@ from pathlib import Path
 
 from me_resnet.config import field_choices
 from me_resnet.data import protocols
-from me_resnet.data.files import folder_alias_problems, list_frames, natural_key
+from me_resnet.data.files import folder_alias_problems, list_frames, natural_key, unnumbered_note
 from me_resnet.data.records import CLASS_NAMES, ClipRecord
 from me_resnet.data.sheets import AnnotationRow, deduplicate_rows, megc2019_list_duplicates
 
@@ -99,6 +99,8 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
     Unusable onset/offset -> dropped. Unusable apex ('/', < onset, > offset; apex ==
     onset is valid) -> apex = middle frame (``bad_apex="repair"``) or dropped
     (``"drop"``), docs/datasets.md. Any frame of onset..offset missing -> dropped.
+    Image files without a frame number in the folder are left out and named in
+    the notes, not in the record's ``problems`` (they repair nothing).
     """
     check_choice("bad_apex", bad_apex, field_choices("bad_apex"))
     name = f"{spec.subject}/{spec.folder.name}"
@@ -117,13 +119,14 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
         repaired = middle_frame(onset, offset)
         notes.append(f"{name}: {why} ({spec.source}); repaired to middle frame {repaired}")
         apex = repaired
-    frames, problems = list_frames(spec.folder)
+    frames, problems, unnumbered = list_frames(spec.folder)
+    left_out = unnumbered_note(spec.folder, unnumbered)  # reported, not a repair of the clip (record.problems)
     if problems:
-        return None, notes + [f"{p}; clip dropped" for p in problems]
+        return None, notes + left_out + [f"{p}; clip dropped" for p in problems]
     numbers = tuple(range(onset, offset + 1))
     missing = [n for n in numbers if n not in frames]
     if missing:
-        return None, notes + [
+        return None, notes + left_out + [
             f"{name}: {len(missing)} of {len(numbers)} frames {onset}..{offset} missing in {spec.folder} "
             f"(first: {missing[0]}); clip dropped"
         ]
@@ -140,7 +143,7 @@ def make_record(spec: ClipSpec, bad_apex: str) -> tuple[ClipRecord | None, list[
         label=spec.label,
         problems=tuple(notes),
     )
-    return record, notes
+    return record, notes + left_out
 
 
 def absent_from_list(listed, present, lacking: str) -> dict[str, str]:

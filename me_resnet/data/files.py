@@ -34,25 +34,39 @@ def sub_dirs(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
 
 
-def list_frames(folder: Path) -> tuple[dict[int, Path], list[str]]:
+def list_frames(folder: Path) -> tuple[dict[int, Path], list[str], list[str]]:
     """Image files of ``folder`` keyed by the trailing integer of the file stem.
 
-    Returns ``(frames, problems)``; files without a trailing number are ignored,
-    two files with the same number are a problem (the clip cannot be ordered).
+    Returns ``(frames, problems, unnumbered)``: two files with the same number
+    are a problem (the clip cannot be ordered); image files without a trailing
+    number (``cover.jpg``, ``img12a.jpg``) are left out and named, sorted, in
+    ``unnumbered`` for the caller to report. Files that are not images are
+    not frames and are not reported.
     """
     frames: dict[int, Path] = {}
-    problems = []
+    problems, unnumbered = [], []
     for path in folder.iterdir():
         if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
             continue
         match = _TRAILING_INT.search(path.stem)
         if match is None:
+            unnumbered.append(path.name)
             continue
         number = int(match.group(1))
         if number in frames:
             problems.append(f"{folder}: two images for frame {number}: {frames[number].name}, {path.name}")
         frames[number] = path
-    return frames, problems
+    return frames, problems, sorted(unnumbered, key=natural_key)
+
+
+def unnumbered_note(folder: Path, unnumbered: list[str], shown: int = 3) -> list[str]:
+    """The note for ``list_frames``'s ``unnumbered`` images of ``folder`` (none when there are none)."""
+    if not unnumbered:
+        return []
+    names = ", ".join(unnumbered[:shown]) + (", ..." if len(unnumbered) > shown else "")
+    return [
+        f"{folder}: {len(unnumbered)} image file(s) without a frame number at the end of the name left out: {names}"
+    ]
 
 
 def find_file(root: Path, names: tuple[str, ...], depth: int = 2) -> Path | None:

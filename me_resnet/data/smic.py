@@ -118,7 +118,7 @@ def load_smic(root, *, protocol="megc2019", smic_apex="middle", megc_list=None) 
     keys = sorted(labels)
     for key in tqdm(keys, desc="SMIC apex spotting", unit="clip", disable=smic_apex != "spot" or None):
         folder, class_name = folders[key]
-        frames, _ = list_frames(folder)
+        frames, _, _ = list_frames(folder)  # make_record reports what list_frames found
         if not frames:
             problems.append(f"{folder}: no frames; clip dropped")
             dropped[f"smic/{folder.parents[2].name}/{folder.name}"] = problems[-1]

@@ -124,6 +124,25 @@ def test_a_clip_dropped_for_its_frames_still_reports_its_repaired_apex(tmp_path)
     assert notes[1].endswith("(first: 12); clip dropped")
 
 
+def test_images_without_a_frame_number_are_reported_and_the_clip_kept(tmp_path):
+    folder = clip_folder(tmp_path, [10, 11, 12])
+    (folder / "cover.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_bytes(b"")  # not an image: not a frame, not reported
+    record, notes = make_record(spec(folder, 10, 11, 12), "repair")
+    assert record is not None and record.frame_numbers == (10, 11, 12)
+    assert notes == [f"{folder}: 1 image file(s) without a frame number at the end of the name left out: cover.jpg"]
+    assert record.problems == ()  # nothing was repaired: the clip is not counted as loader_repaired
+
+
+def test_a_misnamed_frame_is_named_beside_the_missing_frame_it_leaves(tmp_path):
+    folder = clip_folder(tmp_path, [10, 11, 13])
+    (folder / "img12a.jpg").write_bytes(b"")
+    record, notes = make_record(spec(folder, 10, 11, 13), "repair")
+    assert record is None and len(notes) == 2
+    assert notes[0].endswith("left out: img12a.jpg")
+    assert notes[1] == f"sub01/EP02_01f: 1 of 4 frames 10..13 missing in {folder} (first: 12); clip dropped"
+
+
 def test_make_record_refuses_an_unknown_bad_apex_policy(tmp_path):
     with pytest.raises(ValueError, match=r"unknown bad_apex 'fix'; choose one of \['repair', 'drop'\]"):
         make_record(spec(clip_folder(tmp_path, [1, 2, 3]), 1, 2, 3), "fix")

@@ -37,27 +37,28 @@ def test_natural_key_compares_digit_runs_as_numbers():
 def test_list_frames_keys_images_by_trailing_number(tmp_path, pattern, numbers):
     for number in numbers:
         touch(tmp_path / pattern.format(number))
-    frames, problems = list_frames(tmp_path)
-    assert problems == []
+    frames, problems, unnumbered = list_frames(tmp_path)
+    assert problems == [] and unnumbered == []
     assert {number: path.name for number, path in frames.items()} == {n: pattern.format(n) for n in numbers}
 
 
-def test_list_frames_skips_files_that_are_not_numbered_images(tmp_path):
+def test_list_frames_skips_files_that_are_not_numbered_images_and_names_the_unnumbered_images(tmp_path):
     touch(tmp_path / "img3.JPG")  # upper-case suffix is an image
     touch(tmp_path / "img4.txt")  # numbered, not an image
     touch(tmp_path / "cover.jpg")  # an image without a frame number
+    touch(tmp_path / "img12a.png")  # a misnamed frame
     touch(tmp_path / "Thumbs.db")
     (tmp_path / "img5.jpg").mkdir()  # a folder named like a frame
-    frames, problems = list_frames(tmp_path)
+    frames, problems, unnumbered = list_frames(tmp_path)
     assert {number: path.name for number, path in frames.items()} == {3: "img3.JPG"}
-    assert problems == []
+    assert problems == [] and unnumbered == ["cover.jpg", "img12a.png"]
 
 
 def test_list_frames_reports_two_images_of_one_frame_number(tmp_path):
     touch(tmp_path / "img5.jpg")
     touch(tmp_path / "img5.png")
     touch(tmp_path / "img6.jpg")
-    frames, problems = list_frames(tmp_path)
+    frames, problems, _ = list_frames(tmp_path)
     assert sorted(frames) == [5, 6]
     assert len(problems) == 1
     assert "two images for frame 5" in problems[0] and "img5.jpg" in problems[0] and "img5.png" in problems[0]
