@@ -28,6 +28,7 @@ from me_resnet.config import get_profile
 from me_resnet.data.demo import ensure_demo_data
 from me_resnet.data.loading import MICRO_DATASETS, dataset_roots, load_dataset
 from me_resnet.inference import spotting, spotting_eval
+from me_resnet.reporting.result_folder import result_folder
 from me_resnet.utils.io import write_csv_atomic, write_json_atomic
 from me_resnet.utils.paths import RESULTS_DIR
 from me_resnet.utils.provenance import provenance
@@ -92,7 +93,6 @@ def main(argv=None) -> int:
     summary = spotting_eval.summarise(errors, by=("data", "condition"))
 
     out = args.out or (RESULTS_DIR / "demo" / "spotting" if args.demo else RESULTS_DIR / "spotting")
-    write_csv_atomic(out / "spotting_error.csv", errors)
     document = {
         "artifact": "spotting_error",
         "what": (
@@ -110,7 +110,9 @@ def main(argv=None) -> int:
         "summary": [{k: v for k, v in row.items() if v == v} for row in summary.to_dict(orient="records")],
         "provenance": provenance(),
     }
-    write_json_atomic(out / "spotting_error.json", document)
+    with result_folder(out) as stage:  # both files, or neither, replace the previous ones
+        write_csv_atomic(stage / "spotting_error.csv", errors)
+        write_json_atomic(stage / "spotting_error.json", document)
     columns = ["data", "condition", "clips", "apex_mean_error", "apex_median_error", "apex_within_1_frame"]
     columns += ["middle_clip_mean_error", "middle_window_mean_error", "megc_f1", "stands_out"]
     columns += ["apex_mean_error_standing_out"]

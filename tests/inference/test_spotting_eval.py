@@ -1,4 +1,7 @@
 import dataclasses
+import json
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,3 +122,30 @@ def test_demo_clips_are_scored_in_their_frames_in_context_and_without_the_expres
     assert errors.iloc[6].frames == errors.iloc[5].frames + round(0.6 * FRAME_RATES["smic"])  # the SMIC clip
     with pytest.raises(ValueError, match="draws must be at least 1"):
         demo_spotting_errors(tmp_path, records, CENTRE, draws=0)
+
+
+def _spotting_script():
+    return runpy.run_path(str(Path(__file__).resolve().parents[2] / "reproduce" / "spotting_error.py"))["main"]
+
+
+def test_the_script_measures_real_clips_and_writes_both_files_as_one_result(tmp_path, capsys):
+    from me_resnet.reporting.result_folder import listed_files
+    from tests.support.trees import make_casme2
+
+    root = make_casme2(tmp_path / "casme2", [("01", "EP02_01f", 10, 12, 16, "happiness")])  # in the megc2019 list
+    out = tmp_path / "out"
+    assert _spotting_script()(["--casme2", str(root), "--out", str(out)]) == 0
+    assert listed_files(out) == {"spotting_error.csv", "spotting_error.json"}  # committed together
+    errors = pd.read_csv(out / "spotting_error.csv")
+    assert list(errors.condition) == ["clip", "still_context"] and set(errors.data) == {"real"}
+    assert list(errors.apex_source) == ["coding_sheet"] * 2 and list(errors.true_apex) == [2, 32]
+    document = json.loads((out / "spotting_error.json").read_text())
+    assert document["data"]["real"] == {"casme2": f"1 of 1 clips have their frames under {root}"}
+    assert document["settings"]["context_draws"] is None and "git_commit" in document["provenance"]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_the_script_refuses_a_bad_number_of_draws(capsys):
+    with pytest.raises(SystemExit) as stop:
+        _spotting_script()(["--demo", "--draws", "0"])
+    assert stop.value.code == 2 and "--draws must be at least 1, got 0" in capsys.readouterr().err
