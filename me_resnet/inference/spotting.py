@@ -255,8 +255,9 @@ def spot(
     pattern = track[apex] - rest
     pattern /= max(float(np.linalg.norm(pattern)), 1e-9)
 
-    def along_pattern(track: np.ndarray) -> np.ndarray:
-        return np.sum((track - rest) * pattern, axis=(-2, -1))
+    def along_pattern(cell_track: np.ndarray) -> np.ndarray:
+        """(T,) displacement of (T, cells, 2) positions from the rest frames, projected on the peak's pattern."""
+        return np.sum((cell_track - rest) * pattern, axis=(-2, -1))
 
     profile = along_pattern(track)
     onset, offset = _edges(profile, apex)
