@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,20 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
+def crop_with_first_box(frames: Iterable[tuple[int, np.ndarray]], config, name: str | None = None) -> tuple:
+    """``(numbers, crops, box, face_found, eyes)`` of ``(number, RGB frame)`` pairs: each frame grey, cropped to
+    ``SPOT_SIZE`` with the face box of the first (``FaceCropper.box_with_eyes``; ``name`` names it in the
+    no-face message), ``eyes`` its eye landmarks in crop fractions (None without landmarks)."""
+    cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
+    numbers, crops, box, found, eyes = [], [], None, True, None
+    for number, rgb in frames:
+        if box is None:
+            box, found, eyes = cropper.box_with_eyes(rgb, name="" if name is None else f"{name} frame {number}")
+        numbers.append(number)
+        crops.append(cropper.crop(_grey(rgb), box))
+    return numbers, crops, box, found, eyes
+
+
 def face_crops(
     source: FrameSource, config, first: int, last: int, progress: bool = True
 ) -> tuple[tuple[int, ...], np.ndarray, tuple[int, int, int, int], bool, CropEyes | None]:
@@ -133,13 +148,8 @@ def face_crops(
     """
     if first > last:
         raise ValueError(f"window start {first} is after its end {last}")
-    cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
-    numbers, crops, box, found, eyes = [], [], None, True, None
-    for number, rgb in source.frames(first, last, progress=progress):
-        if box is None:
-            box, found, eyes = cropper.box_with_eyes(rgb, name=f"{source.path} frame {number}")
-        numbers.append(number)
-        crops.append(cropper.crop(_grey(rgb), box))
+    frames = source.frames(first, last, progress=progress)
+    numbers, crops, box, found, eyes = crop_with_first_box(frames, config, name=str(source.path))
     if len(numbers) < 2:
         raise ValueError(
             f"{source.path}: spotting needs at least 2 frames in the window {first}..{last}, found {len(numbers)}"

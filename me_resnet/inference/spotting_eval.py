@@ -49,10 +49,10 @@ from tqdm.auto import tqdm
 
 from me_resnet.config import Config
 from me_resnet.data.records import ClipRecord
-from me_resnet.inference.predict import face_crops
-from me_resnet.inference.spotting import SPOT_SIZE, spot
+from me_resnet.inference.predict import crop_with_first_box, face_crops
+from me_resnet.inference.spotting import spot
 from me_resnet.inference.video import FrameSource
-from me_resnet.preprocessing.face import CropEyes, FaceCropper
+from me_resnet.preprocessing.face import CropEyes
 
 FRAME_RATES = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
 CONTEXT_SECONDS = 1.2  # video around the expression in the context condition, before and after together
@@ -189,10 +189,8 @@ def context_window(
 def crop_frames(frames: Sequence[np.ndarray], config: Config) -> tuple[np.ndarray, bool, CropEyes | None]:
     """``(crops, face_found, eyes)``: grey ``SPOT_SIZE`` crops of RGB frames with the face box of the first one
     and its eye landmarks in crop fractions (as ``predict.face_crops``)."""
-    cropper = FaceCropper(config.face_detector, config.face_margin, SPOT_SIZE, config.face_align)
-    box, found, eyes = cropper.box_with_eyes(frames[0])
-    crops = np.stack([cropper.crop(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), box) for rgb in frames])
-    return crops, bool(found), eyes
+    _, crops, _, found, eyes = crop_with_first_box(enumerate(frames), config)
+    return np.stack(crops), bool(found), eyes
 
 
 def demo_spotting_errors(
